@@ -1,0 +1,195 @@
+"""``/jobs``: submit, read, list, cancel, delete, tag; results, logs and metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from ...errors import Conflict, InvalidRequest, NotFound
+from ...jobs.models import JobRecord, JobStatus, isoformat
+from ...jobs.store import JobQuery
+from ...jobs.submission import prepare_submission
+from ..deps import InstanceDep, ServerDep
+
+router = APIRouter(tags=["jobs"])
+
+MAX_LIST_LIMIT = 1000
+
+
+def _job(server: ServerDep, job_id: str, instance: str) -> JobRecord:
+    job = server.store.get_job(job_id)
+    if job is None or job.instance != instance:
+        raise NotFound(f"job {job_id} was not found")
+    return job
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+@router.post("/jobs", summary="Run a primitive job")
+async def create_job(request: Request, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
+    body = await _json_object(request)
+    session_id = body.get("session_id")
+    backend_name = body.get("backend")
+    if session_id is not None:
+        server.sessions.check_accepts(session_id, instance, str(backend_name))
+    submission = await run_in_threadpool(
+        prepare_submission,
+        body,
+        instance=instance,
+        catalogue=server.catalogue,
+        default_shots=server.settings.default_shots,
+    )
+    submission.record.caller = request.headers.get("X-Qx-Client-Application")
+    record = server.runner.submit(submission)
+    return {"id": record.id, "backend": record.backend, "session_id": record.session_id}
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an ISO 8601 timestamp, got {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.get("/jobs", summary="List jobs")
+async def list_jobs(
+    server: ServerDep,
+    instance: InstanceDep,
+    limit: Annotated[int, Query(ge=0, le=MAX_LIST_LIMIT)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    backend: str | None = None,
+    pending: bool | None = None,
+    program: str | None = None,
+    tags: Annotated[list[str] | None, Query()] = None,
+    session_id: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    sort: Annotated[str, Query(pattern="^(ASC|DESC|asc|desc)$")] = "DESC",
+    exclude_params: bool = True,
+) -> dict[str, Any]:
+    query = JobQuery(
+        instance=instance,
+        limit=limit,
+        offset=offset,
+        backend=backend,
+        pending=pending,
+        program=program,
+        tags=tuple(tags or ()),
+        session_id=session_id,
+        created_after=_parse_time(created_after, "created_after"),
+        created_before=_parse_time(created_before, "created_before"),
+        ascending=sort.upper() == "ASC",
+    )
+    jobs, count = server.store.list_jobs(query)
+    return {
+        "jobs": [job.to_api(include_params=not exclude_params) for job in jobs],
+        "count": count,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/jobs/{job_id}", summary="Job details")
+async def get_job(
+    job_id: str, server: ServerDep, instance: InstanceDep, exclude_params: bool = False
+) -> dict[str, Any]:
+    return _job(server, job_id, instance).to_api(include_params=not exclude_params)
+
+
+@router.get("/jobs/{job_id}/results", summary="Job results")
+async def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+    """The PrimitiveResult as RuntimeEncoder JSON; for a failed or cancelled job, 200 with the
+    reason (the client reads this text to build ``job.error_message()``)."""
+    job = _job(server, job_id, instance)
+    if job.status == JobStatus.COMPLETED:
+        return Response(job.result or "", media_type="application/json")
+    if job.status.final:
+        text = job.result or job.reason or ""
+        return Response(text, media_type="text/plain")
+    raise NotFound(f"job {job_id} is {job.status.value}; its results exist once it completes")
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a job")
+async def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+    job = _job(server, job_id, instance)
+    if server.runner.cancel(job.id) is None:
+        current = server.store.get_job(job.id)
+        state = current.status.value if current else "deleted"
+        raise Conflict(f"job {job_id} cannot be cancelled: it is already {state}")
+    return Response(status_code=204)
+
+
+@router.delete("/jobs/{job_id}", status_code=204, summary="Delete a job")
+async def delete_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+    job = _job(server, job_id, instance)
+    server.runner.cancel(job.id)
+    server.store.delete_job(job.id)
+    return Response(status_code=204)
+
+
+@router.get("/jobs/{job_id}/logs", summary="Job logs")
+async def job_logs(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+    job = _job(server, job_id, instance)
+    return Response("".join(f"{line}\n" for line in job.logs), media_type="text/plain")
+
+
+@router.get("/jobs/{job_id}/metrics", summary="Job metrics")
+async def job_metrics(job_id: str, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
+    job = _job(server, job_id, instance)
+    usage = round(job.usage_seconds, 6)
+    position = None
+    if job.status == JobStatus.QUEUED:
+        queued, _ = server.store.list_jobs(
+            JobQuery(instance=instance, backend=job.backend, pending=True, ascending=True)
+        )
+        position = next((i for i, j in enumerate(queued) if j.id == job.id), None)
+    return {
+        "timestamps": {
+            "created": isoformat(job.created),
+            "running": isoformat(job.running_at),
+            "finished": isoformat(job.finished_at),
+        },
+        "bss": {"seconds": usage},
+        "usage": {
+            "quantum_seconds": usage,
+            "seconds": usage,
+            "qpu_charge_time_seconds": usage,
+            "status": "final" if job.status.final else "pending",
+        },
+        "executions": job.executions,
+        "num_circuits": job.num_circuits,
+        "num_qubits": job.num_qubits,
+        "circuit_depths": job.circuit_depths,
+        "qiskit_version": job.qiskit_version,
+        "caller": job.caller,
+        "position_in_queue": position,
+    }
+
+
+@router.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags")
+async def replace_tags(
+    job_id: str, request: Request, server: ServerDep, instance: InstanceDep
+) -> Response:
+    job = _job(server, job_id, instance)
+    body = await _json_object(request)
+    tags = body.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise InvalidRequest("'tags' must be a list of strings")
+    server.store.update_job(job.id, tags=sorted(set(tags)))
+    return Response(status_code=204)

@@ -1,0 +1,78 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from . import __version__
+from .api.errors import install_error_handlers
+from .api.routes import backends, discovery, identity, instances, jobs, server_info, sessions
+from .jobs.store import JobStore
+from .plugins import PluginHost
+from .settings import Settings
+from .state import ServerState
+
+logger = logging.getLogger(__name__)
+
+RUNTIME_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: PluginHost | None = None,
+    store: JobStore | None = None,
+) -> FastAPI:
+    """Build a server. ``plugins`` replaces entry-point discovery (tests, embedding)."""
+    settings = settings or Settings()
+    state = ServerState.build(settings, plugins=plugins, store=store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _report_plugins(state)
+        yield
+        state.runner.shutdown()
+
+    app = FastAPI(
+        title="qiskit-runtime-server",
+        version=__version__,
+        summary="IBM Quantum's Qiskit Runtime REST API, served by local simulators.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.server = state
+    install_error_handlers(app)
+    for module in (backends, jobs, sessions, instances):
+        app.include_router(module.router, prefix=RUNTIME_PREFIX)
+    app.include_router(identity.router)
+    app.include_router(discovery.router)
+    app.include_router(server_info.router)
+    return app
+
+
+def _report_plugins(state: ServerState) -> None:
+    for record in state.plugins.records:
+        if record.status == "failed":
+            logger.error("%s failed to load: %s", record.label(), record.error)
+    executors = state.plugins.executors
+    if not executors:
+        logger.warning(
+            "No executor is installed: the catalogue is empty. Install one, for example "
+            "`pip install qiskit-runtime-server-aer`."
+        )
+    for name, executor in executors.items():
+        availability = executor.info.availability
+        if availability.available:
+            logger.info("executor %r (%s) is available", name, executor.plugin.label())
+        else:
+            logger.warning("executor %r is unavailable: %s", name, availability.reason)
+    logger.info("%d backends in the catalogue", len(state.catalogue))

@@ -1,0 +1,96 @@
+"""Circuit helpers for executors and for the server's own checks.
+
+ISA circuits of a 127-qubit device have 127 qubits even when three are used. Simulators that
+cannot drop idle qubits themselves (a statevector of the full width would never fit) use
+:func:`compact_sampler_pub` / :func:`compact_estimator_pub`: idle qubits start in ``|0>`` and
+stay there, so removing them changes nothing, provided observables are restricted accordingly
+(a Z or I on an idle qubit contributes a factor 1, an X or Y makes the term vanish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp, Qubit
+from qiskit.converters import circuit_to_dag, dag_to_circuit
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.observables_array import ObservablesArray
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+_NO_EFFECT = frozenset({"barrier"})
+
+
+def active_qubits(circuit: QuantumCircuit) -> list[int]:
+    """Indices of the qubits that any instruction (other than a barrier) touches."""
+    used: set[int] = set()
+    _collect(circuit, circuit, [circuit.find_bit(q).index for q in circuit.qubits], used)
+    return sorted(used)
+
+
+def _collect(
+    root: QuantumCircuit, circuit: QuantumCircuit, mapping: Sequence[int], used: set[int]
+) -> None:
+    positions = {q: mapping[i] for i, q in enumerate(circuit.qubits)}
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name in _NO_EFFECT:
+            continue
+        qubits = [positions[q] for q in instruction.qubits]
+        used.update(qubits)
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                _collect(root, block, qubits, used)
+
+
+def without_idle_qubits(circuit: QuantumCircuit) -> tuple[QuantumCircuit, list[int]]:
+    """The circuit without its idle qubits, and the original indices of the kept ones.
+
+    At least one qubit is kept, so that the result still has a state to sample or measure.
+    """
+    keep = active_qubits(circuit) or list(range(min(1, circuit.num_qubits)))
+    if len(keep) == circuit.num_qubits:
+        return circuit, keep
+    dag = circuit_to_dag(circuit)
+    kept = {circuit.qubits[index] for index in keep}
+    dag.remove_qubits(*[q for q in circuit.qubits if q not in kept and isinstance(q, Qubit)])
+    compact = dag_to_circuit(dag)
+    compact.metadata = circuit.metadata
+    return compact, keep
+
+
+def restrict_observable(
+    observable: dict[str, float], keep: Sequence[int], num_qubits: int
+) -> dict[str, float]:
+    """An observable on ``num_qubits`` qubits, restricted to ``keep`` (others are in |0>)."""
+    restricted: dict[str, float] = {}
+    for label, coeff in observable.items():
+        # Labels are little-endian: the last character is qubit 0.
+        if any(label[num_qubits - 1 - q] in "XY" for q in range(num_qubits) if q not in keep):
+            continue
+        new_label = "".join(label[num_qubits - 1 - q] for q in reversed(keep))
+        restricted[new_label] = restricted.get(new_label, 0.0) + coeff
+    if not restricted:
+        restricted["I" * len(keep)] = 0.0
+    return restricted
+
+
+def compact_sampler_pub(pub: SamplerPub) -> SamplerPub:
+    circuit, _ = without_idle_qubits(pub.circuit)
+    if circuit is pub.circuit:
+        return pub
+    return SamplerPub(circuit, pub.parameter_values, pub.shots, validate=False)
+
+
+def compact_estimator_pub(pub: EstimatorPub) -> EstimatorPub:
+    circuit, keep = without_idle_qubits(pub.circuit)
+    if circuit is pub.circuit:
+        return pub
+    width = pub.circuit.num_qubits
+    observables = pub.observables
+    flat = [restrict_observable(obs, keep, width) for obs in observables.ravel()]
+    array = np.empty(len(flat), dtype=object)
+    array[:] = flat
+    restricted = ObservablesArray(array.reshape(observables.shape), validate=False)
+    return EstimatorPub(circuit, restricted, pub.parameter_values, pub.precision, validate=False)

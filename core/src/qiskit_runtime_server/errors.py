@@ -1,0 +1,38 @@
+"""Domain errors. The API maps them to IBM-shaped HTTP errors in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class ServerError(Exception):
+    """Base class: an error with a stable machine code and an HTTP status."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(ServerError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class NotFound(ServerError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServerError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(ServerError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ExecutorContractError(Exception):
+    """A plugin broke the contract (wrong return type, duplicate name, ...)."""

@@ -1,0 +1,1 @@
+"""Jobs and sessions: their records, where they are kept, and how they run."""

@@ -1,0 +1,263 @@
+"""Turning a ``POST /jobs`` body into a stored job record and an executor task.
+
+Everything that can be known before the job runs is checked here, so that a bad request gets a
+4xx and never becomes a job: unknown program or backend, an unavailable executor, params that do
+not decode, PUBs of the wrong shape, too many qubits, invalid shots, precision and options.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+import qiskit
+from qiskit import QuantumCircuit
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+from ..catalogue import Catalogue, VirtualBackend
+from ..circuits import active_qubits
+from ..errors import InvalidRequest, NotFound
+from ..tasks import DEFAULT_PRECISION, EstimatorTask, ExecutionTask, SamplerTask, TaskOptions
+from .decoding import decode_params
+from .models import JobRecord, new_id
+
+PROGRAMS = ("sampler", "estimator")
+#: Option values that are single settings even though they are (or decode to) mappings.
+_LEAF_OPTIONS = frozenset({"simulator.noise_model"})
+
+
+@dataclass
+class Submission:
+    """A validated job: the record to store and the task to run."""
+
+    record: JobRecord
+    task: ExecutionTask
+    ignored_options: list[str]
+
+
+def option_paths(options: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every option the client set (the client sends only those)."""
+    paths: list[str] = []
+    for key, value in options.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and path not in _LEAF_OPTIONS:
+            paths.extend(option_paths(value, f"{path}."))
+        else:
+            paths.append(path)
+    return paths
+
+
+def find_backend(catalogue: Catalogue, name: Any) -> VirtualBackend:
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("'backend' is required: the name of a backend from GET /backends")
+    backend = catalogue.get(name)
+    if backend is None:
+        raise NotFound(f"backend {name!r} was not found; GET /api/v1/backends lists them")
+    return backend
+
+
+def prepare_submission(
+    body: Mapping[str, Any],
+    *,
+    instance: str,
+    catalogue: Catalogue,
+    default_shots: int,
+) -> Submission:
+    """Validate a decoded-as-plain-JSON ``POST /jobs`` body."""
+    program_id = body.get("program_id")
+    if program_id not in PROGRAMS:
+        raise NotFound(f"program {program_id!r} was not found; available: {', '.join(PROGRAMS)}")
+    backend = find_backend(catalogue, body.get("backend"))
+    info = backend.executor.info
+    if not backend.available:
+        raise InvalidRequest(f"backend {backend.name} is not available: {backend.unavailable_reason}")
+    if program_id not in info.programs:
+        raise InvalidRequest(
+            f"the {info.name!r} executor behind {backend.name} does not run {program_id!r} jobs"
+        )
+    raw_params = body.get("params")
+    if not isinstance(raw_params, dict):
+        raise InvalidRequest("'params' must be an object with 'pubs' (and optional 'options')")
+    version = raw_params.get("version", 2)
+    if version != 2:
+        raise InvalidRequest(f"only version 2 primitives are supported, got version {version!r}")
+    params = decode_params(raw_params)
+    options = params.get("options") or {}
+    if not isinstance(options, dict):
+        raise InvalidRequest("'params.options' must be an object")
+    if "resilience_level" in params:
+        options = {**options, "resilience_level": params["resilience_level"]}
+    task_options = _task_options(options)
+    pubs_in = params.get("pubs")
+    if not isinstance(pubs_in, list) or not pubs_in:
+        raise InvalidRequest("'params.pubs' must be a non-empty list of PUBs")
+
+    job_id = new_id()
+    common: dict[str, Any] = {
+        "job_id": job_id,
+        "executor": info.name,
+        "backend_name": backend.name,
+        "backend": backend.description,
+        "options": task_options,
+    }
+    task: ExecutionTask
+    if program_id == "sampler":
+        shots = _positive_int(options.get("default_shots", default_shots), "default_shots")
+        sampler_pubs = tuple(_sampler_pub(pub, index, shots) for index, pub in enumerate(pubs_in))
+        task = SamplerTask(pubs=sampler_pubs, **common)
+        executions = sum(pub.size * (pub.shots or 0) for pub in sampler_pubs)
+        circuits = [pub.circuit for pub in sampler_pubs]
+        sizes = [pub.size for pub in sampler_pubs]
+    else:
+        precision = _default_precision(options)
+        estimator_pubs = tuple(
+            _estimator_pub(pub, index, precision) for index, pub in enumerate(pubs_in)
+        )
+        task = EstimatorTask(pubs=estimator_pubs, **common)
+        executions = sum(
+            pub.size * math.ceil(1 / (pub.precision or DEFAULT_PRECISION) ** 2)
+            for pub in estimator_pubs
+        )
+        circuits = [pub.circuit for pub in estimator_pubs]
+        sizes = [pub.size for pub in estimator_pubs]
+
+    for index, circuit in enumerate(circuits):
+        if circuit.num_qubits > backend.num_qubits:
+            raise InvalidRequest(
+                f"PUB {index}: the circuit has {circuit.num_qubits} qubits but {backend.name} "
+                f"has {backend.num_qubits}"
+            )
+        used = len(active_qubits(circuit))
+        if used > info.max_qubits:
+            raise InvalidRequest(
+                f"PUB {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
+                f"simulates at most {info.max_qubits} on this server"
+            )
+
+    ignored = [path for path in option_paths(options) if not info.honours(path)]
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise InvalidRequest("'tags' must be a list of strings")
+    cost = body.get("cost")
+    if cost is not None and (not isinstance(cost, int) or isinstance(cost, bool) or cost <= 0):
+        raise InvalidRequest("'cost' (max_execution_time) must be a positive integer of seconds")
+    record = JobRecord(
+        id=job_id,
+        instance=instance,
+        program_id=program_id,
+        backend=backend.name,
+        params=json.dumps(raw_params),
+        session_id=body.get("session_id"),
+        tags=sorted(set(tags)),
+        private=bool(body.get("private", False)),
+        runtime=body.get("runtime") if isinstance(body.get("runtime"), str) else None,
+        log_level=body.get("log_level") if isinstance(body.get("log_level"), str) else None,
+        max_execution_time=cost,
+        num_circuits=sum(sizes),
+        num_qubits=[circuit.num_qubits for circuit in circuits],
+        circuit_depths=[circuit.depth() for circuit in circuits],
+        executions=executions,
+        qiskit_version=qiskit.__version__,
+    )
+    return Submission(record=record, task=task, ignored_options=ignored)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if not isinstance(value, Integral) or isinstance(value, bool) or int(value) <= 0:
+        raise InvalidRequest(f"'{name}' must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive_float(value: Any, name: str) -> float:
+    if not isinstance(value, Real) or isinstance(value, bool) or not float(value) > 0:
+        raise InvalidRequest(f"'{name}' must be a positive number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise InvalidRequest(f"'{name}' must be finite, got {value!r}")
+    return float(value)
+
+
+def _default_precision(options: Mapping[str, Any]) -> float:
+    """Estimator precision: ``default_precision``, else 1/sqrt(``default_shots``), else IBM's."""
+    if options.get("default_precision") is not None:
+        return _positive_float(options["default_precision"], "default_precision")
+    if options.get("default_shots") is not None:
+        return 1 / math.sqrt(_positive_int(options["default_shots"], "default_shots"))
+    return DEFAULT_PRECISION
+
+
+def _task_options(options: Mapping[str, Any]) -> TaskOptions:
+    simulator = options.get("simulator") or {}
+    if not isinstance(simulator, Mapping):
+        raise InvalidRequest("'options.simulator' must be an object")
+    seed = simulator.get("seed_simulator")
+    if seed is not None:
+        seed = _seed(seed, "simulator.seed_simulator")
+    seed_estimator = options.get("seed_estimator")
+    if seed_estimator is not None:
+        seed_estimator = _seed(seed_estimator, "seed_estimator")
+    coupling_map = simulator.get("coupling_map")
+    if coupling_map is not None:
+        if not isinstance(coupling_map, list) or not all(
+            isinstance(edge, list | tuple)
+            and len(edge) == 2
+            and all(isinstance(q, int) and not isinstance(q, bool) and q >= 0 for q in edge)
+            for edge in coupling_map
+        ):
+            raise InvalidRequest(
+                "'simulator.coupling_map' must be a list of [control, target] qubit pairs"
+            )
+        coupling_map = tuple((int(a), int(b)) for a, b in coupling_map)
+    basis_gates = simulator.get("basis_gates")
+    if basis_gates is not None:
+        if not isinstance(basis_gates, list) or not all(isinstance(g, str) for g in basis_gates):
+            raise InvalidRequest("'simulator.basis_gates' must be a list of gate names")
+        basis_gates = tuple(basis_gates)
+    return TaskOptions(
+        seed_simulator=seed,
+        seed_estimator=seed_estimator,
+        noise_model=simulator.get("noise_model"),
+        coupling_map=coupling_map,
+        basis_gates=basis_gates,
+        raw=dict(options),
+    )
+
+
+def _seed(value: Any, name: str) -> int:
+    if not isinstance(value, Integral) or isinstance(value, bool) or not 0 <= int(value) < 2**63:
+        raise InvalidRequest(f"'{name}' must be an integer between 0 and 2**63-1, got {value!r}")
+    return int(value)
+
+
+def _pub_tuple(pub: Any, index: int, sizes: tuple[int, ...]) -> tuple[Any, ...]:
+    if not isinstance(pub, list | tuple) or len(pub) not in sizes:
+        raise InvalidRequest(
+            f"PUB {index} must be a list of {' or '.join(map(str, sizes))} items, got {pub!r:.80}"
+        )
+    if not isinstance(pub[0], QuantumCircuit):
+        raise InvalidRequest(f"PUB {index}: the first item must be an encoded QuantumCircuit")
+    return tuple(pub)
+
+
+def _sampler_pub(pub: Any, index: int, shots: int) -> SamplerPub:
+    items = _pub_tuple(pub, index, (1, 2, 3))
+    if len(items) == 3 and items[2] is not None:
+        _positive_int(items[2], f"PUB {index} shots")
+    try:
+        return SamplerPub.coerce(items, shots)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(f"PUB {index} is not a valid sampler PUB: {exc}") from None
+
+
+def _estimator_pub(pub: Any, index: int, precision: float) -> EstimatorPub:
+    items = _pub_tuple(pub, index, (2, 3, 4))
+    if len(items) == 4 and items[3] is not None:
+        _positive_float(items[3], f"PUB {index} precision")
+    try:
+        return EstimatorPub.coerce(items, precision)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidRequest(f"PUB {index} is not a valid estimator PUB: {exc}") from None

@@ -1,0 +1,267 @@
+"""Finding, checking and calling plugins.
+
+Discovery loops over the ``qiskit_runtime.executors`` entry points itself (pluggy's loader has
+no guard), so a plugin that fails to import, implements an unknown hook, or returns something
+that breaks the contract is reported with its name, distribution and error, and the server
+starts with the others. Built-in plugins go through the same registration path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import logging
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pluggy
+from qiskit.primitives import PrimitiveResult
+
+from . import hookspecs
+from .backend_description import BackendDescription
+from .builtin import BUILTIN_PLUGINS
+from .errors import ExecutorContractError
+from .executor import ExecutorInfo
+from .tasks import ExecutionTask
+
+ENTRY_POINT_GROUP = "qiskit_runtime.executors"
+HOOK_PREFIX = "qiskit_runtime_"
+
+logger = logging.getLogger(__name__)
+
+PluginStatus = Literal["loaded", "failed", "disabled"]
+
+
+@dataclass
+class PluginRecord:
+    """What the server knows about one plugin, for ``qiskit-runtime-server plugins``."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    status: PluginStatus = "loaded"
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    executors: list[str] = field(default_factory=list)
+    descriptions: int = 0
+
+    def label(self) -> str:
+        if self.distribution:
+            return f"plugin {self.name!r} ({self.distribution} {self.version})"
+        return f"plugin {self.name!r}"
+
+
+@dataclass(frozen=True)
+class RegisteredExecutor:
+    """An executor and the plugin that declared it."""
+
+    info: ExecutorInfo
+    plugin: PluginRecord
+    plugin_object: object
+
+
+class PluginHost:
+    """The plugin manager of one process, with typed entry points into its hooks."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: list[PluginRecord] = []
+        self.executors: dict[str, RegisteredExecutor] = {}
+        self.descriptions: dict[str, BackendDescription] = {}
+        self._callers: dict[str, Any] = {}
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        entry_points: bool = True,
+        disabled: Iterable[str] = (),
+        extra_plugins: Sequence[tuple[str, object]] = (),
+    ) -> PluginHost:
+        """Build the plugin manager: built-ins, then entry points, then ``extra_plugins``.
+
+        ``extra_plugins`` registers plugin objects directly (tests, embedding applications).
+        """
+        host = cls()
+        disabled = set(disabled)
+        for name, module in BUILTIN_PLUGINS.items():
+            host.add_plugin(PluginRecord(name, None, None, builtin=True), module)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = ep.dist
+                record = PluginRecord(
+                    ep.name,
+                    dist.name if dist else None,
+                    dist.version if dist else None,
+                    builtin=False,
+                )
+                if ep.name in disabled:
+                    record.status = "disabled"
+                    host.records.append(record)
+                    continue
+                try:
+                    plugin = ep.load()
+                except BaseException as exc:  # noqa: BLE001 - any import failure is the plugin's
+                    host._fail(record, f"failed to import {ep.value}: {_describe(exc)}")
+                    continue
+                host.add_plugin(record, plugin)
+        for name, plugin in extra_plugins:
+            host.add_plugin(PluginRecord(name, None, None, builtin=False), plugin)
+        return host
+
+    def add_plugin(self, record: PluginRecord, plugin: object) -> bool:
+        """Register one plugin and collect its executors and descriptions; False if it failed."""
+        problem = self._check_hook_names(plugin)
+        if problem:
+            return self._fail(record, problem)
+        try:
+            self.pm.register(plugin, name=record.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            return self._fail(record, _describe(exc))
+        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        try:
+            executors = self._collect_executors(record, plugin)
+            descriptions = self._collect_descriptions(record, plugin)
+        except ExecutorContractError as exc:
+            self.pm.unregister(plugin)
+            return self._fail(record, str(exc))
+        except Exception as exc:
+            self.pm.unregister(plugin)
+            return self._fail(record, f"a hook raised {_describe(exc)}")
+        for info in executors:
+            self.executors[info.name] = RegisteredExecutor(info, record, plugin)
+            record.executors.append(info.name)
+        for description in descriptions:
+            self.descriptions[description.name] = description
+        record.descriptions = len(descriptions)
+        self.records.append(record)
+        return True
+
+    def _fail(self, record: PluginRecord, error: str) -> bool:
+        record.status = "failed"
+        record.error = error
+        self.records.append(record)
+        logger.error("%s was not loaded: %s", record.label(), error)
+        return False
+
+    def _check_hook_names(self, plugin: object) -> str | None:
+        known = {name for name in dir(hookspecs) if name.startswith(HOOK_PREFIX)}
+        for attr in dir(plugin):
+            if not attr.startswith(HOOK_PREFIX):
+                continue
+            if attr not in known:
+                return f"unknown hook {attr!r}; known hooks are {', '.join(sorted(known))}"
+            if self.pm.parse_hookimpl_opts(plugin, attr) is None:
+                return f"{attr!r} is not marked with @qiskit_runtime_server.hookimpl"
+        return None
+
+    def _own_results(self, hook_name: str, plugin: object) -> list[Any]:
+        """Call one plugin's implementation of a no-argument broadcast hook."""
+        hook = getattr(self.pm.hook, hook_name)
+        results: list[Any] = []
+        for impl in hook.get_hookimpls():
+            if impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper):
+                returned = impl.function()
+                if returned is not None:
+                    results.extend(returned)
+        return results
+
+    def _collect_executors(self, record: PluginRecord, plugin: object) -> list[ExecutorInfo]:
+        infos = self._own_results("qiskit_runtime_executors", plugin)
+        for info in infos:
+            if not isinstance(info, ExecutorInfo):
+                raise ExecutorContractError(
+                    f"qiskit_runtime_executors returned {info!r}, which is not an ExecutorInfo"
+                )
+            if info.name in self.executors:
+                owner = self.executors[info.name].plugin
+                raise ExecutorContractError(
+                    f"executor name {info.name!r} is already registered by {owner.label()}; "
+                    f"disable one with QRS_DISABLED_PLUGINS"
+                )
+        names = [info.name for info in infos]
+        if len(set(names)) != len(names):
+            raise ExecutorContractError(f"executor names repeat: {names}")
+        return infos
+
+    def _collect_descriptions(
+        self, record: PluginRecord, plugin: object
+    ) -> list[BackendDescription]:
+        descriptions = self._own_results("qiskit_runtime_backend_descriptions", plugin)
+        seen: set[str] = set()
+        for description in descriptions:
+            if not isinstance(description, BackendDescription):
+                raise ExecutorContractError(
+                    f"qiskit_runtime_backend_descriptions returned {description!r}, "
+                    "which is not a BackendDescription"
+                )
+            name = description.name
+            if not name or "@" in name or "/" in name:
+                raise ExecutorContractError(f"description name {name!r} is empty or has '@'/'/'")
+            if name in self.descriptions or name in seen:
+                raise ExecutorContractError(f"description name {name!r} is already taken")
+            seen.add(name)
+        return descriptions
+
+    def summary(self) -> dict[str, Any]:
+        """Plugins and executors as JSON-ready data (CLI ``plugins --json``, ``/-/plugins``)."""
+        return {
+            "plugins": [dataclasses.asdict(record) for record in self.records],
+            "executors": [
+                {
+                    "name": ex.info.name,
+                    "version": ex.info.version,
+                    "device": ex.info.device,
+                    "programs": sorted(ex.info.programs),
+                    "simulates_noise": ex.info.simulates_noise,
+                    "max_qubits": ex.info.max_qubits,
+                    "available": ex.info.availability.available,
+                    "reason": ex.info.availability.reason,
+                    "honoured_options": sorted(ex.info.honoured_options),
+                    "plugin": ex.plugin.name,
+                    "description": ex.info.description,
+                }
+                for ex in self.executors.values()
+            ],
+        }
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def execute(self, task: ExecutionTask) -> PrimitiveResult:  # type: ignore[type-arg]
+        """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin."""
+        registered = self.executors[task.executor]
+        caller = self._callers.get(task.executor)
+        if caller is None:
+            hook = self.pm.hook.qiskit_runtime_execute
+            others = [
+                impl.plugin
+                for impl in hook.get_hookimpls()
+                if impl.plugin is not registered.plugin_object
+                and not (impl.hookwrapper or impl.wrapper)
+            ]
+            caller = self.pm.subset_hook_caller("qiskit_runtime_execute", remove_plugins=others)
+            self._callers[task.executor] = caller
+        result = caller(task=task)
+        label = f"executor {task.executor!r} of {registered.plugin.label()}"
+        if result is None:
+            raise ExecutorContractError(f"{label} returned no result")
+        if not isinstance(result, PrimitiveResult):
+            raise ExecutorContractError(
+                f"{label} returned {type(result).__name__}, not a PrimitiveResult"
+            )
+        if len(result) != len(task.pubs):
+            raise ExecutorContractError(
+                f"{label} returned {len(result)} PUB results for {len(task.pubs)} PUBs"
+            )
+        return result
+
+
+def _describe(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(exc), exc))
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

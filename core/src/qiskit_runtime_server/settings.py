@@ -1,0 +1,47 @@
+"""Server settings, read from ``QRS_``-prefixed environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The instance every job belongs to when the server runs in open single-user mode.
+DEFAULT_INSTANCE_CRN = (
+    "crn:v1:bluemix:public:quantum-computing:us-east:a/qiskit-runtime-server:local-instance::"
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Each field maps to ``QRS_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="QRS_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to bind.")
+    public_url: str | None = Field(
+        None, description="URL clients use to reach the server, if not http://host:port."
+    )
+    instance_crn: str = Field(
+        DEFAULT_INSTANCE_CRN, description="Instance CRN of the open single-user mode."
+    )
+    instance_name: str = Field("local", description="Instance name shown by instance discovery.")
+    token_secret: str = Field(
+        default_factory=lambda: os.urandom(32).hex(),
+        description="Secret that signs bearer tokens (random per start unless set).",
+    )
+    token_lifetime_seconds: int = Field(3600, gt=0, description="Bearer token lifetime.")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description="Jobs executed at the same time.",
+    )
+    disabled_plugins: list[str] = Field(
+        default_factory=list, description="Entry-point names of plugins not to load."
+    )
+    load_entry_points: bool = Field(
+        True, description="Discover executor plugins through the qiskit_runtime.executors group."
+    )
+    default_shots: int = Field(4096, gt=0, description="Shots when neither PUB nor options say.")
+    log_level: str = Field("info", description="Server log level.")

@@ -1,0 +1,30 @@
+"""The plugin: the hook implementations the server calls. Nothing heavy happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qiskit.primitives import PrimitiveResult
+from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
+
+from .engine import AerEngine, describe
+
+_engine: AerEngine | None = None
+
+
+def engine() -> AerEngine:
+    """The process's engine, created on first use; it caches noise models per backend."""
+    global _engine
+    if _engine is None:
+        _engine = AerEngine()
+    return _engine
+
+
+@hookimpl
+def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
+    return [describe()]
+
+
+@hookimpl
+def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:  # type: ignore[type-arg]
+    return engine().run(task)
