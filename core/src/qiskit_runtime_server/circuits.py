@@ -92,5 +92,5 @@ def compact_estimator_pub(pub: EstimatorPub) -> EstimatorPub:
     flat = [restrict_observable(obs, keep, width) for obs in observables.ravel()]
     array = np.empty(len(flat), dtype=object)
     array[:] = flat
-    restricted = ObservablesArray(array.reshape(observables.shape), validate=False)
+    restricted = ObservablesArray(array.reshape(observables.shape), num_qubits=len(keep))
     return EstimatorPub(circuit, restricted, pub.parameter_values, pub.precision, validate=False)

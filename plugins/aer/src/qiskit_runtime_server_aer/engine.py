@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any
 
 import qiskit_aer
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
@@ -34,6 +37,7 @@ from qiskit_runtime_server import (
 from . import __version__
 from .constraints import check_circuit
 from .noise import NoiseModelCache, user_noise_model
+from .translation import for_aer
 
 EXECUTOR_NAME = "aer"
 
@@ -85,6 +89,7 @@ class AerEngine:
                     basis_gates=options.basis_gates,
                     label=f"PUB {index}",
                 )
+        task = _translated(task)
         noise, noise_label = self._noise(task)
         simulator = AerSimulator(noise_model=noise) if noise is not None else AerSimulator()
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
@@ -138,6 +143,24 @@ class AerEngine:
             run_options["seed_simulator"] = seed
         estimator = AerEstimatorV2.from_backend(simulator, options={"run_options": run_options})
         return estimator.run(list(task.pubs)).result()
+
+
+def _translated(task: ExecutionTask) -> ExecutionTask:
+    """The task with every circuit in a form Aer runs natively (see translation.py)."""
+    if isinstance(task, SamplerTask):
+        sampler_pubs = tuple(
+            SamplerPub(for_aer(pub.circuit), pub.parameter_values, pub.shots, validate=False)
+            for pub in task.pubs
+        )
+        return dataclasses.replace(task, pubs=sampler_pubs)
+    estimator_pubs = tuple(
+        EstimatorPub(
+            for_aer(pub.circuit), pub.observables, pub.parameter_values, pub.precision,
+            validate=False,
+        )
+        for pub in task.pubs
+    )  # fmt: skip
+    return dataclasses.replace(task, pubs=estimator_pubs)
 
 
 def _estimator_seed(task: EstimatorTask) -> int | None:

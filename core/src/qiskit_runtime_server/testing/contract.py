@@ -1,0 +1,304 @@
+"""The executor contract: tests every executor plugin must pass.
+
+Subclass :class:`ExecutorContract` in your plugin's test-suite and name your executor::
+
+    from qiskit_runtime_server.testing.contract import ExecutorContract
+
+    class TestMyExecutor(ExecutorContract):
+        executor = "myexec"
+
+The suite loads plugins from the installed entry points (so it also checks that the plugin is
+discoverable), then runs jobs through the server's own validation, hook dispatch and wire
+encoding. An executor that reports itself unavailable on this host is skipped with its reason.
+Statistical checks use fixed seeds and bounds of at least five standard deviations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Parameter
+from qiskit.primitives import PrimitiveResult
+from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit.transpiler import generate_preset_pass_manager
+
+from .. import hookimpl
+from ..executor import EXECUTOR_NAME_PATTERN
+from ..plugins import PluginHost
+from ..tasks import DEFAULT_SHOTS, ExecutionTask
+from .jobs import run_job
+
+
+def bell(measure: bool = True) -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    if measure:
+        circuit.measure_all()
+    return circuit
+
+
+def within_sigmas(observed: float, expected_p: float, shots: int, sigmas: float = 5) -> bool:
+    """Whether a count fraction is within ``sigmas`` binomial standard deviations."""
+    std = math.sqrt(max(expected_p * (1 - expected_p), 1e-12) / shots)
+    return abs(observed - expected_p) <= sigmas * std + 1e-9
+
+
+class _Recorder:
+    """A hook wrapper from another plugin: it must see every execution."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> Any:
+        self.seen.append(task.job_id)
+        return (yield)
+
+
+class ExecutorContract:
+    """Base class of the contract suite; set ``executor`` in the subclass."""
+
+    #: The executor's name, as in ``ExecutorInfo.name``.
+    executor: ClassVar[str]
+    #: A noiseless device description and a small noisy one from the core's catalogue.
+    ideal_device: ClassVar[str] = "ideal_simulator"
+    noisy_device: ClassVar[str] = "fake_manila"
+    #: A large device whose ISA circuits have many idle qubits.
+    large_device: ClassVar[str] = "fake_kyiv"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def recorder(cls) -> _Recorder:
+        return _Recorder()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugins(cls, recorder: _Recorder) -> Iterator[PluginHost]:
+        host = PluginHost.load(extra_plugins=[("contract-recorder", recorder)])
+        registered = host.executors.get(cls.executor)
+        if registered is None:
+            failures = [f"{r.label()}: {r.error}" for r in host.records if r.error]
+            pytest.fail(
+                f"executor {cls.executor!r} is not registered by any installed plugin "
+                f"(failed plugins: {failures or 'none'})"
+            )
+        availability = registered.info.availability
+        if not availability.available:
+            pytest.skip(f"executor {cls.executor!r} is unavailable here: {availability.reason}")
+        yield host
+
+    def backend(self, device: str) -> str:
+        return f"{device}@{self.executor}"
+
+    def run(
+        self,
+        plugins: PluginHost,
+        program: str,
+        device: str,
+        pubs: list[Any],
+        options: dict[str, Any] | None = None,
+    ) -> PrimitiveResult:  # type: ignore[type-arg]
+        return run_job(plugins, program, self.backend(device), pubs, options)
+
+    # -- description ---------------------------------------------------------------------------
+
+    def test_is_discovered_through_an_entry_point(self, plugins: PluginHost) -> None:
+        record = plugins.executors[self.executor].plugin
+        assert not record.builtin
+        assert record.distribution, "the plugin must come from an installed distribution"
+        assert record.status == "loaded"
+
+    def test_describes_itself(self, plugins: PluginHost) -> None:
+        info = plugins.executors[self.executor].info
+        assert EXECUTOR_NAME_PATTERN.match(info.name)
+        assert info.version
+        assert info.programs <= {"sampler", "estimator"}
+        assert info.max_qubits >= 2
+        assert info.device in ("CPU", "GPU")
+
+    def test_every_device_is_published_for_the_executor(self, plugins: PluginHost) -> None:
+        from ..catalogue import Catalogue
+
+        names = {backend.name for backend in Catalogue(plugins)}
+        for device in plugins.descriptions:
+            assert f"{device}@{self.executor}" in names
+
+    # -- sampler -------------------------------------------------------------------------------
+
+    def test_sampler_bell_counts(self, plugins: PluginHost) -> None:
+        result = self.run(
+            plugins, "sampler", self.ideal_device, [(bell(), None, 4000)],
+            {"simulator": {"seed_simulator": 11}},
+        )  # fmt: skip
+        counts = result[0].data.meas.get_counts()
+        assert set(counts) <= {"00", "11"}
+        assert sum(counts.values()) == 4000
+        assert within_sigmas(counts.get("00", 0) / 4000, 0.5, 4000)
+
+    def test_sampler_same_seed_same_counts(self, plugins: PluginHost) -> None:
+        circuit = QuantumCircuit(3)
+        circuit.h(range(3))
+        circuit.measure_all()
+
+        def counts(seed: int) -> dict[str, int]:
+            options = {"simulator": {"seed_simulator": seed}}
+            result = self.run(plugins, "sampler", self.ideal_device, [(circuit, None, 500)], options)
+            data: dict[str, int] = result[0].data.meas.get_counts()
+            return data
+
+        assert counts(5) == counts(5)
+        assert counts(5) != counts(6)
+
+    def test_sampler_shots(self, plugins: PluginHost) -> None:
+        circuit = bell()
+        result = self.run(
+            plugins, "sampler", self.ideal_device, [(circuit, None, 123), (circuit,)],
+            {"default_shots": 321},
+        )  # fmt: skip
+        assert result[0].data.meas.num_shots == 123
+        assert result[1].data.meas.num_shots == 321
+        result = self.run(plugins, "sampler", self.ideal_device, [(circuit,)])
+        assert result[0].data.meas.num_shots == DEFAULT_SHOTS
+
+    def test_sampler_classical_registers_become_fields(self, plugins: PluginHost) -> None:
+        qreg = QuantumRegister(3)
+        alpha, beta = ClassicalRegister(1, "alpha"), ClassicalRegister(2, "beta")
+        circuit = QuantumCircuit(qreg, alpha, beta)
+        circuit.x(0)
+        circuit.x(2)
+        circuit.measure(0, alpha[0])
+        circuit.measure([1, 2], beta)
+        result = self.run(plugins, "sampler", self.ideal_device, [(circuit, None, 50)])
+        data = result[0].data
+        assert data.alpha.num_bits == 1
+        assert data.beta.num_bits == 2
+        assert data.alpha.get_counts() == {"1": 50}
+        assert data.beta.get_counts() == {"10": 50}
+
+    def test_sampler_parameter_sweep_matches_exact_probabilities(
+        self, plugins: PluginHost
+    ) -> None:
+        # Parameters bind in sorted-name order: values[..., 0] is "a", values[..., 1] is "b".
+        a, b = Parameter("a"), Parameter("b")
+        circuit = QuantumCircuit(2)
+        circuit.ry(a, 0)
+        circuit.ry(b, 1)
+        circuit.measure_all()
+        values = np.array(
+            [[[0.3, 2.0], [1.1, 0.0]], [[np.pi, 0.7], [2.5, np.pi / 2]], [[0.0, 0.0], [1.9, 3.0]]]
+        )
+        shots = 2000
+        result = self.run(
+            plugins, "sampler", self.ideal_device, [(circuit, values, shots)],
+            {"simulator": {"seed_simulator": 3}},
+        )  # fmt: skip
+        bits = result[0].data.meas
+        assert bits.shape == (3, 2)
+        for index in np.ndindex(3, 2):
+            t, p = values[index]
+            counts = bits[index].get_counts()
+            p_q0 = math.sin(t / 2) ** 2  # probability that qubit 0 reads 1
+            p_q1 = math.sin(p / 2) ** 2
+            observed_q0 = sum(n for key, n in counts.items() if key[-1] == "1") / shots
+            observed_q1 = sum(n for key, n in counts.items() if key[-2] == "1") / shots
+            assert within_sigmas(observed_q0, p_q0, shots), (index, observed_q0, p_q0)
+            assert within_sigmas(observed_q1, p_q1, shots), (index, observed_q1, p_q1)
+
+    def test_sampler_isa_circuit_on_a_large_device(self, plugins: PluginHost) -> None:
+        device = plugins.descriptions[self.large_device].backend()
+        isa = generate_preset_pass_manager(1, backend=device, seed_transpiler=1).run(bell())
+        assert isa.num_qubits == device.num_qubits
+        result = self.run(
+            plugins, "sampler", self.large_device, [(isa, None, 1000)],
+            {"simulator": {"seed_simulator": 1}},
+        )  # fmt: skip
+        counts = result[0].data.meas.get_counts()
+        good = counts.get("00", 0) + counts.get("11", 0)
+        assert good / 1000 > 0.8, counts
+
+    def test_sampler_noise_matches_the_declaration(self, plugins: PluginHost) -> None:
+        info = plugins.executors[self.executor].info
+        device = plugins.descriptions[self.noisy_device].backend()
+        isa = generate_preset_pass_manager(1, backend=device, seed_transpiler=1).run(bell())
+        result = self.run(
+            plugins, "sampler", self.noisy_device, [(isa, None, 4000)],
+            {"simulator": {"seed_simulator": 2}},
+        )  # fmt: skip
+        counts = result[0].data.meas.get_counts()
+        wrong = counts.get("01", 0) + counts.get("10", 0)
+        if info.simulates_noise:
+            assert wrong > 0, f"device noise must be visible, got {counts}"
+        else:
+            assert wrong == 0, f"a noiseless executor produced errors: {counts}"
+
+    # -- estimator -----------------------------------------------------------------------------
+
+    def test_estimator_bell_expectation_values(self, plugins: PluginHost) -> None:
+        observables = SparsePauliOp(["ZZ", "XX", "YY", "ZI"])
+        precision = 0.01
+        result = self.run(
+            plugins, "estimator", self.ideal_device,
+            [(bell(False), [[o] for o in observables], None, precision)],
+            {"seed_estimator": 4},
+        )  # fmt: skip
+        evs, stds = result[0].data.evs, result[0].data.stds
+        assert evs.shape == (4, 1)
+        exact = np.array([[1.0], [1.0], [-1.0], [0.0]])
+        assert np.all(np.abs(evs - exact) <= 5 * precision), evs
+        assert np.all(stds <= precision * 1.5)
+
+    def test_estimator_broadcasting_and_sweep(self, plugins: PluginHost) -> None:
+        theta = Parameter("theta")
+        circuit = QuantumCircuit(1)
+        circuit.ry(theta, 0)
+        angles = np.linspace(0, np.pi, 5)
+        observables = [[SparsePauliOp("Z")], [SparsePauliOp("X")]]  # shape (2, 1)
+        precision = 0.005
+        result = self.run(
+            plugins, "estimator", self.ideal_device,
+            [(circuit, observables, angles.reshape(5, 1), precision)],
+            {"seed_estimator": 9},
+        )  # fmt: skip
+        evs = result[0].data.evs
+        assert evs.shape == (2, 5)
+        expected = np.array([np.cos(angles), np.sin(angles)])
+        assert np.all(np.abs(evs - expected) <= 5 * precision), evs
+
+    def test_estimator_matches_statevector_on_a_random_circuit(self, plugins: PluginHost) -> None:
+        from qiskit.circuit.random import random_circuit
+
+        circuit = random_circuit(4, 5, seed=7)
+        observable = SparsePauliOp(["ZIZI", "XXII", "IYZX"], [0.5, -1.0, 0.25])
+        exact = Statevector(circuit).expectation_value(observable).real
+        precision = 0.005
+        result = self.run(
+            plugins, "estimator", self.ideal_device, [(circuit, observable, None, precision)],
+            {"seed_estimator": 1},
+        )  # fmt: skip
+        assert abs(float(result[0].data.evs) - exact) <= 5 * precision
+
+    def test_estimator_isa_circuit_on_a_large_device(self, plugins: PluginHost) -> None:
+        device = plugins.descriptions[self.large_device].backend()
+        isa = generate_preset_pass_manager(1, backend=device, seed_transpiler=1).run(bell(False))
+        observable = SparsePauliOp("ZZ").apply_layout(isa.layout)
+        precision = 0.02
+        result = self.run(
+            plugins, "estimator", self.large_device, [(isa, observable, None, precision)],
+            {"seed_estimator": 2},
+        )  # fmt: skip
+        assert float(result[0].data.evs) > 0.8
+
+    # -- plugin machinery ----------------------------------------------------------------------
+
+    def test_hook_wrappers_of_other_plugins_see_the_execution(
+        self, plugins: PluginHost, recorder: _Recorder
+    ) -> None:
+        before = len(recorder.seen)
+        self.run(plugins, "sampler", self.ideal_device, [(bell(), None, 10)])
+        assert len(recorder.seen) == before + 1

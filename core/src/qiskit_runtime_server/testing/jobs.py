@@ -1,0 +1,56 @@
+"""Running one job in-process, through the same validation and dispatch as the server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
+from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
+from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
+
+from ..catalogue import Catalogue
+from ..jobs.submission import prepare_submission
+from ..plugins import PluginHost
+from ..settings import DEFAULT_INSTANCE_CRN
+from ..tasks import DEFAULT_SHOTS
+
+
+def encode_job_body(
+    program_id: str,
+    backend: str,
+    pubs: Sequence[SamplerPubLike | EstimatorPubLike],
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``POST /jobs`` body the client would send, as plain JSON."""
+    coerce = SamplerPub.coerce if program_id == "sampler" else EstimatorPub.coerce
+    params = {
+        "pubs": [coerce(pub) for pub in pubs],  # type: ignore[arg-type]
+        "options": dict(options or {}),
+        "version": 2,
+        "support_qiskit": True,
+    }
+    body = {"program_id": program_id, "backend": backend, "params": params}
+    decoded: dict[str, Any] = json.loads(json.dumps(body, cls=RuntimeEncoder))
+    return decoded
+
+
+def run_job(
+    plugins: PluginHost,
+    program_id: str,
+    backend: str,
+    pubs: Sequence[SamplerPubLike | EstimatorPubLike],
+    options: Mapping[str, Any] | None = None,
+) -> PrimitiveResult:  # type: ignore[type-arg]
+    """Validate and run one job, then round-trip its result through the wire format."""
+    body = encode_job_body(program_id, backend, pubs, options)
+    submission = prepare_submission(
+        body, instance=DEFAULT_INSTANCE_CRN, catalogue=Catalogue(plugins), default_shots=DEFAULT_SHOTS
+    )
+    result = plugins.execute(submission.task)
+    decoded: PrimitiveResult = json.loads(  # type: ignore[type-arg]
+        json.dumps(result, cls=RuntimeEncoder), cls=RuntimeDecoder
+    )
+    return decoded

@@ -1,0 +1,44 @@
+"""Making circuits runnable by Aer without changing their meaning.
+
+The ideal device is a ``simulator: true`` backend, so the client sends circuits untranspiled:
+they may hold gates Aer has no native kernel for (``ch``, custom composite gates). Those
+circuits are unrolled to Aer's own basis at optimization level 0, which keeps qubit indices (and
+so observables) unchanged; circuits that Aer runs as they are pass through untouched.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import ControlFlowOp
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit_aer import AerSimulator
+
+
+@cache
+def aer_instructions() -> frozenset[str]:
+    return frozenset(AerSimulator().target.operation_names) | {"barrier"}
+
+
+def _runs_natively(circuit: QuantumCircuit, supported: frozenset[str]) -> bool:
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name not in supported:
+            return False
+        if isinstance(operation, ControlFlowOp) and not all(
+            _runs_natively(block, supported) for block in operation.blocks
+        ):
+            return False
+    return True
+
+
+def for_aer(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` itself if Aer runs it natively, else unrolled to Aer's instructions."""
+    supported = aer_instructions()
+    if _runs_natively(circuit, supported):
+        return circuit
+    basis = sorted(supported & set(get_standard_gate_name_mapping()))
+    translated = transpile(circuit, basis_gates=basis, optimization_level=0)
+    translated.metadata = circuit.metadata
+    return translated
