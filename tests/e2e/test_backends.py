@@ -1,0 +1,53 @@
+"""Backends through the real client: the catalogue, documents, target and status."""
+
+from __future__ import annotations
+
+from qiskit_ibm_runtime import QiskitRuntimeService
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeProviderForBackendV2
+from qiskit_runtime_server.testing import LiveServer
+
+
+def test_every_fake_device_and_the_ideal_simulator_for_every_executor(
+    service: QiskitRuntimeService, server: LiveServer
+) -> None:
+    names = {backend.name for backend in service.backends()}
+    devices = {backend.name for backend in FakeProviderForBackendV2().backends()}
+    assert len(devices) == 68
+    executors = set(server.state.plugins.executors)
+    assert {"aer", "reference", "gate"} <= executors
+    expected = {f"{device}@{ex}" for device in [*devices, "ideal_simulator"] for ex in executors}
+    assert names == expected
+
+
+def test_fake_device_documents_are_the_real_ones(service: QiskitRuntimeService) -> None:
+    backend = service.backend("fake_manila@aer")
+    fake = FakeManilaV2()
+    assert backend.name == "fake_manila@aer"
+    assert backend.num_qubits == 5
+    assert not backend.configuration().simulator
+    assert sorted(backend.configuration().coupling_map) == sorted(fake.configuration().coupling_map)
+    target = backend.target
+    assert target.num_qubits == 5
+    for name in ("ecr", "cx"):
+        if name in fake.target:
+            assert set(target[name]) == set(fake.target[name])
+    props = backend.properties()
+    assert props.t1(0) == fake.properties().t1(0)
+    assert props.readout_error(3) == fake.properties().readout_error(3)
+
+
+def test_ideal_simulator_is_noiseless_all_to_all(service: QiskitRuntimeService) -> None:
+    backend = service.backend("ideal_simulator@aer")
+    config = backend.configuration()
+    assert config.simulator
+    assert backend.num_qubits >= 32
+    assert config.coupling_map is None
+    # All-to-all: two-qubit gates are allowed on any pair.
+    assert backend.target.instruction_supported("cx", (0, 31))
+
+
+def test_status(service: QiskitRuntimeService) -> None:
+    status = service.backend("fake_manila@aer").status()
+    assert status.operational
+    assert status.status_msg == "active"
+    assert status.pending_jobs >= 0

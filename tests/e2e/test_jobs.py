@@ -1,0 +1,175 @@
+"""Job management through the real client: list, retrieve, tags, metrics, logs, cancel,
+delete, failure reasons."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
+from qiskit_ibm_runtime.exceptions import (
+    RuntimeInvalidStateError,
+    RuntimeJobFailureError,
+    RuntimeJobNotFound,
+)
+
+
+def small() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+@pytest.fixture(scope="module")
+def ideal(service: QiskitRuntimeService):  # type: ignore[no-untyped-def]
+    return service.backend("ideal_simulator@aer")
+
+
+def test_list_and_retrieve(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]
+    before = datetime.now(UTC)
+    sampler = SamplerV2(mode=ideal)
+    sampler.options.environment.job_tags = ["listing", "first"]
+    first = sampler.run([small()], shots=10)
+    first.result()
+    sampler.options.environment.job_tags = ["listing"]
+    second = sampler.run([small()], shots=10)
+    second.result()
+
+    recent = service.jobs(limit=2, created_after=before)
+    assert [job.job_id() for job in recent] == [second.job_id(), first.job_id()]
+    oldest_first = service.jobs(limit=2, created_after=before, descending=False)
+    assert [job.job_id() for job in oldest_first] == [first.job_id(), second.job_id()]
+    tagged = service.jobs(job_tags=["listing", "first"], limit=None)
+    assert [job.job_id() for job in tagged] == [first.job_id()]
+    everything = service.jobs(limit=None, created_after=before, backend_name="ideal_simulator@aer")
+    assert {first.job_id(), second.job_id()} <= {job.job_id() for job in everything}
+    paged = service.jobs(limit=1, skip=1, created_after=before)
+    assert [job.job_id() for job in paged] == [first.job_id()]
+    assert not service.jobs(pending=True, created_after=before, program_id="sampler")
+
+    retrieved = service.job(first.job_id())
+    assert retrieved.status() == "DONE"
+    assert retrieved.backend().name == "ideal_simulator@aer"
+    assert retrieved.primitive_id == "sampler"
+    assert retrieved.result()[0].data.meas.num_shots == 10
+    assert retrieved.inputs["pubs"][0][2] == 10
+    assert retrieved.creation_date is not None
+
+
+def test_tags(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]
+    job = SamplerV2(mode=ideal).run([small()], shots=5)
+    job.result()
+    job.update_tags(["alpha", "beta"])
+    assert sorted(job.tags) == ["alpha", "beta"]
+    assert sorted(service.job(job.job_id()).tags) == ["alpha", "beta"]
+
+
+def test_metrics_and_logs(ideal) -> None:  # type: ignore[no-untyped-def]
+    job = SamplerV2(mode=ideal).run([small()], shots=64)
+    job.result()
+    metrics = job.metrics()
+    stamps = metrics["timestamps"]
+    created, running, finished = (
+        datetime.fromisoformat(stamps[key].replace("Z", "+00:00"))
+        for key in ("created", "running", "finished")
+    )
+    assert created <= running <= finished
+    assert metrics["usage"]["seconds"] > 0
+    assert job.usage() == metrics["usage"]["qpu_charge_time_seconds"]
+    assert metrics["num_qubits"] == [2]
+    assert metrics["executions"] == 64
+    logs = job.logs()
+    assert "job started on ideal_simulator@aer" in logs
+    assert "job completed" in logs
+
+
+def test_cancel_queued_and_running_jobs(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no-untyped-def]
+    backend = service.backend("ideal_simulator@gate")
+    gate.close_gate()
+    try:
+        sampler = SamplerV2(mode=backend)
+        running = [sampler.run([small()], shots=5) for _ in range(2)]
+        for _ in running:
+            assert gate.started.acquire(timeout=10)
+        queued = sampler.run([small()], shots=5)
+        assert queued.status() == "QUEUED"
+        assert all(job.status() == "RUNNING" for job in running)
+        queued.cancel()
+        running[0].cancel()
+        assert service.job(queued.job_id()).status() == "CANCELLED"
+        assert service.job(running[0].job_id()).status() == "CANCELLED"
+        with pytest.raises(RuntimeInvalidStateError):
+            service.job(queued.job_id()).result()
+    finally:
+        gate.open_gate()
+    assert running[1].result()[0].data.meas.num_shots == 5
+    # Cancelling a finished job is a conflict.
+    with pytest.raises(RuntimeInvalidStateError):
+        service.job(running[1].job_id()).cancel()
+
+
+def test_delete(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]
+    job = SamplerV2(mode=ideal).run([small()], shots=5)
+    job.result()
+    service.delete_job(job.job_id())
+    with pytest.raises(RuntimeJobNotFound):
+        service.job(job.job_id())
+
+
+def test_failed_job_reason_reaches_the_user(ideal) -> None:  # type: ignore[no-untyped-def]
+    """A job that passes validation but fails in the executor: the reason is actionable."""
+    sampler = SamplerV2(mode=ideal)
+    sampler.options.simulator.coupling_map = [[0, 1]]
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 2)  # not an edge of the requested coupling map
+    circuit.measure_all()
+    job = sampler.run([circuit], shots=10)
+    with pytest.raises(RuntimeJobFailureError, match="coupling_map"):
+        job.result()
+    assert job.status() == "ERROR"
+    message = job.error_message()
+    assert "not an edge of options.simulator.coupling_map" in message
+    assert "Error code 1010" in message
+
+
+def test_unknown_job(service: QiskitRuntimeService) -> None:
+    with pytest.raises(RuntimeJobNotFound):
+        service.job("doesnotexist0000000")
+
+
+def test_usage(service: QiskitRuntimeService) -> None:
+    usage = service.usage()
+    assert usage["usage_consumed_seconds"] >= 0
+    assert usage["usage_limit_reached"] is False
+
+
+def test_unhonoured_options_are_stated(ideal) -> None:  # type: ignore[no-untyped-def]
+    sampler = SamplerV2(mode=ideal)
+    sampler.options.twirling.enable_gates = True
+    sampler.options.dynamical_decoupling.enable = True
+    job = sampler.run([small()], shots=10)
+    ignored = job.result().metadata["qiskit_runtime_server"]["ignored_options"]
+    assert "twirling.enable_gates" in ignored
+    assert "dynamical_decoupling.enable" in ignored
+    assert "twirling.enable_gates" in job.logs()
+
+
+def test_status_polls_stay_fast_while_a_job_runs(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no-untyped-def]
+    """Jobs run off the event loop: the API answers while a job is held by an executor."""
+    backend = service.backend("ideal_simulator@gate")
+    gate.close_gate()
+    try:
+        job = SamplerV2(mode=backend).run([small()], shots=5)
+        assert gate.started.acquire(timeout=10)
+        for _ in range(20):
+            assert job.status() == "RUNNING"
+        time.sleep(0.01)
+    finally:
+        gate.open_gate()
+    assert job.result()[0].data.meas.num_shots == 5
