@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,8 +12,7 @@ os.environ.setdefault("QISKIT_IBM_RUNTIME_LOG_LEVEL", "ERROR")
 
 
 @pytest.fixture
-def clean_client_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_client_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove client variables a test may set, so that tests do not leak into each other."""
     for name in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL"):
         monkeypatch.delenv(name, raising=False)
-    yield

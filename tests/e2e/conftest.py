@@ -15,8 +15,8 @@ from qiskit.primitives import PrimitiveResult, StatevectorSampler
 from qiskit_ibm_runtime import QiskitRuntimeService
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, SamplerTask, hookimpl
 from qiskit_runtime_server.app import create_app
-from qiskit_runtime_server.client import connect
 from qiskit_runtime_server.circuits import compact_sampler_pub
+from qiskit_runtime_server.client import connect
 from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from qiskit import QuantumCircuit
-from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.exceptions import (
     RuntimeInvalidStateError,

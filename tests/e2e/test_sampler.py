@@ -116,6 +116,8 @@ def test_multiple_classical_registers(service: QiskitRuntimeService) -> None:
     circuit.x(1)
     circuit.measure(0, low[0])
     circuit.measure(1, high[0])
-    result = SamplerV2(mode=service.backend("ideal_simulator@aer")).run([(circuit, None, 20)]).result()
+    result = (
+        SamplerV2(mode=service.backend("ideal_simulator@aer")).run([(circuit, None, 20)]).result()
+    )
     assert result[0].data.low.get_counts() == {"0": 20}
     assert result[0].data.high.get_counts() == {"1": 20}

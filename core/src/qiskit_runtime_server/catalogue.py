@@ -1,6 +1,6 @@
 """The catalogue: every backend description published once per executor.
 
-``fake_manila`` × ``aer`` gives the virtual backend ``fake_manila@aer``. Its documents are the
+``fake_manila`` with ``aer`` gives the virtual backend ``fake_manila@aer``. Its documents are the
 description's own, renamed, and encoded to JSON once (``service.backends()`` fetches every
 configuration, so serving them must cost nothing). Unavailable executors stay in the catalogue:
 their backends report ``state: false`` with the executor's reason.

@@ -49,7 +49,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     app = create_app(settings)
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     click.echo(f"qiskit-runtime-server {__version__} on {url}", err=True)
-    click.echo(f"Connect a client: eval \"$(qiskit-runtime-server env --url {url})\"", err=True)
+    click.echo(f'Connect a client: eval "$(qiskit-runtime-server env --url {url})"', err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
 
 
@@ -72,7 +72,8 @@ def plugins(as_json: bool) -> None:
         for name in record.executors:
             info = host.executors[name].info
             availability = (
-                "available" if info.availability.available
+                "available"
+                if info.availability.available
                 else f"unavailable: {info.availability.reason}"
             )
             click.echo(

@@ -66,7 +66,7 @@ def connect(
         return api
 
     return QiskitRuntimeService(
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         token=token,
         instance=instance,
         url=_base(url),

@@ -10,8 +10,8 @@ import copy
 from typing import Any
 
 from qiskit.providers import BackendV2, Options
-from qiskit_ibm_runtime.models import BackendProperties, QasmBackendConfiguration
 from qiskit.transpiler import Target
+from qiskit_ibm_runtime.models import BackendProperties, QasmBackendConfiguration
 from qiskit_ibm_runtime.utils.backend_converter import convert_to_target
 from qiskit_ibm_runtime.utils.backend_decoder import (
     decode_backend_configuration,
@@ -21,7 +21,7 @@ from qiskit_ibm_runtime.utils.backend_decoder import (
 from .backend_description import BackendDescription
 
 
-class DocumentBackend(BackendV2):
+class DocumentBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no type information
     """A read-only BackendV2 (target, configuration, properties); it cannot ``run``."""
 
     def __init__(self, configuration: dict[str, Any], properties: dict[str, Any] | None) -> None:

@@ -107,7 +107,7 @@ class PluginHost:
                     continue
                 try:
                     plugin = ep.load()
-                except BaseException as exc:  # noqa: BLE001 - any import failure is the plugin's
+                except BaseException as exc:
                     host._fail(record, f"failed to import {ep.value}: {_describe(exc)}")
                     continue
                 host.add_plugin(record, plugin)
@@ -126,8 +126,8 @@ class PluginHost:
             return self._fail(record, _describe(exc))
         record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
         try:
-            executors = self._collect_executors(record, plugin)
-            descriptions = self._collect_descriptions(record, plugin)
+            executors = self._collect_executors(plugin)
+            descriptions = self._collect_descriptions(plugin)
         except ExecutorContractError as exc:
             self.pm.unregister(plugin)
             return self._fail(record, str(exc))
@@ -172,7 +172,7 @@ class PluginHost:
                     results.extend(returned)
         return results
 
-    def _collect_executors(self, record: PluginRecord, plugin: object) -> list[ExecutorInfo]:
+    def _collect_executors(self, plugin: object) -> list[ExecutorInfo]:
         infos = self._own_results("qiskit_runtime_executors", plugin)
         for info in infos:
             if not isinstance(info, ExecutorInfo):
@@ -190,9 +190,7 @@ class PluginHost:
             raise ExecutorContractError(f"executor names repeat: {names}")
         return infos
 
-    def _collect_descriptions(
-        self, record: PluginRecord, plugin: object
-    ) -> list[BackendDescription]:
+    def _collect_descriptions(self, plugin: object) -> list[BackendDescription]:
         descriptions = self._own_results("qiskit_runtime_backend_descriptions", plugin)
         seen: set[str] = set()
         for description in descriptions:
@@ -233,7 +231,7 @@ class PluginHost:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def execute(self, task: ExecutionTask) -> PrimitiveResult:  # type: ignore[type-arg]
+    def execute(self, task: ExecutionTask) -> PrimitiveResult:
         """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin."""
         registered = self.executors[task.executor]
         caller = self._callers.get(task.executor)

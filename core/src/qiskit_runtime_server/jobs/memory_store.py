@@ -6,10 +6,12 @@ import copy
 import dataclasses
 import threading
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeVar
 
 from .models import JobRecord, JobStatus, SessionRecord
 from .store import JobQuery, JobStore
+
+_Record = TypeVar("_Record", JobRecord, SessionRecord)
 
 
 class MemoryJobStore(JobStore):
@@ -53,7 +55,7 @@ class MemoryJobStore(JobStore):
             return copy.deepcopy(self._apply(job, changes)) if job else None
 
     @staticmethod
-    def _apply(record: Any, changes: dict[str, Any]) -> Any:
+    def _apply(record: _Record, changes: dict[str, Any]) -> _Record:
         fields = {f.name for f in dataclasses.fields(record)}
         for name, value in changes.items():
             if name not in fields:

@@ -167,7 +167,7 @@ class JobRunner:
 
 
 def _add_server_metadata(
-    result: PrimitiveResult,  # type: ignore[type-arg]
+    result: PrimitiveResult,
     task: ExecutionTask,
     ignored_options: list[str],
 ) -> None:

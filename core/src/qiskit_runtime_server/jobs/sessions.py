@@ -86,7 +86,9 @@ class SessionService:
         updated = self.store.update_session(session.id, **changes)
         return updated or session
 
-    def _close(self, session: SessionRecord, reason: str, *, cancel_queued: bool = False) -> SessionRecord:
+    def _close(
+        self, session: SessionRecord, reason: str, *, cancel_queued: bool = False
+    ) -> SessionRecord:
         if cancel_queued:
             for job in self.store.session_jobs(session.id):
                 self.store.transition(

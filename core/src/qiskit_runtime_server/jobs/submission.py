@@ -75,7 +75,9 @@ def prepare_submission(
     backend = find_backend(catalogue, body.get("backend"))
     info = backend.executor.info
     if not backend.available:
-        raise InvalidRequest(f"backend {backend.name} is not available: {backend.unavailable_reason}")
+        raise InvalidRequest(
+            f"backend {backend.name} is not available: {backend.unavailable_reason}"
+        )
     if program_id not in info.programs:
         raise InvalidRequest(
             f"the {info.name!r} executor behind {backend.name} does not run {program_id!r} jobs"
@@ -168,13 +170,13 @@ def prepare_submission(
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or int(value) <= 0:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) <= 0:
         raise InvalidRequest(f"'{name}' must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _positive_float(value: Any, name: str) -> float:
-    if not isinstance(value, Real) or isinstance(value, bool) or not float(value) > 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value) > 0:
         raise InvalidRequest(f"'{name}' must be a positive number, got {value!r}")
     if not math.isfinite(float(value)):
         raise InvalidRequest(f"'{name}' must be finite, got {value!r}")
@@ -228,7 +230,7 @@ def _task_options(options: Mapping[str, Any]) -> TaskOptions:
 
 
 def _seed(value: Any, name: str) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or not 0 <= int(value) < 2**63:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= int(value) < 2**63:
         raise InvalidRequest(f"'{name}' must be an integer between 0 and 2**63-1, got {value!r}")
     return int(value)
 

@@ -16,7 +16,6 @@ Statistical checks use fixed seeds and bounds of at least five standard deviatio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -79,7 +78,7 @@ class ExecutorContract:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def plugins(cls, recorder: _Recorder) -> Iterator[PluginHost]:
+    def plugins(cls, recorder: _Recorder) -> PluginHost:
         host = PluginHost.load(extra_plugins=[("contract-recorder", recorder)])
         registered = host.executors.get(cls.executor)
         if registered is None:
@@ -91,7 +90,7 @@ class ExecutorContract:
         availability = registered.info.availability
         if not availability.available:
             pytest.skip(f"executor {cls.executor!r} is unavailable here: {availability.reason}")
-        yield host
+        return host
 
     def backend(self, device: str) -> str:
         return f"{device}@{self.executor}"
@@ -103,7 +102,7 @@ class ExecutorContract:
         device: str,
         pubs: list[Any],
         options: dict[str, Any] | None = None,
-    ) -> PrimitiveResult:  # type: ignore[type-arg]
+    ) -> PrimitiveResult:
         return run_job(plugins, program, self.backend(device), pubs, options)
 
     # -- description ---------------------------------------------------------------------------
@@ -148,7 +147,9 @@ class ExecutorContract:
 
         def counts(seed: int) -> dict[str, int]:
             options = {"simulator": {"seed_simulator": seed}}
-            result = self.run(plugins, "sampler", self.ideal_device, [(circuit, None, 500)], options)
+            result = self.run(
+                plugins, "sampler", self.ideal_device, [(circuit, None, 500)], options
+            )
             data: dict[str, int] = result[0].data.meas.get_counts()
             return data
 
@@ -181,9 +182,7 @@ class ExecutorContract:
         assert data.alpha.get_counts() == {"1": 50}
         assert data.beta.get_counts() == {"10": 50}
 
-    def test_sampler_parameter_sweep_matches_exact_probabilities(
-        self, plugins: PluginHost
-    ) -> None:
+    def test_sampler_parameter_sweep_matches_exact_probabilities(self, plugins: PluginHost) -> None:
         # Parameters bind in sorted-name order: values[..., 0] is "a", values[..., 1] is "b".
         a, b = Parameter("a"), Parameter("b")
         circuit = QuantumCircuit(2)

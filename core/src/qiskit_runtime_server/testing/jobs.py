@@ -27,7 +27,7 @@ def encode_job_body(
     """The ``POST /jobs`` body the client would send, as plain JSON."""
     coerce = SamplerPub.coerce if program_id == "sampler" else EstimatorPub.coerce
     params = {
-        "pubs": [coerce(pub) for pub in pubs],  # type: ignore[arg-type]
+        "pubs": [coerce(pub) for pub in pubs],
         "options": dict(options or {}),
         "version": 2,
         "support_qiskit": True,
@@ -43,14 +43,17 @@ def run_job(
     backend: str,
     pubs: Sequence[SamplerPubLike | EstimatorPubLike],
     options: Mapping[str, Any] | None = None,
-) -> PrimitiveResult:  # type: ignore[type-arg]
+) -> PrimitiveResult:
     """Validate and run one job, then round-trip its result through the wire format."""
     body = encode_job_body(program_id, backend, pubs, options)
     submission = prepare_submission(
-        body, instance=DEFAULT_INSTANCE_CRN, catalogue=Catalogue(plugins), default_shots=DEFAULT_SHOTS
+        body,
+        instance=DEFAULT_INSTANCE_CRN,
+        catalogue=Catalogue(plugins),
+        default_shots=DEFAULT_SHOTS,
     )
     result = plugins.execute(submission.task)
-    decoded: PrimitiveResult = json.loads(  # type: ignore[type-arg]
+    decoded: PrimitiveResult = json.loads(
         json.dumps(result, cls=RuntimeEncoder), cls=RuntimeDecoder
     )
     return decoded

@@ -29,7 +29,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="qrs-live-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="qrs-live-server", daemon=True
+        )
         self._startup_timeout = startup_timeout
 
     @property

@@ -79,7 +79,7 @@ class AerEngine:
     def __init__(self) -> None:
         self.noise_models = NoiseModelCache()
 
-    def run(self, task: ExecutionTask) -> PrimitiveResult:  # type: ignore[type-arg]
+    def run(self, task: ExecutionTask) -> PrimitiveResult:
         options = task.options
         for index, pub in enumerate(task.pubs):
             if options.coupling_map is not None or options.basis_gates is not None:
@@ -93,7 +93,7 @@ class AerEngine:
         noise, noise_label = self._noise(task)
         simulator = AerSimulator(noise_model=noise) if noise is not None else AerSimulator()
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
-        result: PrimitiveResult  # type: ignore[type-arg]
+        result: PrimitiveResult
         if isinstance(task, SamplerTask):
             result = self._sample(task, simulator)
             method = "aer SamplerV2"
@@ -120,13 +120,11 @@ class AerEngine:
             return None, "none (ideal device)"
         return device, f"{task.backend.name} device noise model"
 
-    def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:  # type: ignore[type-arg]
+    def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
         sampler = AerSamplerV2.from_backend(simulator, seed=task.options.seed_simulator)
         return sampler.run(list(task.pubs)).result()
 
-    def _estimate_sampled(
-        self, task: EstimatorTask, simulator: AerSimulator
-    ) -> PrimitiveResult:  # type: ignore[type-arg]
+    def _estimate_sampled(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         options: dict[str, Any] = {}
         seed = _estimator_seed(task)
         if seed is not None:
@@ -134,9 +132,7 @@ class AerEngine:
         estimator = BackendEstimatorV2(backend=simulator, options=options)
         return estimator.run(list(task.pubs)).result()
 
-    def _estimate_exact(
-        self, task: EstimatorTask, simulator: AerSimulator
-    ) -> PrimitiveResult:  # type: ignore[type-arg]
+    def _estimate_exact(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         run_options: dict[str, Any] = {}
         seed = _estimator_seed(task)
         if seed is not None:

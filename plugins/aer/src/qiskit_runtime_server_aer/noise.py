@@ -32,7 +32,7 @@ def _build(description: BackendDescription) -> NoiseModel | None:
     if not description.has_noise:
         return None
     backend = description.backend()
-    properties = backend.properties()  # type: ignore[attr-defined]
+    properties = backend.properties()
     if properties is None:
         return None
     return NoiseModel.from_backend_properties(properties, dt=getattr(backend, "dt", None))
@@ -46,7 +46,9 @@ def user_noise_model(value: Any) -> NoiseModel:
         try:
             return NoiseModel.from_dict(value)
         except Exception as exc:
-            raise ValueError(f"options.simulator.noise_model is not a valid noise model: {exc}") from None
+            raise ValueError(
+                f"options.simulator.noise_model is not a valid noise model: {exc}"
+            ) from None
     raise ValueError(
         f"options.simulator.noise_model must be a qiskit_aer NoiseModel, got {type(value).__name__}"
     )

@@ -26,5 +26,5 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
 
 
 @hookimpl
-def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:  # type: ignore[type-arg]
+def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     return engine().run(task)

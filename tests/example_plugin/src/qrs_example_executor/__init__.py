@@ -31,13 +31,15 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
 
 
 @hookimpl
-def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:  # type: ignore[type-arg]
+def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     seed = task.options.seed_simulator
     if isinstance(task, SamplerTask):
         sampler = StatevectorSampler(seed=seed)
         result = sampler.run([compact_sampler_pub(pub) for pub in task.pubs]).result()
     else:
-        estimator_seed = task.options.seed_estimator if task.options.seed_estimator is not None else seed
+        estimator_seed = (
+            task.options.seed_estimator if task.options.seed_estimator is not None else seed
+        )
         estimator = StatevectorEstimator(seed=estimator_seed)
         result = estimator.run([compact_estimator_pub(pub) for pub in task.pubs]).result()
     result.metadata["simulator"] = {"executor": "reference", "noise": "none"}
