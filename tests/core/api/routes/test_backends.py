@@ -1,0 +1,94 @@
+"""``/backends``: the catalogue, documents and status, including unavailable executors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+
+import httpx
+import pytest
+from qiskit import QuantumCircuit
+from qiskit_ibm_runtime.fake_provider import FakeKyiv
+from qiskit_runtime_server import Availability, ExecutorInfo, hookimpl
+from qiskit_runtime_server.app import create_app
+from qiskit_runtime_server.plugins import PluginHost
+from qiskit_runtime_server.settings import Settings
+from qiskit_runtime_server.testing import LiveServer, encode_job_body
+
+from ...conftest import assert_ibm_error
+
+
+class OfflineExecutor:
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [
+            ExecutorInfo(
+                name="offline", version="1", device="GPU", programs=frozenset({"sampler"}),
+                simulates_noise=False, max_qubits=30,
+                availability=Availability.unavailable("no CUDA device visible"),
+            )
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    plugins = PluginHost.load(extra_plugins=[("offline-plugin", OfflineExecutor())])
+    with LiveServer(create_app(Settings(), plugins=plugins)) as live:
+        with httpx.Client(base_url=live.url) as client:
+            yield client
+
+
+def test_list_is_short_entries(http: httpx.Client) -> None:
+    devices = http.get("/api/v1/backends").json()["devices"]
+    assert len(devices) == 69 * 3  # 68 fake devices + ideal, times aer, reference, offline
+    manila = next(d for d in devices if d["name"] == "fake_manila@aer")
+    assert manila["status"] == {"name": "online"}
+    assert manila["qubits"] == 5
+    assert manila["queue_length"] == 0
+    assert "gates" not in manila  # short entries, not configurations
+    offline = next(d for d in devices if d["name"] == "fake_manila@offline")
+    assert offline["status"] == {"name": "offline", "reason": "no CUDA device visible"}
+
+
+def test_documents_are_the_device_snapshots(http: httpx.Client) -> None:
+    conf = http.get("/api/v1/backends/fake_kyiv@aer/configuration").json()
+    props = http.get("/api/v1/backends/fake_kyiv@aer/properties").json()
+    fake = FakeKyiv()
+    assert conf["backend_name"] == "fake_kyiv@aer"
+    assert conf["n_qubits"] == 127
+    assert conf["basis_gates"] == fake.configuration().basis_gates
+    assert props["backend_name"] == "fake_kyiv@aer"
+    assert len(props["qubits"]) == 127
+    assert http.get("/api/v1/backends/ideal_simulator@aer/properties").json() == {}
+
+
+def test_status_of_available_and_unavailable_backends(http: httpx.Client) -> None:
+    status = http.get("/api/v1/backends/fake_manila@aer/status").json()
+    assert status["state"] is True
+    assert status["status"] == "active"
+    offline = http.get("/api/v1/backends/fake_manila@offline/status").json()
+    assert offline["state"] is False
+    assert offline["status"] == "no CUDA device visible"
+
+
+def test_jobs_for_an_unavailable_executor_are_4xx(http: httpx.Client) -> None:
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    body = encode_job_body("sampler", "ideal_simulator@offline", [circuit])
+    assert_ibm_error(
+        http.post("/api/v1/jobs", json=body), 400, "invalid_request", "no CUDA device visible"
+    )
+
+
+def test_unknown_backend_is_404(http: httpx.Client) -> None:
+    for suffix in ("configuration", "properties", "status"):
+        assert_ibm_error(
+            http.get(f"/api/v1/backends/fake_nowhere@aer/{suffix}"), 404, "not_found",
+            "fake_nowhere@aer",
+        )  # fmt: skip
+
+
+def test_configuration_is_valid_json_for_every_backend(http: httpx.Client) -> None:
+    for device in http.get("/api/v1/backends").json()["devices"]:
+        body = http.get(f"/api/v1/backends/{device['name']}/configuration").content
+        assert json.loads(body)["backend_name"] == device["name"]

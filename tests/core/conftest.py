@@ -1,0 +1,47 @@
+"""Fixtures for the core's tests: a server over the installed plugins, on loopback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from qiskit_runtime_server.app import create_app
+from qiskit_runtime_server.settings import Settings
+from qiskit_runtime_server.testing import LiveServer
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    with LiveServer(create_app(Settings(workers=2))) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(live: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=60) as http:
+        yield http
+
+
+def wait_final(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["state"]["status"] in ("Completed", "Failed", "Cancelled"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+
+
+def assert_ibm_error(response: Any, status: int, code: str, fragment: str = "") -> None:
+    """The response is an IBM error container with this status, code and message text."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) >= {"errors", "trace"}
+    (error,) = body["errors"]
+    assert error["code"] == code, body
+    assert error["more_info"].startswith("https://")
+    assert fragment in error["message"], error["message"]
+    assert response.headers["X-Request-Id"] == body["trace"]

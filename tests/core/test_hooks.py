@@ -1,0 +1,139 @@
+"""One test per hook (test_hookspecs.py checks that none is missing)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.primitives import PrimitiveResult, StatevectorSampler
+from qiskit_runtime_server import (
+    BackendDescription,
+    DocumentDescription,
+    ExecutionTask,
+    ExecutorInfo,
+    hookimpl,
+)
+from qiskit_runtime_server.builtin.ideal_simulator import ideal_configuration
+from qiskit_runtime_server.catalogue import Catalogue
+from qiskit_runtime_server.circuits import compact_sampler_pub
+from qiskit_runtime_server.errors import ExecutorContractError
+from qiskit_runtime_server.plugins import PluginHost
+from qiskit_runtime_server.testing import run_job
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def info(name: str) -> ExecutorInfo:
+    return ExecutorInfo(
+        name=name, version="1", device="CPU", programs=frozenset({"sampler"}),
+        simulates_noise=False, max_qubits=8,
+    )  # fmt: skip
+
+
+class TwoExecutors:
+    """One plugin offering two executors, dispatching on ``task.executor``."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [info("left"), info("right")]
+
+    @hookimpl
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> PrimitiveResult:
+        self.calls.append(task.executor)
+        pubs = [compact_sampler_pub(pub) for pub in task.pubs]  # type: ignore[arg-type]
+        return StatevectorSampler(seed=1).run(pubs).result()
+
+
+def test_hook_qiskit_runtime_executors() -> None:
+    host = PluginHost.load(extra_plugins=[("two", TwoExecutors())])
+    assert {"left", "right"} <= set(host.executors)
+    assert host.executors["left"].plugin.name == "two"
+    names = {backend.name for backend in Catalogue(host)}
+    assert {"fake_manila@left", "fake_manila@right", "ideal_simulator@right"} <= names
+
+
+class ToyDevice:
+    @hookimpl
+    def qiskit_runtime_backend_descriptions(self) -> Sequence[BackendDescription]:
+        configuration = {**ideal_configuration(3), "simulator": False, "coupling_map": [[0, 1]]}
+        return [DocumentDescription("toy_device", configuration)]
+
+
+def test_hook_qiskit_runtime_backend_descriptions() -> None:
+    host = PluginHost.load(extra_plugins=[("toy", ToyDevice())])
+    backend = Catalogue(host).get("toy_device@aer")
+    assert backend is not None
+    assert backend.configuration()["backend_name"] == "toy_device@aer"
+    assert backend.description.backend().num_qubits == 3
+    result = run_job(host, "sampler", "toy_device@aer", [(bell(), None, 100)])
+    assert set(result[0].data.meas.get_counts()) <= {"00", "11"}
+
+
+class Wrapper:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl(wrapper=True)
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> Any:
+        result = yield
+        self.seen.append((task.executor, type(result).__name__))
+        return result
+
+
+def test_hook_qiskit_runtime_execute() -> None:
+    two, wrapper = TwoExecutors(), Wrapper()
+    host = PluginHost.load(extra_plugins=[("two", two), ("wrapper", wrapper)])
+    run_job(host, "sampler", "ideal_simulator@right", [bell()])
+    run_job(host, "sampler", "ideal_simulator@aer", [bell()])
+    run_job(host, "sampler", "ideal_simulator@left", [bell()])
+    # Only the target plugin answered; the wrapper saw every execution, whoever ran it.
+    assert two.calls == ["right", "left"]
+    assert wrapper.seen == [
+        ("right", "PrimitiveResult"),
+        ("aer", "PrimitiveResult"),
+        ("left", "PrimitiveResult"),
+    ]
+
+
+class ReturnsNothing:
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [info("nothing")]
+
+    @hookimpl
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> None:
+        return None
+
+
+class ReturnsCounts:
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [info("counts")]
+
+    @hookimpl
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> dict[str, int]:
+        return {"00": 1}
+
+
+@pytest.mark.parametrize(
+    ("plugin", "executor", "message"),
+    [
+        (ReturnsNothing(), "nothing", "returned no result"),
+        (ReturnsCounts(), "counts", "returned dict, not a PrimitiveResult"),
+    ],
+)
+def test_execute_results_are_checked(plugin: object, executor: str, message: str) -> None:
+    host = PluginHost.load(extra_plugins=[("bad", plugin)])
+    with pytest.raises(ExecutorContractError, match=message):
+        run_job(host, "sampler", f"ideal_simulator@{executor}", [bell()])
