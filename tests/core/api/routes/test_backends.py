@@ -33,9 +33,11 @@ class OfflineExecutor:
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
     plugins = PluginHost.load(extra_plugins=[("offline-plugin", OfflineExecutor())])
-    with LiveServer(create_app(Settings(), plugins=plugins)) as live:
-        with httpx.Client(base_url=live.url) as client:
-            yield client
+    with (
+        LiveServer(create_app(Settings(), plugins=plugins)) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
+        yield client
 
 
 def test_list_is_short_entries(http: httpx.Client) -> None:
