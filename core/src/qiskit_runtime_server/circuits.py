@@ -4,12 +4,13 @@ ISA circuits of a 127-qubit device have 127 qubits even when three are used. Sim
 cannot drop idle qubits themselves (a statevector of the full width would never fit) use
 :func:`compact_sampler_pub` / :func:`compact_estimator_pub`: idle qubits start in ``|0>`` and
 stay there, so removing them changes nothing, provided observables are restricted accordingly
-(a Z or I on an idle qubit contributes a factor 1, an X or Y makes the term vanish).
+(a Z or I on an idle qubit contributes a factor 1; qubits where an observable has an X or Y
+are kept, so that such terms still evaluate to zero).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -44,12 +45,13 @@ def _collect(
                 _collect(root, block, qubits, used)
 
 
-def without_idle_qubits(circuit: QuantumCircuit) -> tuple[QuantumCircuit, list[int]]:
-    """The circuit without its idle qubits, and the original indices of the kept ones.
-
-    At least one qubit is kept, so that the result still has a state to sample or measure.
-    """
-    keep = active_qubits(circuit) or list(range(min(1, circuit.num_qubits)))
+def without_idle_qubits(
+    circuit: QuantumCircuit, also_keep: Iterable[int] = ()
+) -> tuple[QuantumCircuit, list[int]]:
+    """The circuit without its idle qubits (except ``also_keep``), and the original indices of
+    the kept ones. At least one qubit is kept, so that the result still has a state."""
+    keep = sorted(set(active_qubits(circuit)) | set(also_keep))
+    keep = keep or list(range(min(1, circuit.num_qubits)))
     if len(keep) == circuit.num_qubits:
         return circuit, keep
     dag = circuit_to_dag(circuit)
@@ -60,19 +62,25 @@ def without_idle_qubits(circuit: QuantumCircuit) -> tuple[QuantumCircuit, list[i
     return compact, keep
 
 
+def _flipping_qubits(observable: dict[str, float], num_qubits: int) -> set[int]:
+    """Qubits on which some term has an X or Y (labels are little-endian)."""
+    return {
+        num_qubits - 1 - position
+        for label in observable
+        for position, pauli in enumerate(label)
+        if pauli in "XY"
+    }
+
+
 def restrict_observable(
     observable: dict[str, float], keep: Sequence[int], num_qubits: int
 ) -> dict[str, float]:
-    """An observable on ``num_qubits`` qubits, restricted to ``keep`` (others are in |0>)."""
+    """An observable on ``num_qubits`` qubits, restricted to ``keep``. The dropped qubits must be
+    in |0> and carry only I or Z in every term, which then contribute a factor 1."""
     restricted: dict[str, float] = {}
     for label, coeff in observable.items():
-        # Labels are little-endian: the last character is qubit 0.
-        if any(label[num_qubits - 1 - q] in "XY" for q in range(num_qubits) if q not in keep):
-            continue
         new_label = "".join(label[num_qubits - 1 - q] for q in reversed(keep))
         restricted[new_label] = restricted.get(new_label, 0.0) + coeff
-    if not restricted:
-        restricted["I" * len(keep)] = 0.0
     return restricted
 
 
@@ -84,11 +92,14 @@ def compact_sampler_pub(pub: SamplerPub) -> SamplerPub:
 
 
 def compact_estimator_pub(pub: EstimatorPub) -> EstimatorPub:
-    circuit, keep = without_idle_qubits(pub.circuit)
-    if circuit is pub.circuit:
-        return pub
     width = pub.circuit.num_qubits
     observables = pub.observables
+    flipping: set[int] = set()
+    for observable in observables.ravel():
+        flipping |= _flipping_qubits(observable, width)
+    circuit, keep = without_idle_qubits(pub.circuit, flipping)
+    if circuit is pub.circuit:
+        return pub
     flat = [restrict_observable(obs, keep, width) for obs in observables.ravel()]
     array = np.empty(len(flat), dtype=object)
     array[:] = flat
