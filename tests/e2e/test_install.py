@@ -1,0 +1,99 @@
+"""Each distribution installs on its own into an empty virtual environment.
+
+``pip install ./core`` gives a server that starts, says no executor is installed and serves an
+empty catalogue; adding ``./plugins/aer`` gives a working server. Uses uv to build the
+environment (the packages come from uv's cache after the first run).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from qiskit import QuantumCircuit
+from qiskit_runtime_server.testing import encode_job_body
+from qiskit_runtime_server.testing.live_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+UV = shutil.which("uv")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(UV is None, reason="uv is needed to build a fresh virtual environment"),
+]
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=600, check=True
+    )
+
+
+@contextmanager
+def serving(venv: Path, log: Path) -> Iterator[str]:
+    """The server of ``venv``, running until the block ends; its stderr goes to ``log``."""
+    port = free_port()
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(venv / "bin" / "qiskit-runtime-server"), "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/livez", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_core_alone_then_with_aer(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    run(UV, "venv", "--quiet", "--python", sys.executable, venv)  # type: ignore[arg-type]
+    python = venv / "bin" / "python"
+    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "core")  # type: ignore[arg-type]
+
+    listing = run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
+    assert "No executor is installed" in listing
+    log = tmp_path / "server.log"
+    with serving(venv, log) as url:
+        assert httpx.get(f"{url}/api/v1/backends").json() == {"devices": []}
+        ready = httpx.get(f"{url}/readyz")
+        assert ready.status_code == 503
+        assert "no executor" in ready.json()["reason"]
+    assert "No executor is installed" in log.read_text()
+
+    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "plugins" / "aer")  # type: ignore[arg-type]
+    assert "executor aer: CPU" in run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
+    with serving(venv, log) as url:
+        names = {d["name"] for d in httpx.get(f"{url}/api/v1/backends").json()["devices"]}
+        assert len(names) == 69
+        circuit = QuantumCircuit(1)
+        circuit.x(0)
+        circuit.measure_all()
+        body = encode_job_body("sampler", "ideal_simulator@aer", [(circuit, None, 10)])
+        job_id = httpx.post(f"{url}/api/v1/jobs", json=body).json()["id"]
+        deadline = time.monotonic() + 60
+        while (status := httpx.get(f"{url}/api/v1/jobs/{job_id}").json()["state"]["status"]) in (
+            "Queued",
+            "Running",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert status == "Completed"
