@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from pathlib import Path
 
-import pytest
-
-# The real client logs (not warns) about instance selection and deprecations; keep test
-# output about the server.
+# Test plugins are imported by path in the server and in its spawned worker processes, which
+# inherit sys.path; subprocesses started by tests get PYTHONPATH.
+SUPPORT = str(Path(__file__).parent / "support")
+sys.path.insert(0, SUPPORT)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SUPPORT, os.environ.get("PYTHONPATH")]))
+# The testkit executor's gate directory (worker processes inherit the environment).
+os.environ.setdefault("QRS_TEST_GATE_DIR", tempfile.mkdtemp(prefix="qrs-gate-"))
+# The real client logs (not warns) about instance selection; keep test output about the server.
 os.environ.setdefault("QISKIT_IBM_RUNTIME_LOG_LEVEL", "ERROR")
-
-
-@pytest.fixture
-def clean_client_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Remove client variables a test may set, so that tests do not leak into each other."""
-    for name in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL"):
-        monkeypatch.delenv(name, raising=False)

@@ -14,8 +14,10 @@ from qiskit_runtime_server.testing import LiveServer
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
-    with LiveServer(create_app(Settings(workers=2))) as server:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), workers=2)
+    with LiveServer(create_app(settings)) as server:
+        server.wait_ready()
         yield server
 
 

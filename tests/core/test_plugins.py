@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from qiskit_runtime_server import ExecutorInfo, hookimpl
 from qiskit_runtime_server.plugins import PluginHost
-from qiskit_runtime_server.testing.live_server import free_port
+from qrs_test_plugins.processes import ServerProcess
 
 
 def install_fake_distribution(root: Path, *, name: str, module: str, source: str) -> None:
@@ -69,37 +68,14 @@ def test_broken_plugin_is_reported_and_the_others_load(broken_env: dict[str, str
     assert "error: failed to import qrs_broken_plugin: ImportError" in text
 
 
-def test_server_starts_despite_a_broken_plugin(broken_env: dict[str, str]) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qiskit_runtime_server.cli", "serve", "--port", str(port)],
-        env=broken_env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        assert response.status_code == 200
-        names = {
-            d["name"]
-            for d in httpx.get(f"http://127.0.0.1:{port}/api/v1/backends").json()["devices"]
-        }
+def test_server_starts_despite_a_broken_plugin(broken_env: dict[str, str], tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, env=broken_env) as server:
+        server.wait_ready()
+        names = {d["name"] for d in httpx.get(f"{server.url}/api/v1/backends").json()["devices"]}
         assert "fake_manila@aer" in names
-        plugins = httpx.get(f"http://127.0.0.1:{port}/-/plugins").json()["plugins"]
+        plugins = httpx.get(f"{server.url}/-/plugins").json()["plugins"]
         assert any(p["name"] == "broken" and p["status"] == "failed" for p in plugins)
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert "plugin 'broken' (qrs-broken-plugin 0.3.0)" in stderr
+    assert "plugin 'broken' (qrs-broken-plugin 0.3.0)" in server.log.read_text()
 
 
 def test_disabled_plugins_are_not_loaded() -> None:

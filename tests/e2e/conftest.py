@@ -1,75 +1,48 @@
-"""A real server on loopback with every installed plugin, and a real client connected to it.
+"""A real server on loopback, with a real client connected to it, once per database.
 
-Besides the installed executors, the server has a ``gate`` executor, registered as a plugin
-object: it holds each job until the test opens the gate (or cancels the job), so that tests can
-observe queued and running jobs deterministically.
+Besides the installed executors, the server loads the ``testkit`` executor
+(tests/support/qrs_test_plugins/testkit.py) by import path, in the server and in its worker
+processes: it holds jobs at a gate, sleeps or crashes on request.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from qiskit.primitives import PrimitiveResult, StatevectorSampler
 from qiskit_ibm_runtime import QiskitRuntimeService
-from qiskit_runtime_server import ExecutionTask, ExecutorInfo, SamplerTask, hookimpl
 from qiskit_runtime_server.app import create_app
-from qiskit_runtime_server.circuits import compact_sampler_pub
 from qiskit_runtime_server.client import connect
-from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
-
-
-class GatePlugin:
-    """A sampler executor whose jobs wait for ``open_gate()`` (or for cancellation)."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.started = threading.Semaphore(0)
-
-    def open_gate(self) -> None:
-        self.gate.set()
-
-    def close_gate(self) -> None:
-        self.gate.clear()
-
-    @hookimpl
-    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
-        return [
-            ExecutorInfo(
-                name="gate",
-                version="0",
-                device="CPU",
-                programs=frozenset({"sampler"}),
-                simulates_noise=False,
-                max_qubits=8,
-            )
-        ]
-
-    @hookimpl
-    def qiskit_runtime_execute(self, task: ExecutionTask) -> PrimitiveResult:
-        assert isinstance(task, SamplerTask)
-        self.started.release()
-        while not self.gate.wait(0.01):
-            if task.cancelled():
-                raise RuntimeError("cancelled while waiting at the gate")
-        pubs = [compact_sampler_pub(pub) for pub in task.pubs]
-        return StatevectorSampler(seed=task.options.seed_simulator).run(pubs).result()
+from qrs_test_plugins.databases import BACKENDS, database
+from qrs_test_plugins.gate import Gate
 
 
 @pytest.fixture(scope="session")
-def gate() -> GatePlugin:
-    return GatePlugin()
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    gate.open()
+    yield gate
+    gate.open()
 
 
-@pytest.fixture(scope="session")
-def server(gate: GatePlugin) -> Iterator[LiveServer]:
-    plugins = PluginHost.load(extra_plugins=[("gate-plugin", gate)])
-    app = create_app(Settings(workers=2), plugins=plugins)
-    with LiveServer(app) as live:
-        yield live
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    with database(request.param, data_dir) as url:
+        settings = Settings(
+            data_dir=data_dir,
+            database_url=url,
+            workers=2,
+            plugins=["qrs_test_plugins.testkit"],
+        )
+        with LiveServer(create_app(settings)) as live:
+            live.wait_ready()
+            yield live
 
 
 @pytest.fixture(scope="session")

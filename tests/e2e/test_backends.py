@@ -14,7 +14,7 @@ def test_every_fake_device_and_the_ideal_simulator_for_every_executor(
     devices = {backend.name for backend in FakeProviderForBackendV2().backends()}
     assert len(devices) == 68
     executors = set(server.state.plugins.executors)
-    assert {"aer", "reference", "gate"} <= executors
+    assert {"aer", "reference", "testkit"} <= executors
     expected = {f"{device}@{ex}" for device in [*devices, "ideal_simulator"] for ex in executors}
     assert names == expected
 

@@ -11,15 +11,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from qiskit import QuantumCircuit
 from qiskit_runtime_server.testing import encode_job_body
-from qiskit_runtime_server.testing.live_server import free_port
+from qrs_test_plugins.processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = shutil.which("uv")
@@ -36,33 +34,6 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@contextmanager
-def serving(venv: Path, log: Path) -> Iterator[str]:
-    """The server of ``venv``, running until the block ends; its stderr goes to ``log``."""
-    port = free_port()
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [str(venv / "bin" / "qiskit-runtime-server"), "serve", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/livez", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_core_alone_then_with_aer(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run(UV, "venv", "--quiet", "--python", sys.executable, venv)  # type: ignore[arg-type]
@@ -71,17 +42,18 @@ def test_core_alone_then_with_aer(tmp_path: Path) -> None:
 
     listing = run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
     assert "No executor is installed" in listing
-    log = tmp_path / "server.log"
-    with serving(venv, log) as url:
-        assert httpx.get(f"{url}/api/v1/backends").json() == {"devices": []}
-        ready = httpx.get(f"{url}/readyz")
-        assert ready.status_code == 503
+    server_command = [str(venv / "bin" / "qiskit-runtime-server")]
+    with ServerProcess(tmp_path / "core-only", executable=server_command) as server:
+        ready = server.wait_ready(status=503)
         assert "no executor" in ready.json()["reason"]
-    assert "No executor is installed" in log.read_text()
+        assert httpx.get(f"{server.url}/api/v1/backends").json() == {"devices": []}
+    assert "No executor is installed" in server.log.read_text()
 
     run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "plugins" / "aer")  # type: ignore[arg-type]
     assert "executor aer: CPU" in run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
-    with serving(venv, log) as url:
+    with ServerProcess(tmp_path / "with-aer", executable=server_command) as server:
+        server.wait_ready()
+        url = server.url
         names = {d["name"] for d in httpx.get(f"{url}/api/v1/backends").json()["devices"]}
         assert len(names) == 69
         circuit = QuantumCircuit(1)

@@ -3,7 +3,6 @@ delete, failure reasons."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -87,15 +86,21 @@ def test_metrics_and_logs(ideal) -> None:  # type: ignore[no-untyped-def]
     assert "job completed" in logs
 
 
+def gated() -> QuantumCircuit:
+    circuit = small()
+    circuit.metadata = {"testkit": "gate"}
+    return circuit
+
+
 def test_cancel_queued_and_running_jobs(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no-untyped-def]
-    backend = service.backend("ideal_simulator@gate")
-    gate.close_gate()
+    backend = service.backend("ideal_simulator@testkit")
+    gate.close()
     try:
         sampler = SamplerV2(mode=backend)
-        running = [sampler.run([small()], shots=5) for _ in range(2)]
-        for _ in running:
-            assert gate.started.acquire(timeout=10)
-        queued = sampler.run([small()], shots=5)
+        # Two workers: two jobs wait at the gate, the third stays queued.
+        running = [sampler.run([gated()], shots=5) for _ in range(2)]
+        gate.wait_started({job.job_id() for job in running})
+        queued = sampler.run([gated()], shots=5)
         assert queued.status() == "QUEUED"
         assert all(job.status() == "RUNNING" for job in running)
         queued.cancel()
@@ -104,9 +109,14 @@ def test_cancel_queued_and_running_jobs(service: QiskitRuntimeService, gate) -> 
         assert service.job(running[0].job_id()).status() == "CANCELLED"
         with pytest.raises(RuntimeInvalidStateError):
             service.job(queued.job_id()).result()
+        # The cancelled job's worker is stopped: a new job gets a worker within a second.
+        follower = sampler.run([gated()], shots=5)
+        gate.wait_started({follower.job_id()}, timeout=30)
+        assert "job cancelled by the user" in service.job(running[0].job_id()).logs()
     finally:
-        gate.open_gate()
+        gate.open()
     assert running[1].result()[0].data.meas.num_shots == 5
+    assert follower.result()[0].data.meas.num_shots == 5
     # Cancelling a finished job is a conflict.
     with pytest.raises(RuntimeInvalidStateError):
         service.job(running[1].job_id()).cancel()
@@ -159,16 +169,15 @@ def test_unhonoured_options_are_stated(ideal) -> None:  # type: ignore[no-untype
     assert "twirling.enable_gates" in job.logs()
 
 
-def test_status_polls_stay_fast_while_a_job_runs(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no-untyped-def]
-    """Jobs run off the event loop: the API answers while a job is held by an executor."""
-    backend = service.backend("ideal_simulator@gate")
-    gate.close_gate()
+def test_status_polls_answer_while_a_job_runs(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no-untyped-def]
+    """Jobs run in worker processes: the API answers while a job is held by an executor."""
+    backend = service.backend("ideal_simulator@testkit")
+    gate.close()
     try:
-        job = SamplerV2(mode=backend).run([small()], shots=5)
-        assert gate.started.acquire(timeout=10)
+        job = SamplerV2(mode=backend).run([gated()], shots=5)
+        gate.wait_started({job.job_id()})
         for _ in range(20):
             assert job.status() == "RUNNING"
-        time.sleep(0.01)
     finally:
-        gate.open_gate()
+        gate.open()
     assert job.result()[0].data.meas.num_shots == 5

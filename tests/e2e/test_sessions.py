@@ -74,25 +74,25 @@ def test_from_id_requires_matching_mode(service, manila) -> None:  # type: ignor
 
 
 def test_cancel_session_cancels_queued_jobs(service, gate) -> None:  # type: ignore[no-untyped-def]
-    backend = service.backend("fake_manila@gate")
-    circuit = QuantumCircuit(1)
+    backend = service.backend("fake_manila@testkit")
+    circuit = QuantumCircuit(1, metadata={"testkit": "gate"})
     circuit.x(0)
     circuit.measure_all()
     isa = generate_preset_pass_manager(0, backend=backend, initial_layout=[0]).run(circuit)
-    gate.close_gate()
+    gate.close()
     try:
         session = Session(backend=backend)
         sampler = SamplerV2(mode=session)
         # The server runs two jobs at a time: two wait at the gate, the third stays queued.
         running = [sampler.run([isa], shots=10) for _ in range(2)]
-        for _ in running:
-            assert gate.started.acquire(timeout=10)
+        gate.wait_started({job.job_id() for job in running})
         queued = sampler.run([isa], shots=10)
         assert queued.status() == "QUEUED"
         session.cancel()
         wait_for(lambda: queued.status() == "CANCELLED")
+        assert "was closed: cancelled by the user" in service.job(queued.job_id()).logs()
         assert session.details()["state"] == "closed"
     finally:
-        gate.open_gate()
+        gate.open()
     for job in running:
         assert job.result()[0].data.meas.num_shots == 10

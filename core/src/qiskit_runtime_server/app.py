@@ -12,8 +12,6 @@ from fastapi.routing import APIRoute
 from . import __version__
 from .api.errors import install_error_handlers
 from .api.routes import backends, discovery, identity, instances, jobs, server_info, sessions
-from .jobs.store import JobStore
-from .plugins import PluginHost
 from .settings import Settings
 from .state import ServerState
 
@@ -26,21 +24,21 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    plugins: PluginHost | None = None,
-    store: JobStore | None = None,
-) -> FastAPI:
-    """Build a server. ``plugins`` replaces entry-point discovery (tests, embedding)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build a server: plugins are loaded and the database migrated now; worker processes
+    start with the app (its lifespan) and stop with it."""
     settings = settings or Settings()
-    state = ServerState.build(settings, plugins=plugins, store=store)
+    state = ServerState.build(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _report_plugins(state)
-        yield
-        state.runner.shutdown()
+        state.engine.start()
+        try:
+            yield
+        finally:
+            state.engine.stop()
+            state.store.close()
 
     app = FastAPI(
         title="qiskit-runtime-server",

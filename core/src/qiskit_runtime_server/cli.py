@@ -58,9 +58,7 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
 def plugins(as_json: bool) -> None:
     """List plugins and their executors, with status and errors."""
     settings = Settings()
-    host = PluginHost.load(
-        entry_points=settings.load_entry_points, disabled=settings.disabled_plugins
-    )
+    host = PluginHost.from_settings(settings)
     if as_json:
         click.echo(json.dumps(host.summary(), indent=2))
         return
@@ -95,9 +93,7 @@ def backends(as_json: bool) -> None:
     from .catalogue import Catalogue
 
     settings = Settings()
-    host = PluginHost.load(
-        entry_points=settings.load_entry_points, disabled=settings.disabled_plugins
-    )
+    host = PluginHost.from_settings(settings)
     catalogue = Catalogue(host)
     rows = [
         {

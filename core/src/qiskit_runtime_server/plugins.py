@@ -9,6 +9,7 @@ starts with the others. Built-in plugins go through the same registration path.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
 import logging
 import traceback
@@ -24,6 +25,7 @@ from .backend_description import BackendDescription
 from .builtin import BUILTIN_PLUGINS
 from .errors import ExecutorContractError
 from .executor import ExecutorInfo
+from .settings import Settings
 from .tasks import ExecutionTask
 
 ENTRY_POINT_GROUP = "qiskit_runtime.executors"
@@ -82,11 +84,16 @@ class PluginHost:
         *,
         entry_points: bool = True,
         disabled: Iterable[str] = (),
+        plugin_paths: Sequence[str] = (),
         extra_plugins: Sequence[tuple[str, object]] = (),
     ) -> PluginHost:
-        """Build the plugin manager: built-ins, then entry points, then ``extra_plugins``.
+        """Build the plugin manager: built-ins, entry points, ``plugin_paths``, then
+        ``extra_plugins``.
 
-        ``extra_plugins`` registers plugin objects directly (tests, embedding applications).
+        ``plugin_paths`` are import paths (``package.module`` or ``package.module:object``),
+        loaded in the server and in every worker process, like entry points. ``extra_plugins``
+        registers plugin objects in this process only (in-process uses such as
+        ``testing.run_job``; worker processes do not see them).
         """
         host = cls()
         disabled = set(disabled)
@@ -111,9 +118,26 @@ class PluginHost:
                     host._fail(record, f"failed to import {ep.value}: {_describe(exc)}")
                     continue
                 host.add_plugin(record, plugin)
+        for path in plugin_paths:
+            record = PluginRecord(path, None, None, builtin=False)
+            try:
+                plugin = _import(path)
+            except BaseException as exc:
+                host._fail(record, f"failed to import {path}: {_describe(exc)}")
+                continue
+            host.add_plugin(record, plugin)
         for name, plugin in extra_plugins:
             host.add_plugin(PluginRecord(name, None, None, builtin=False), plugin)
         return host
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PluginHost:
+        """The plugins the server (and each of its worker processes) loads."""
+        return cls.load(
+            entry_points=settings.load_entry_points,
+            disabled=settings.disabled_plugins,
+            plugin_paths=settings.plugins,
+        )
 
     def add_plugin(self, record: PluginRecord, plugin: object) -> bool:
         """Register one plugin and collect its executors and descriptions; False if it failed."""
@@ -258,6 +282,12 @@ class PluginHost:
                 f"{label} returned {len(result)} PUB results for {len(task.pubs)} PUBs"
             )
         return result
+
+
+def _import(path: str) -> object:
+    module_name, _, attribute = path.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
 
 
 def _describe(exc: BaseException) -> str:

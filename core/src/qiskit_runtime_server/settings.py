@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_INSTANCE_CRN = (
     "crn:v1:bluemix:public:quantum-computing:us-east:a/qiskit-runtime-server:local-instance::"
 )
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/qiskit-runtime-server``, else ``~/.local/share/qiskit-runtime-server``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "qiskit-runtime-server"
 
 
 class Settings(BaseSettings):
@@ -32,10 +39,24 @@ class Settings(BaseSettings):
         description="Secret that signs bearer tokens (random per start unless set).",
     )
     token_lifetime_seconds: int = Field(3600, gt=0, description="Bearer token lifetime.")
-    workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Where the SQLite database lives."
+    )
+    database_url: str | None = Field(
+        None, description="postgresql://user@host/db to keep jobs in PostgreSQL instead."
+    )
+    retention_days: float = Field(30, gt=0, description="Finished jobs are deleted after this.")
+    workers: int | None = Field(
+        None,
         gt=0,
-        description="Jobs executed at the same time.",
+        description="Worker processes per CPU executor (default: the CPU count; GPU: 1).",
+    )
+    executor_workers: dict[str, int] = Field(
+        default_factory=dict, description='Worker processes per executor: {"aer": 4}.'
+    )
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Extra plugins to load by import path (module or module:object).",
     )
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Entry-point names of plugins not to load."

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from .catalogue import Catalogue
-from .jobs.memory_store import MemoryJobStore
-from .jobs.runner import JobRunner
+from .database.engine import create_engine, database_url, redacted
+from .database.migrate import upgrade
+from .jobs.engine import JobEngine
 from .jobs.sessions import SessionService
+from .jobs.sql_store import SqlJobStore
 from .jobs.store import JobStore
 from .plugins import PluginHost
 from .settings import Settings
 from .tokens import TokenIssuer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -21,21 +26,18 @@ class ServerState:
     catalogue: Catalogue
     store: JobStore
     sessions: SessionService
-    runner: JobRunner
+    engine: JobEngine
     tokens: TokenIssuer
 
     @classmethod
-    def build(
-        cls,
-        settings: Settings,
-        plugins: PluginHost | None = None,
-        store: JobStore | None = None,
-    ) -> ServerState:
-        if plugins is None:
-            plugins = PluginHost.load(
-                entry_points=settings.load_entry_points, disabled=settings.disabled_plugins
-            )
-        store = store or MemoryJobStore()
+    def build(cls, settings: Settings) -> ServerState:
+        """Load plugins, open the database and bring its schema up to date."""
+        plugins = PluginHost.from_settings(settings)
+        url = database_url(settings.data_dir, settings.database_url)
+        engine = create_engine(url)
+        upgrade(engine)
+        logger.info("job store: %s", redacted(url))
+        store = SqlJobStore(engine)
         sessions = SessionService(store)
         return cls(
             settings=settings,
@@ -43,6 +45,6 @@ class ServerState:
             catalogue=Catalogue(plugins),
             store=store,
             sessions=sessions,
-            runner=JobRunner(store, plugins, sessions, settings.workers),
+            engine=JobEngine(store, sessions, plugins, settings),
             tokens=TokenIssuer(settings.token_secret, settings.token_lifetime_seconds),
         )

@@ -40,19 +40,21 @@ class JobStatus(enum.StrEnum):
 
 #: IBM reason codes used by the server (https://quantum.cloud.ibm.com/docs/en/errors).
 REASON_EXECUTOR_FAILED = 1010  # "Error returned at backend level"
+REASON_MAX_EXECUTION_TIME = 1305  # the client raises RuntimeJobMaxTimeoutError for it
 REASON_CANCELLED_BY_USER = 1400
 REASON_SESSION_CLOSED = 1402
 
 
 @dataclass
 class JobRecord:
-    """One job, as stored. ``params`` is the JSON text the client sent, kept for job.inputs."""
+    """One job's row, without its blobs (params, result) and logs, which the store serves
+    separately so that status polls never read them."""
 
     id: str
     instance: str
     program_id: str
     backend: str
-    params: str
+    executor: str
     created: datetime = field(default_factory=utcnow)
     status: JobStatus = JobStatus.QUEUED
     reason: str | None = None
@@ -65,9 +67,6 @@ class JobRecord:
     max_execution_time: int | None = None
     running_at: datetime | None = None
     finished_at: datetime | None = None
-    #: RuntimeEncoder JSON of the PrimitiveResult, or a readable failure text.
-    result: str | None = None
-    logs: list[str] = field(default_factory=list)
     usage_seconds: float = 0.0
     num_circuits: int = 0
     num_qubits: list[int] = field(default_factory=list)
@@ -75,6 +74,8 @@ class JobRecord:
     executions: int = 0
     qiskit_version: str = ""
     caller: str | None = None
+    #: How many times a worker started the job (a restart re-runs interrupted jobs).
+    attempts: int = 0
 
     def api_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"status": self.status.value}
@@ -84,7 +85,8 @@ class JobRecord:
             state["reason_code"] = self.reason_code
         return state
 
-    def to_api(self, *, include_params: bool) -> dict[str, Any]:
+    def to_api(self, params: str | None = None) -> dict[str, Any]:
+        """The job as ``GET /jobs/{id}`` returns it; ``params`` is the stored params text."""
         body: dict[str, Any] = {
             "id": self.id,
             "backend": self.backend,
@@ -100,8 +102,8 @@ class JobRecord:
             "usage": {"seconds": round(self.usage_seconds, 6)},
             "estimated_running_time_seconds": None,
         }
-        if include_params:
-            body["params"] = json.loads(self.params)
+        if params is not None:
+            body["params"] = json.loads(params)
         return body
 
 

@@ -14,6 +14,7 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from .models import (
     REASON_SESSION_CLOSED,
     JobStatus,
+    isoformat,
     SessionMode,
     SessionRecord,
     new_id,
@@ -90,14 +91,16 @@ class SessionService:
         self, session: SessionRecord, reason: str, *, cancel_queued: bool = False
     ) -> SessionRecord:
         if cancel_queued:
+            why = f"Session {session.id} was closed: {reason}"
             for job in self.store.session_jobs(session.id):
                 self.store.transition(
                     job.id,
                     {JobStatus.QUEUED},
                     status=JobStatus.CANCELLED,
-                    reason=f"Session {session.id} was closed: {reason}",
+                    reason=why,
                     reason_code=REASON_SESSION_CLOSED,
                     finished_at=utcnow(),
+                    logs=[f"{isoformat(utcnow())} WARNING job cancelled: {why}"],
                 )
         return self._set(
             session, state="closed", state_reason=reason, accepting_jobs=False, closed_at=utcnow()
@@ -127,6 +130,13 @@ class SessionService:
         if session.state == "closed":
             return session
         return self._close(session, "cancelled by the user", cancel_queued=True)
+
+    def sweep(self) -> None:
+        """Apply the time-based transitions to every open session (the engine calls this
+        every second, so a session expires even when nobody reads it)."""
+        now = utcnow()
+        for session in self.store.open_sessions():
+            self._refresh(session, now)
 
     def job_started(self, session_id: str) -> None:
         session = self.store.get_session(session_id)

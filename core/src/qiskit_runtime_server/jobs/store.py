@@ -2,7 +2,8 @@
 
 Status changes go through :meth:`JobStore.transition`, a compare-and-set, so that a job
 cancelled while it starts, or finished while it is cancelled, ends in exactly one final state
-whatever the interleaving.
+whatever the interleaving. Blobs (params, results) and logs are read separately from the job
+row, so that status polls stay cheap.
 """
 
 from __future__ import annotations
@@ -32,32 +33,28 @@ class JobQuery:
     created_before: datetime | None = None
     ascending: bool = False
 
-    def matches(self, job: JobRecord) -> bool:
-        if job.instance != self.instance:
-            return False
-        if self.backend is not None and job.backend != self.backend:
-            return False
-        if self.pending is not None and self.pending == job.status.final:
-            return False
-        if self.program is not None and job.program_id != self.program:
-            return False
-        if self.tags and not set(self.tags) <= set(job.tags):
-            return False
-        if self.session_id is not None and job.session_id != self.session_id:
-            return False
-        if self.created_after is not None and job.created < self.created_after:
-            return False
-        return not (self.created_before is not None and job.created > self.created_before)
-
 
 class JobStore(ABC):
-    """Where jobs, their results and logs, and sessions are kept. Methods return copies."""
+    """Where jobs, their params, results and logs, and sessions are kept."""
+
+    # -- jobs ----------------------------------------------------------------------------------
 
     @abstractmethod
-    def add_job(self, job: JobRecord) -> None: ...
+    def add_job(self, job: JobRecord, params: str, logs: Sequence[str] = ()) -> None:
+        """Store a new job with its params text (committed when this returns)."""
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    def job_params(self, job_id: str) -> str | None: ...
+
+    @abstractmethod
+    def job_result(self, job_id: str) -> str | None:
+        """The RuntimeEncoder result of a completed job, or the failure text of a failed one."""
+
+    @abstractmethod
+    def job_logs(self, job_id: str) -> list[str]: ...
 
     @abstractmethod
     def list_jobs(self, query: JobQuery) -> tuple[list[JobRecord], int]:
@@ -65,29 +62,56 @@ class JobStore(ABC):
 
     @abstractmethod
     def transition(
-        self, job_id: str, allowed_from: Collection[JobStatus], **changes: Any
+        self,
+        job_id: str,
+        allowed_from: Collection[JobStatus],
+        *,
+        result: bytes | None = None,
+        logs: Sequence[str] = (),
+        **changes: Any,
     ) -> JobRecord | None:
-        """Apply ``changes`` only if the job's status is in ``allowed_from``; the new record
-        or None."""
+        """If the job's status is in ``allowed_from``: apply ``changes``, store ``result``
+        (zlib-compressed text) and append ``logs``, in one transaction. The new record, or None
+        if the job does not exist or was in another status."""
 
     @abstractmethod
-    def update_job(self, job_id: str, **changes: Any) -> JobRecord | None: ...
+    def append_logs(self, job_id: str, lines: Sequence[str]) -> None: ...
 
     @abstractmethod
-    def append_log(self, job_id: str, line: str) -> None: ...
+    def set_tags(self, job_id: str, tags: Sequence[str]) -> None: ...
 
     @abstractmethod
     def delete_job(self, job_id: str) -> bool: ...
+
+    @abstractmethod
+    def delete_finished_before(self, cutoff: datetime) -> int:
+        """Retention: delete jobs that finished before ``cutoff``; how many were deleted."""
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def next_queued(self, executor: str) -> JobRecord | None:
+        """The job a free worker of ``executor`` should run next: jobs of active dedicated
+        sessions first, then the oldest."""
+
+    @abstractmethod
+    def jobs_in_status(self, status: JobStatus) -> list[JobRecord]: ...
 
     @abstractmethod
     def queue_lengths(self) -> dict[str, int]:
         """Queued and running jobs per backend, over all instances."""
 
     @abstractmethod
+    def queue_position(self, job: JobRecord) -> int:
+        """How many queued jobs of the same executor are ahead of ``job``."""
+
+    @abstractmethod
     def session_jobs(self, session_id: str) -> list[JobRecord]: ...
 
     @abstractmethod
     def usage_seconds(self, instance: str) -> float: ...
+
+    # -- sessions ------------------------------------------------------------------------------
 
     @abstractmethod
     def add_session(self, session: SessionRecord) -> None: ...
@@ -97,3 +121,17 @@ class JobStore(ABC):
 
     @abstractmethod
     def update_session(self, session_id: str, **changes: Any) -> SessionRecord | None: ...
+
+    @abstractmethod
+    def open_sessions(self) -> list[SessionRecord]:
+        """Sessions that are not closed (for the time-to-live sweep)."""
+
+    # -- health --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

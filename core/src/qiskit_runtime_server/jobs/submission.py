@@ -32,12 +32,24 @@ _LEAF_OPTIONS = frozenset({"simulator.noise_model"})
 
 
 @dataclass
-class Submission:
-    """A validated job: the record to store and the task to run."""
+class PreparedTask:
+    """A validated task, and what the job's metrics say about it."""
 
-    record: JobRecord
     task: ExecutionTask
     ignored_options: list[str]
+    num_circuits: int
+    num_qubits: list[int]
+    circuit_depths: list[int]
+    executions: int
+
+
+@dataclass
+class Submission:
+    """A validated ``POST /jobs``: the record and params text to store, and the task."""
+
+    record: JobRecord
+    params: str
+    prepared: PreparedTask
 
 
 def option_paths(options: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -61,18 +73,20 @@ def find_backend(catalogue: Catalogue, name: Any) -> VirtualBackend:
     return backend
 
 
-def prepare_submission(
-    body: Mapping[str, Any],
+def prepare_task(
+    program_id: Any,
+    backend_name: Any,
+    raw_params: Any,
     *,
-    instance: str,
+    job_id: str,
     catalogue: Catalogue,
     default_shots: int,
-) -> Submission:
-    """Validate a decoded-as-plain-JSON ``POST /jobs`` body."""
-    program_id = body.get("program_id")
+) -> PreparedTask:
+    """Decode and check a job's inputs and build its task. The server calls this when a job is
+    submitted (to refuse bad input with a 4xx) and the worker again, to run it."""
     if program_id not in PROGRAMS:
         raise NotFound(f"program {program_id!r} was not found; available: {', '.join(PROGRAMS)}")
-    backend = find_backend(catalogue, body.get("backend"))
+    backend = find_backend(catalogue, backend_name)
     info = backend.executor.info
     if not backend.available:
         raise InvalidRequest(
@@ -82,7 +96,6 @@ def prepare_submission(
         raise InvalidRequest(
             f"the {info.name!r} executor behind {backend.name} does not run {program_id!r} jobs"
         )
-    raw_params = body.get("params")
     if not isinstance(raw_params, dict):
         raise InvalidRequest("'params' must be an object with 'pubs' (and optional 'options')")
     version = raw_params.get("version", 2)
@@ -99,7 +112,6 @@ def prepare_submission(
     if not isinstance(pubs_in, list) or not pubs_in:
         raise InvalidRequest("'params.pubs' must be a non-empty list of PUBs")
 
-    job_id = new_id()
     common: dict[str, Any] = {
         "job_id": job_id,
         "executor": info.name,
@@ -140,33 +152,62 @@ def prepare_submission(
                 f"PUB {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
                 f"simulates at most {info.max_qubits} on this server"
             )
+    return PreparedTask(
+        task=task,
+        ignored_options=[path for path in option_paths(options) if not info.honours(path)],
+        num_circuits=sum(sizes),
+        num_qubits=[circuit.num_qubits for circuit in circuits],
+        circuit_depths=[circuit.depth() for circuit in circuits],
+        executions=executions,
+    )
 
-    ignored = [path for path in option_paths(options) if not info.honours(path)]
+
+def prepare_submission(
+    body: Mapping[str, Any],
+    *,
+    instance: str,
+    catalogue: Catalogue,
+    default_shots: int,
+) -> Submission:
+    """Validate a decoded-as-plain-JSON ``POST /jobs`` body."""
+    job_id = new_id()
+    prepared = prepare_task(
+        body.get("program_id"),
+        body.get("backend"),
+        body.get("params"),
+        job_id=job_id,
+        catalogue=catalogue,
+        default_shots=default_shots,
+    )
     tags = body.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise InvalidRequest("'tags' must be a list of strings")
     cost = body.get("cost")
     if cost is not None and (not isinstance(cost, int) or isinstance(cost, bool) or cost <= 0):
         raise InvalidRequest("'cost' (max_execution_time) must be a positive integer of seconds")
+    session_id = body.get("session_id")
+    if session_id is not None and not isinstance(session_id, str):
+        raise InvalidRequest("'session_id' must be a string")
+    task = prepared.task
     record = JobRecord(
         id=job_id,
         instance=instance,
-        program_id=program_id,
-        backend=backend.name,
-        params=json.dumps(raw_params),
-        session_id=body.get("session_id"),
+        program_id=task.program,
+        backend=task.backend_name,
+        executor=task.executor,
+        session_id=session_id,
         tags=sorted(set(tags)),
         private=bool(body.get("private", False)),
         runtime=body.get("runtime") if isinstance(body.get("runtime"), str) else None,
         log_level=body.get("log_level") if isinstance(body.get("log_level"), str) else None,
         max_execution_time=cost,
-        num_circuits=sum(sizes),
-        num_qubits=[circuit.num_qubits for circuit in circuits],
-        circuit_depths=[circuit.depth() for circuit in circuits],
-        executions=executions,
+        num_circuits=prepared.num_circuits,
+        num_qubits=prepared.num_qubits,
+        circuit_depths=prepared.circuit_depths,
+        executions=prepared.executions,
         qiskit_version=qiskit.__version__,
     )
-    return Submission(record=record, task=task, ignored_options=ignored)
+    return Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -12,9 +12,9 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from ..catalogue import Catalogue
-from ..jobs.submission import prepare_submission
+from ..jobs.models import new_id
+from ..jobs.submission import prepare_task
 from ..plugins import PluginHost
-from ..settings import DEFAULT_INSTANCE_CRN
 from ..tasks import DEFAULT_SHOTS
 
 
@@ -46,13 +46,15 @@ def run_job(
 ) -> PrimitiveResult:
     """Validate and run one job, then round-trip its result through the wire format."""
     body = encode_job_body(program_id, backend, pubs, options)
-    submission = prepare_submission(
-        body,
-        instance=DEFAULT_INSTANCE_CRN,
+    prepared = prepare_task(
+        program_id,
+        backend,
+        body["params"],
+        job_id=new_id(),
         catalogue=Catalogue(plugins),
         default_shots=DEFAULT_SHOTS,
     )
-    result = plugins.execute(submission.task)
+    result = plugins.execute(prepared.task)
     decoded: PrimitiveResult = json.loads(
         json.dumps(result, cls=RuntimeEncoder), cls=RuntimeDecoder
     )

@@ -48,6 +48,19 @@ class LiveServer:
             time.sleep(0.01)
         return self
 
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Wait until ``/readyz`` answers 200 (an executor worker process is alive)."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            response = httpx.get(f"{self.url}/readyz", timeout=10)
+            if response.status_code == 200:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server at {self.url} is not ready: {response.text}")
+            time.sleep(0.05)
+
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -3,40 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime.fake_provider import FakeKyiv
-from qiskit_runtime_server import Availability, ExecutorInfo, hookimpl
 from qiskit_runtime_server.app import create_app
-from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer, encode_job_body
 
 from ...conftest import assert_ibm_error
 
 
-class OfflineExecutor:
-    @hookimpl
-    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
-        return [
-            ExecutorInfo(
-                name="offline", version="1", device="GPU", programs=frozenset({"sampler"}),
-                simulates_noise=False, max_qubits=30,
-                availability=Availability.unavailable("no CUDA device visible"),
-            )
-        ]  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def http() -> Iterator[httpx.Client]:
-    plugins = PluginHost.load(extra_plugins=[("offline-plugin", OfflineExecutor())])
-    with (
-        LiveServer(create_app(Settings(), plugins=plugins)) as live,
-        httpx.Client(base_url=live.url) as client,
-    ):
+def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"), plugins=["qrs_test_plugins.offline"]
+    )
+    with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url) as client:
         yield client
 
 

@@ -21,7 +21,7 @@ def _backend(server: ServerDep, name: str) -> VirtualBackend:
 
 
 @router.get("/backends", summary="List backends (short entries)")
-async def list_backends(server: ServerDep) -> dict[str, Any]:
+def list_backends(server: ServerDep) -> dict[str, Any]:
     queues = server.store.queue_lengths()
     devices = []
     for backend in server.catalogue:
@@ -55,7 +55,7 @@ async def backend_properties(name: str, server: ServerDep) -> Response:
 
 
 @router.get("/backends/{name}/status", summary="Backend status")
-async def backend_status(name: str, server: ServerDep) -> dict[str, Any]:
+def backend_status(name: str, server: ServerDep) -> dict[str, Any]:
     backend = _backend(server, name)
     queue = server.store.queue_lengths().get(backend.name, 0)
     return {

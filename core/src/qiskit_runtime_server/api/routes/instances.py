@@ -12,7 +12,7 @@ router = APIRouter(tags=["instances"])
 
 
 @router.get("/instances/usage", summary="Usage of the instance")
-async def instance_usage(server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
+def instance_usage(server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
     return {
         "instance_id": instance,
         "usage_consumed_seconds": round(server.store.usage_seconds(instance), 6),

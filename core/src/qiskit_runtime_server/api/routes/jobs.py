@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,11 +11,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ...errors import Conflict, InvalidRequest, NotFound
-from ...jobs.models import JobRecord, JobStatus, isoformat
+from ...jobs.models import JobRecord, JobStatus, isoformat, utcnow
 from ...jobs.store import JobQuery
 from ...jobs.submission import prepare_submission
+from ...state import ServerState
 from ..deps import InstanceDep, ServerDep
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
 MAX_LIST_LIMIT = 1000
@@ -41,19 +44,36 @@ async def _json_object(request: Request) -> dict[str, Any]:
 @router.post("/jobs", summary="Run a primitive job")
 async def create_job(request: Request, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
     body = await _json_object(request)
+    caller = request.headers.get("X-Qx-Client-Application")
+    return await run_in_threadpool(_create_job, server, instance, body, caller)
+
+
+def _create_job(
+    server: ServerState, instance: str, body: dict[str, Any], caller: str | None
+) -> dict[str, Any]:
     session_id = body.get("session_id")
-    backend_name = body.get("backend")
     if session_id is not None:
-        server.sessions.check_accepts(session_id, instance, str(backend_name))
-    submission = await run_in_threadpool(
-        prepare_submission,
+        server.sessions.check_accepts(session_id, instance, str(body.get("backend")))
+    submission = prepare_submission(
         body,
         instance=instance,
         catalogue=server.catalogue,
         default_shots=server.settings.default_shots,
     )
-    submission.record.caller = request.headers.get("X-Qx-Client-Application")
-    record = server.runner.submit(submission)
+    record = submission.record
+    record.caller = caller
+    now = isoformat(utcnow())
+    logs = [
+        f"{now} WARNING option {path!r} is not applied by the {record.executor!r} executor"
+        for path in submission.prepared.ignored_options
+    ]
+    server.store.add_job(record, submission.params, logs)
+    # The job is committed: from here on nothing may turn into a 5xx, because the client
+    # retries a POST that fails with a 5xx and would submit the job twice.
+    try:
+        server.engine.wake()
+    except Exception:  # pragma: no cover - the engine polls the store anyway
+        logger.exception("could not wake the job engine for job %s", record.id)
     return {"id": record.id, "backend": record.backend, "session_id": record.session_id}
 
 
@@ -68,7 +88,7 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 
 
 @router.get("/jobs", summary="List jobs")
-async def list_jobs(
+def list_jobs(
     server: ServerDep,
     instance: InstanceDep,
     limit: Annotated[int, Query(ge=0, le=MAX_LIST_LIMIT)] = 200,
@@ -98,7 +118,9 @@ async def list_jobs(
     )
     jobs, count = server.store.list_jobs(query)
     return {
-        "jobs": [job.to_api(include_params=not exclude_params) for job in jobs],
+        "jobs": [
+            job.to_api(None if exclude_params else server.store.job_params(job.id)) for job in jobs
+        ],
         "count": count,
         "limit": limit,
         "offset": offset,
@@ -106,29 +128,30 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="Job details")
-async def get_job(
+def get_job(
     job_id: str, server: ServerDep, instance: InstanceDep, exclude_params: bool = False
 ) -> dict[str, Any]:
-    return _job(server, job_id, instance).to_api(include_params=not exclude_params)
+    job = _job(server, job_id, instance)
+    return job.to_api(None if exclude_params else server.store.job_params(job.id))
 
 
 @router.get("/jobs/{job_id}/results", summary="Job results")
-async def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     """The PrimitiveResult as RuntimeEncoder JSON; for a failed or cancelled job, 200 with the
     reason (the client reads this text to build ``job.error_message()``)."""
     job = _job(server, job_id, instance)
     if job.status == JobStatus.COMPLETED:
-        return Response(job.result or "", media_type="application/json")
+        return Response(server.store.job_result(job.id) or "", media_type="application/json")
     if job.status.final:
-        text = job.result or job.reason or ""
+        text = server.store.job_result(job.id) or job.reason or ""
         return Response(text, media_type="text/plain")
     raise NotFound(f"job {job_id} is {job.status.value}; its results exist once it completes")
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a job")
-async def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     job = _job(server, job_id, instance)
-    if server.runner.cancel(job.id) is None:
+    if server.engine.cancel(job.id) is None:
         current = server.store.get_job(job.id)
         state = current.status.value if current else "deleted"
         raise Conflict(f"job {job_id} cannot be cancelled: it is already {state}")
@@ -136,29 +159,25 @@ async def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> R
 
 
 @router.delete("/jobs/{job_id}", status_code=204, summary="Delete a job")
-async def delete_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+def delete_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     job = _job(server, job_id, instance)
-    server.runner.cancel(job.id)
+    server.engine.cancel(job.id)
     server.store.delete_job(job.id)
     return Response(status_code=204)
 
 
 @router.get("/jobs/{job_id}/logs", summary="Job logs")
-async def job_logs(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+def job_logs(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     job = _job(server, job_id, instance)
-    return Response("".join(f"{line}\n" for line in job.logs), media_type="text/plain")
+    lines = server.store.job_logs(job.id)
+    return Response("".join(f"{line}\n" for line in lines), media_type="text/plain")
 
 
 @router.get("/jobs/{job_id}/metrics", summary="Job metrics")
-async def job_metrics(job_id: str, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
+def job_metrics(job_id: str, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
     job = _job(server, job_id, instance)
     usage = round(job.usage_seconds, 6)
-    position = None
-    if job.status == JobStatus.QUEUED:
-        queued, _ = server.store.list_jobs(
-            JobQuery(instance=instance, backend=job.backend, pending=True, ascending=True)
-        )
-        position = next((i for i, j in enumerate(queued) if j.id == job.id), None)
+    position = server.store.queue_position(job) if job.status == JobStatus.QUEUED else None
     return {
         "timestamps": {
             "created": isoformat(job.created),
@@ -186,10 +205,10 @@ async def job_metrics(job_id: str, server: ServerDep, instance: InstanceDep) -> 
 async def replace_tags(
     job_id: str, request: Request, server: ServerDep, instance: InstanceDep
 ) -> Response:
-    job = _job(server, job_id, instance)
     body = await _json_object(request)
     tags = body.get("tags")
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise InvalidRequest("'tags' must be a list of strings")
-    server.store.update_job(job.id, tags=sorted(set(tags)))
+    job = await run_in_threadpool(_job, server, job_id, instance)
+    await run_in_threadpool(server.store.set_tags, job.id, tags)
     return Response(status_code=204)

@@ -19,17 +19,26 @@ async def livez() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The server can accept and run jobs")
-async def readyz(server: ServerDep) -> JSONResponse:
-    available = [
-        name for name, ex in server.plugins.executors.items() if ex.info.availability.available
-    ]
-    ready = bool(available)
+def readyz(server: ServerDep) -> JSONResponse:
+    """200 when the database answers and at least one executor worker is alive."""
+    problems: list[str] = []
+    try:
+        server.store.ping()
+    except Exception as exc:
+        problems.append(f"the database is unreachable: {type(exc).__name__}")
+    executors = server.engine.executors
+    workers = server.engine.alive_workers()
+    if not executors:
+        problems.append("no executor is installed and available")
+    elif workers == 0:
+        problems.append("no executor worker process is alive yet")
     body = {
-        "status": "ok" if ready else "unavailable",
-        "executors_available": available,
-        "reason": None if ready else "no executor is installed and available",
+        "status": "unavailable" if problems else "ok",
+        "executors_available": executors,
+        "workers_alive": workers,
+        "reason": "; ".join(problems) or None,
     }
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return JSONResponse(body, status_code=503 if problems else 200)
 
 
 @router.get("/-/plugins", summary="Installed plugins and executors")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from ...errors import InvalidRequest
 from ...jobs.submission import find_backend
@@ -30,14 +31,18 @@ async def create_session(
 ) -> dict[str, Any]:
     body = await _body(request)
     backend = find_backend(server.catalogue, body.get("backend"))
-    session = server.sessions.create(
-        instance=instance, mode=body.get("mode"), backend=backend.name, max_ttl=body.get("max_ttl")
+    session = await run_in_threadpool(
+        server.sessions.create,
+        instance=instance,
+        mode=body.get("mode"),
+        backend=backend.name,
+        max_ttl=body.get("max_ttl"),
     )
     return session.to_api()
 
 
 @router.get("/sessions/{session_id}", summary="Session details")
-async def get_session(session_id: str, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
+def get_session(session_id: str, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
     return server.sessions.get(session_id, instance).to_api()
 
 
@@ -49,11 +54,11 @@ async def update_session(
     accepting = body.get("accepting_jobs")
     if accepting is not False:
         raise InvalidRequest("only {'accepting_jobs': false} is supported: it closes the session")
-    server.sessions.stop_accepting(session_id, instance)
+    await run_in_threadpool(server.sessions.stop_accepting, session_id, instance)
     return Response(status_code=204)
 
 
 @router.delete("/sessions/{session_id}/close", status_code=204, summary="Cancel a session")
-async def cancel_session(session_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+def cancel_session(session_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     server.sessions.cancel(session_id, instance)
     return Response(status_code=204)

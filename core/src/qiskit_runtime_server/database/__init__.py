@@ -1,0 +1,1 @@
+"""The database: engine creation, schema, and migrations applied at start."""

@@ -1,0 +1,422 @@
+"""The job engine: per-executor pools of worker processes, fed from the store.
+
+One thread owns every worker. It waits on the workers' pipes, on their process sentinels and
+on a wake-up pipe (a new job, a cancellation), and after each event it records what happened
+and gives idle workers the next queued jobs. The store is the only source of truth: a job is
+claimed by a compare-and-set from ``Queued`` to ``Running``, and anything the engine knows is
+written there before it acts on it, so a restart finds every job where it was left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from ..plugins import PluginHost
+from ..settings import Settings
+from .blobs import compress
+from .models import (
+    REASON_CANCELLED_BY_USER,
+    REASON_EXECUTOR_FAILED,
+    REASON_MAX_EXECUTION_TIME,
+    JobRecord,
+    JobStatus,
+    isoformat,
+    utcnow,
+)
+from .sessions import SessionService
+from .store import JobStore
+from .worker import Assignment, WorkerSpec, worker_main
+
+logger = logging.getLogger(__name__)
+
+RUNNING = {JobStatus.RUNNING}
+#: Restarts a job survives before it is failed as interrupted.
+MAX_ATTEMPTS = 3
+SESSION_SWEEP_SECONDS = 1.0
+RETENTION_SWEEP_SECONDS = 3600.0
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "stopped responding"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hints = {
+            "SIGKILL": " (the out-of-memory killer or an operator)",
+            "SIGSEGV": " (a segmentation fault in the simulator)",
+            "SIGABRT": " (the simulator aborted)",
+        }
+        return f"was killed by signal {name}{hints.get(name, '')}"
+    return f"exited with code {exitcode}"
+
+
+@dataclass(eq=False)
+class _Worker:
+    executor: str
+    process: BaseProcess
+    conn: Connection
+    ready: bool = False
+    job: JobRecord | None = None
+    started: float = 0.0
+    deadline: float | None = None
+
+
+@dataclass(eq=False)
+class _Pool:
+    executor: str
+    size: int
+    spec: WorkerSpec
+    workers: list[_Worker] = field(default_factory=list)
+    broken: str | None = None
+    startup_failures: int = 0
+
+
+class JobEngine:
+    """Runs queued jobs in worker processes; ``start()`` it once the store is ready."""
+
+    def __init__(
+        self, store: JobStore, sessions: SessionService, plugins: PluginHost, settings: Settings
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._pools: dict[str, _Pool] = {}
+        cpus = os.cpu_count() or 1
+        for name, executor in plugins.executors.items():
+            if not executor.info.availability.available:
+                continue
+            default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
+            size = max(1, settings.executor_workers.get(name, default))
+            threads = max(1, cpus // size) if executor.info.device == "CPU" else cpus
+            spec = WorkerSpec(
+                executor=name,
+                load_entry_points=settings.load_entry_points,
+                disabled_plugins=tuple(settings.disabled_plugins),
+                plugin_paths=tuple(settings.plugins),
+                default_shots=settings.default_shots,
+                threads=threads,
+            )
+            self._pools[name] = _Pool(name, size, spec)
+        self._commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="qrs-engine", daemon=True)
+        self._last_session_sweep = 0.0
+        self._last_retention_sweep = 0.0
+
+    # -- control from other threads ------------------------------------------------------------
+
+    def start(self) -> None:
+        self.recover()
+        for pool in self._pools.values():
+            self._spawn(pool)  # one warm worker per executor; the rest start on demand
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        for pool in self._pools.values():
+            for worker in pool.workers:
+                self._kill(worker)
+            pool.workers.clear()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # already awake, or stopped
+            os.write(self._wake_write, b"!")
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a queued or running job (a running one's worker is killed at once)."""
+        record = self.store.transition(
+            job_id,
+            {JobStatus.QUEUED, JobStatus.RUNNING},
+            status=JobStatus.CANCELLED,
+            reason="Cancelled by the user",
+            reason_code=REASON_CANCELLED_BY_USER,
+            finished_at=utcnow(),
+            logs=[f"{isoformat(utcnow())} INFO job cancelled by the user"],
+        )
+        if record is not None:
+            self._commands.put(("stop", job_id))
+            self.wake()
+        return record
+
+    def alive_workers(self) -> int:
+        return sum(w.ready for pool in list(self._pools.values()) for w in list(pool.workers))
+
+    @property
+    def executors(self) -> list[str]:
+        return list(self._pools)
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """After a restart: re-queue jobs that were running, fail those that cannot run."""
+        now = isoformat(utcnow())
+        for job in self.store.jobs_in_status(JobStatus.RUNNING):
+            if job.executor in self._pools and job.attempts < MAX_ATTEMPTS:
+                self.store.transition(
+                    job.id,
+                    RUNNING,
+                    status=JobStatus.QUEUED,
+                    running_at=None,
+                    logs=[f"{now} WARNING the server stopped while the job ran; queued again"],
+                )
+            else:
+                why = (
+                    f"it was interrupted {job.attempts} times"
+                    if job.executor in self._pools
+                    else f"executor {job.executor!r} is not available on this server"
+                )
+                self._fail(job, f"interrupted: the server stopped while the job ran and {why}")
+        for job in self.store.jobs_in_status(JobStatus.QUEUED):
+            if job.executor not in self._pools:
+                self._fail(
+                    job, f"executor {job.executor!r} is not available on this server", running=False
+                )
+
+    # -- the engine thread ---------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._step()
+            except Exception:  # pragma: no cover - keep the engine alive whatever happens
+                logger.exception("job engine step failed")
+                time.sleep(0.5)
+
+    def _step(self) -> None:
+        workers = [w for pool in self._pools.values() for w in pool.workers]
+        by_conn: dict[Any, _Worker] = {w.conn: w for w in workers}
+        by_sentinel: dict[Any, _Worker] = {w.process.sentinel: w for w in workers}
+        ready = wait([self._wake_read, *by_conn, *by_sentinel], timeout=0.2)
+        for item in ready:
+            if item == self._wake_read:
+                os.read(self._wake_read, 4096)
+            elif item in by_conn:
+                self._receive(by_conn[item])
+        for item in ready:
+            worker = by_sentinel.get(item)
+            if worker is not None and worker.process.exitcode is not None:
+                self._reap(worker)
+        self._run_commands()
+        self._enforce_deadlines()
+        self._sweep()
+        self._dispatch()
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command, job_id = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if command == "stop":
+                for worker in self._busy_workers():
+                    if worker.job is not None and worker.job.id == job_id:
+                        self._kill(worker)
+
+    def _busy_workers(self) -> Iterable[_Worker]:
+        return [w for pool in self._pools.values() for w in pool.workers if w.job is not None]
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            return  # the sentinel reports the exit
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+            self._pool_of(worker).startup_failures = 0
+        elif kind == "broken":
+            pool = self._pool_of(worker)
+            pool.broken = message[1]
+        elif kind == "done":
+            _, job_id, blob, elapsed, logs = message
+            self._finish(worker, job_id, JobStatus.COMPLETED, elapsed, logs, result=blob)
+        elif kind == "failed":
+            _, job_id, reason, text, elapsed, logs = message
+            self._finish(
+                worker, job_id, JobStatus.FAILED, elapsed, logs,
+                result=compress(text), reason=reason, reason_code=REASON_EXECUTOR_FAILED,
+            )  # fmt: skip
+
+    def _finish(
+        self,
+        worker: _Worker,
+        job_id: str,
+        status: JobStatus,
+        elapsed: float,
+        logs: list[str],
+        **changes: Any,
+    ) -> None:
+        job = worker.job
+        worker.job, worker.deadline = None, None
+        if job is None or job.id != job_id:  # pragma: no cover - protocol error
+            logger.error("worker %s reported job %s it was not running", worker.process.pid, job_id)
+            return
+        self.store.transition(
+            job_id, RUNNING, status=status, finished_at=utcnow(), usage_seconds=elapsed,
+            logs=logs, **changes,
+        )  # fmt: skip
+        if job.session_id:
+            self.sessions.job_finished(job.session_id, elapsed)
+
+    def _reap(self, worker: _Worker) -> None:
+        """A worker process ended: fail its job (if any) and forget the worker."""
+        pool = self._pool_of(worker)
+        if worker in pool.workers:
+            pool.workers.remove(worker)
+        reason = _exit_reason(worker.process.exitcode)
+        if worker.job is not None:
+            elapsed = time.monotonic() - worker.started
+            self._fail(worker.job, f"the worker process running the job {reason}", elapsed)
+            if worker.job.session_id:
+                self.sessions.job_finished(worker.job.session_id, elapsed)
+        elif not worker.ready:
+            pool.startup_failures += 1
+            logger.error("a worker of executor %r %s while starting", pool.executor, reason)
+            if pool.startup_failures >= 3 and pool.broken is None:
+                pool.broken = f"its worker processes fail to start: the last one {reason}"
+        worker.conn.close()
+        worker.process.join(timeout=1)
+
+    def _fail(
+        self, job: JobRecord, reason: str, elapsed: float = 0.0, *, running: bool = True
+    ) -> None:
+        self.store.transition(
+            job.id,
+            RUNNING if running else {JobStatus.QUEUED},
+            status=JobStatus.FAILED,
+            reason=reason,
+            reason_code=REASON_EXECUTOR_FAILED,
+            finished_at=utcnow(),
+            usage_seconds=elapsed,
+            result=compress(reason),
+            logs=[f"{isoformat(utcnow())} ERROR {reason}"],
+        )
+
+    def _kill(self, worker: _Worker) -> None:
+        pool = self._pool_of(worker)
+        if worker in pool.workers:
+            pool.workers.remove(worker)
+        worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        job = worker.job
+        if job is not None:  # cancelled or timed out: keep the time it used
+            elapsed = time.monotonic() - worker.started
+            self.store.transition(job.id, {JobStatus.CANCELLED}, usage_seconds=elapsed)
+            if job.session_id:
+                self.sessions.job_finished(job.session_id, elapsed)
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for worker in list(self._busy_workers()):
+            job = worker.job
+            if job is None or worker.deadline is None or now < worker.deadline:
+                continue
+            elapsed = now - worker.started
+            reason = f"Job ran longer than its maximum execution time of {job.max_execution_time} s"
+            self.store.transition(
+                job.id, RUNNING, status=JobStatus.CANCELLED, reason=reason,
+                reason_code=REASON_MAX_EXECUTION_TIME, finished_at=utcnow(),
+                usage_seconds=elapsed, result=compress(reason),
+                logs=[f"{isoformat(utcnow())} ERROR {reason}"],
+            )  # fmt: skip
+            self._kill(worker)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        if now - self._last_session_sweep >= SESSION_SWEEP_SECONDS:
+            self._last_session_sweep = now
+            self.sessions.sweep()
+        if now - self._last_retention_sweep >= RETENTION_SWEEP_SECONDS:
+            self._last_retention_sweep = now
+            cutoff = utcnow() - timedelta(days=self.settings.retention_days)
+            deleted = self.store.delete_finished_before(cutoff)
+            if deleted:
+                logger.info("retention: deleted %d jobs finished before %s", deleted, cutoff)
+
+    def _dispatch(self) -> None:
+        for pool in self._pools.values():
+            if pool.broken is not None:
+                self._fail_queued(pool)
+                continue
+            while True:
+                worker = next((w for w in pool.workers if w.ready and w.job is None), None)
+                if worker is None:
+                    if len(pool.workers) < pool.size and self.store.next_queued(pool.executor):
+                        while len(pool.workers) < pool.size:
+                            self._spawn(pool)
+                    break
+                job = self.store.next_queued(pool.executor)
+                if job is None:
+                    break
+                self._start(worker, job)
+
+    def _start(self, worker: _Worker, job: JobRecord) -> None:
+        started = self.store.transition(
+            job.id,
+            {JobStatus.QUEUED},
+            status=JobStatus.RUNNING,
+            running_at=utcnow(),
+            attempts=job.attempts + 1,
+            logs=[
+                f"{isoformat(utcnow())} INFO job started on {job.backend} "
+                f"(worker process {worker.process.pid})"
+            ],
+        )
+        if started is None:
+            return  # cancelled meanwhile
+        params = self.store.job_params(job.id) or "{}"
+        worker.job = started
+        worker.started = time.monotonic()
+        worker.deadline = (
+            worker.started + started.max_execution_time if started.max_execution_time else None
+        )
+        if started.session_id:
+            self.sessions.job_started(started.session_id)
+        try:
+            worker.conn.send(Assignment(job.id, job.program_id, job.backend, params))
+        except (BrokenPipeError, OSError):
+            # The worker died before it got the job: give the job back to the queue.
+            worker.job = None
+            self.store.transition(job.id, RUNNING, status=JobStatus.QUEUED, running_at=None)
+            self._kill(worker)
+
+    def _fail_queued(self, pool: _Pool) -> None:
+        while (job := self.store.next_queued(pool.executor)) is not None:
+            self._fail(job, f"executor {pool.executor!r} cannot run: {pool.broken}", running=False)
+
+    def _spawn(self, pool: _Pool) -> None:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=worker_main,
+            args=(child, pool.spec),
+            name=f"qrs-worker-{pool.executor}",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        pool.workers.append(_Worker(executor=pool.executor, process=process, conn=parent))
+
+    def _pool_of(self, worker: _Worker) -> _Pool:
+        return self._pools[worker.executor]

@@ -1,0 +1,302 @@
+"""The job store on SQLAlchemy Core: SQLite (embedded default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from ..database.schema import job_logs, job_tags, jobs, sessions
+from .blobs import compress, decompress
+from .models import JobRecord, JobStatus, SessionRecord
+from .store import JobQuery, JobStore
+
+_PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+_FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+#: The job columns a JobRecord holds (everything but the blobs).
+_RECORD_COLUMNS = [c for c in jobs.c if c.name not in ("params", "result")]
+_JOB_FIELDS = {c.name for c in _RECORD_COLUMNS}
+_SESSION_FIELDS = {c.name for c in sessions.c}
+
+
+def _job(row: Row[Any]) -> JobRecord:
+    values = dict(row._mapping)
+    values["status"] = JobStatus(values["status"])
+    return JobRecord(**values)
+
+
+def _job_values(job: JobRecord) -> dict[str, Any]:
+    values = {name: getattr(job, name) for name in _JOB_FIELDS}
+    values["status"] = job.status.value
+    return values
+
+
+def _session(row: Row[Any]) -> SessionRecord:
+    values = dict(row._mapping)
+    values["timestamps"] = [
+        (status, datetime.fromisoformat(moment)) for status, moment in values["timestamps"]
+    ]
+    return SessionRecord(**values)
+
+
+def _session_values(changes: dict[str, Any]) -> dict[str, Any]:
+    values = dict(changes)
+    if "timestamps" in values:
+        values["timestamps"] = [
+            [status, moment.isoformat()] for status, moment in values["timestamps"]
+        ]
+    return values
+
+
+class SqlJobStore(JobStore):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def add_job(self, job: JobRecord, params: str, logs: Sequence[str] = ()) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(jobs.insert().values(**_job_values(job), params=compress(params)))
+            if job.tags:
+                conn.execute(job_tags.insert(), [{"job_id": job.id, "tag": t} for t in job.tags])
+            self._insert_logs(conn, job.id, logs)
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(*_RECORD_COLUMNS).where(jobs.c.id == job_id)).first()
+        return _job(row) if row else None
+
+    def job_params(self, job_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            blob = conn.execute(sa.select(jobs.c.params).where(jobs.c.id == job_id)).scalar()
+        return decompress(blob) if blob is not None else None
+
+    def job_result(self, job_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            blob = conn.execute(sa.select(jobs.c.result).where(jobs.c.id == job_id)).scalar()
+        return decompress(blob) if blob is not None else None
+
+    def job_logs(self, job_id: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(job_logs.c.line)
+                .where(job_logs.c.job_id == job_id)
+                .order_by(job_logs.c.id)
+            )
+            return [line for (line,) in rows]
+
+    def list_jobs(self, query: JobQuery) -> tuple[list[JobRecord], int]:
+        conditions: list[sa.ColumnElement[bool]] = [jobs.c.instance == query.instance]
+        if query.backend is not None:
+            conditions.append(jobs.c.backend == query.backend)
+        if query.pending is not None:
+            conditions.append(jobs.c.status.in_(_PENDING if query.pending else _FINAL))
+        if query.program is not None:
+            conditions.append(jobs.c.program_id == query.program)
+        if query.session_id is not None:
+            conditions.append(jobs.c.session_id == query.session_id)
+        if query.created_after is not None:
+            conditions.append(jobs.c.created >= query.created_after)
+        if query.created_before is not None:
+            conditions.append(jobs.c.created <= query.created_before)
+        for tag in set(query.tags):
+            conditions.append(
+                sa.exists().where(job_tags.c.job_id == jobs.c.id, job_tags.c.tag == tag)
+            )
+        order = jobs.c.created.asc() if query.ascending else jobs.c.created.desc()
+        select = (
+            sa.select(*_RECORD_COLUMNS)
+            .where(*conditions)
+            .order_by(order, jobs.c.id)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        count = sa.select(sa.func.count()).select_from(jobs).where(*conditions)
+        with self.engine.connect() as conn:
+            page = [_job(row) for row in conn.execute(select)]
+            total = conn.execute(count).scalar_one()
+        return page, int(total)
+
+    def transition(
+        self,
+        job_id: str,
+        allowed_from: Collection[JobStatus],
+        *,
+        result: bytes | None = None,
+        logs: Sequence[str] = (),
+        **changes: Any,
+    ) -> JobRecord | None:
+        values = self._job_changes(changes)
+        if result is not None:
+            values["result"] = result
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in allowed_from]))
+                .values(**values)
+            )
+            if updated.rowcount != 1:
+                return None
+            self._insert_logs(conn, job_id, logs)
+            row = conn.execute(sa.select(*_RECORD_COLUMNS).where(jobs.c.id == job_id)).first()
+        return _job(row) if row else None
+
+    @staticmethod
+    def _job_changes(changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(changes) - _JOB_FIELDS
+        if unknown:
+            raise AttributeError(f"JobRecord has no fields {sorted(unknown)}")
+        values = dict(changes)
+        if isinstance(values.get("status"), JobStatus):
+            values["status"] = values["status"].value
+        return values
+
+    @staticmethod
+    def _insert_logs(conn: Connection, job_id: str, lines: Sequence[str]) -> None:
+        if lines:
+            conn.execute(job_logs.insert(), [{"job_id": job_id, "line": line} for line in lines])
+
+    def append_logs(self, job_id: str, lines: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            self._insert_logs(conn, job_id, lines)
+
+    def set_tags(self, job_id: str, tags: Sequence[str]) -> None:
+        unique = sorted(set(tags))
+        with self.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(tags=unique))
+            conn.execute(job_tags.delete().where(job_tags.c.job_id == job_id))
+            if unique:
+                conn.execute(job_tags.insert(), [{"job_id": job_id, "tag": t} for t in unique])
+
+    def delete_job(self, job_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return self._delete(conn, [job_id]) == 1
+
+    @staticmethod
+    def _delete(conn: Connection, ids: Sequence[str]) -> int:
+        conn.execute(job_tags.delete().where(job_tags.c.job_id.in_(ids)))
+        conn.execute(job_logs.delete().where(job_logs.c.job_id.in_(ids)))
+        return conn.execute(jobs.delete().where(jobs.c.id.in_(ids))).rowcount
+
+    def delete_finished_before(self, cutoff: datetime) -> int:
+        deleted = 0
+        while True:
+            with self.engine.begin() as conn:
+                ids = list(
+                    conn.execute(
+                        sa.select(jobs.c.id)
+                        .where(jobs.c.status.in_(_FINAL), jobs.c.finished_at < cutoff)
+                        .limit(500)
+                    ).scalars()
+                )
+                if not ids:
+                    return deleted
+                deleted += self._delete(conn, ids)
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def next_queued(self, executor: str) -> JobRecord | None:
+        priority = sa.case(
+            (sa.and_(sessions.c.mode == "dedicated", sessions.c.state == "active"), 0), else_=1
+        )
+        select = (
+            sa.select(*_RECORD_COLUMNS)
+            .select_from(jobs.outerjoin(sessions, jobs.c.session_id == sessions.c.id))
+            .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == executor)
+            .order_by(priority, jobs.c.created, jobs.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(select).first()
+        return _job(row) if row else None
+
+    def jobs_in_status(self, status: JobStatus) -> list[JobRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*_RECORD_COLUMNS)
+                .where(jobs.c.status == status.value)
+                .order_by(jobs.c.created)
+            )
+            return [_job(row) for row in rows]
+
+    def queue_lengths(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.backend, sa.func.count())
+                .where(jobs.c.status.in_(_PENDING))
+                .group_by(jobs.c.backend)
+            )
+            return {backend: int(count) for backend, count in rows}
+
+    def queue_position(self, job: JobRecord) -> int:
+        with self.engine.connect() as conn:
+            ahead = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(jobs)
+                .where(
+                    jobs.c.status == JobStatus.QUEUED.value,
+                    jobs.c.executor == job.executor,
+                    jobs.c.created < job.created,
+                )
+            ).scalar_one()
+        return int(ahead)
+
+    def session_jobs(self, session_id: str) -> list[JobRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*_RECORD_COLUMNS)
+                .where(jobs.c.session_id == session_id)
+                .order_by(jobs.c.created)
+            )
+            return [_job(row) for row in rows]
+
+    def usage_seconds(self, instance: str) -> float:
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(jobs.c.usage_seconds), 0.0)).where(
+                    jobs.c.instance == instance
+                )
+            ).scalar_one()
+        return float(total)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def add_session(self, session: SessionRecord) -> None:
+        values = {name: getattr(session, name) for name in _SESSION_FIELDS}
+        with self.engine.begin() as conn:
+            conn.execute(sessions.insert().values(**_session_values(values)))
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+        return _session(row) if row else None
+
+    def update_session(self, session_id: str, **changes: Any) -> SessionRecord | None:
+        unknown = set(changes) - _SESSION_FIELDS
+        if unknown:
+            raise AttributeError(f"SessionRecord has no fields {sorted(unknown)}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id)
+                .values(**_session_values(changes))
+            )
+            row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+        return _session(row) if row else None
+
+    def open_sessions(self) -> list[SessionRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sessions).where(sessions.c.state != "closed"))
+            return [_session(row) for row in rows]
+
+    # -- health --------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
