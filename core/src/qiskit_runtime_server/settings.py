@@ -65,4 +65,7 @@ class Settings(BaseSettings):
         True, description="Discover executor plugins through the qiskit_runtime.executors group."
     )
     default_shots: int = Field(4096, gt=0, description="Shots when neither PUB nor options say.")
+    session_interactive_ttl: int = Field(
+        60, gt=0, description="Seconds a session waits for its next job before it goes inactive."
+    )
     log_level: str = Field("info", description="Server log level.")

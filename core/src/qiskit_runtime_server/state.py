@@ -38,7 +38,7 @@ class ServerState:
         upgrade(engine)
         logger.info("job store: %s", redacted(url))
         store = SqlJobStore(engine)
-        sessions = SessionService(store)
+        sessions = SessionService(store, settings.session_interactive_ttl)
         return cls(
             settings=settings,
             plugins=plugins,

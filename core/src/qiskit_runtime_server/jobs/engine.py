@@ -46,7 +46,8 @@ RUNNING = {JobStatus.RUNNING}
 #: Restarts a job survives before it is failed as interrupted.
 MAX_ATTEMPTS = 3
 SESSION_SWEEP_SECONDS = 1.0
-RETENTION_SWEEP_SECONDS = 3600.0
+#: Retention runs hourly, or more often when the retention itself is shorter than hours.
+RETENTION_SWEEP_MAX_SECONDS = 3600.0
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -348,9 +349,11 @@ class JobEngine:
         if now - self._last_session_sweep >= SESSION_SWEEP_SECONDS:
             self._last_session_sweep = now
             self.sessions.sweep()
-        if now - self._last_retention_sweep >= RETENTION_SWEEP_SECONDS:
+        retention = timedelta(days=self.settings.retention_days)
+        interval = min(RETENTION_SWEEP_MAX_SECONDS, max(1.0, retention.total_seconds() / 4))
+        if now - self._last_retention_sweep >= interval:
             self._last_retention_sweep = now
-            cutoff = utcnow() - timedelta(days=self.settings.retention_days)
+            cutoff = utcnow() - retention
             deleted = self.store.delete_finished_before(cutoff)
             if deleted:
                 logger.info("retention: deleted %d jobs finished before %s", deleted, cutoff)

@@ -14,25 +14,26 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from .models import (
     REASON_SESSION_CLOSED,
     JobStatus,
-    isoformat,
     SessionMode,
     SessionRecord,
+    isoformat,
     new_id,
     utcnow,
 )
 from .store import JobStore
 
-#: IBM's limits: sessions live at most 8 hours; a dedicated session waits 60 s between jobs.
+#: IBM's limits: sessions live at most 8 hours, and wait 60 s for the next job.
 MAX_TTL_SECONDS = 28_800
-INTERACTIVE_TTL_SECONDS = {"dedicated": 60, "batch": 600}
+INTERACTIVE_TTL_SECONDS = 60
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class SessionService:
     """Every read and change of a session goes through here."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, interactive_ttl: int = INTERACTIVE_TTL_SECONDS) -> None:
         self.store = store
+        self.interactive_ttl = interactive_ttl
 
     def create(self, *, instance: str, mode: Any, backend: str, max_ttl: Any) -> SessionRecord:
         if mode not in ("dedicated", "batch"):
@@ -50,7 +51,7 @@ class SessionService:
             mode=session_mode,
             backend=backend,
             max_ttl=ttl,
-            interactive_ttl=INTERACTIVE_TTL_SECONDS[mode],
+            interactive_ttl=self.interactive_ttl,
             created=now,
             timestamps=[("open", now)],
         )
@@ -68,7 +69,8 @@ class SessionService:
         if session.state == "closed":
             return session
         now = now or utcnow()
-        if now - session.created > timedelta(seconds=session.max_ttl):
+        # IBM counts max_ttl from the first job's start; an unused session from its creation.
+        if now - (session.activated_at or session.created) > timedelta(seconds=session.max_ttl):
             return self._close(session, "max_ttl of the session has passed", cancel_queued=True)
         if session.state == "active" and not self._has_pending(session.id):
             last = session.last_job_completed or session.last_job_started or session.created

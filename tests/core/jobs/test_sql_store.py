@@ -1,0 +1,192 @@
+"""The job store on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from qiskit_runtime_server.database.migrate import upgrade
+from qiskit_runtime_server.jobs.blobs import compress
+from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, SessionRecord, utcnow
+from qiskit_runtime_server.jobs.sql_store import SqlJobStore
+from qiskit_runtime_server.jobs.store import JobQuery
+
+INSTANCE = "crn:v1:test:a"
+
+
+def job(job_id: str, *, seconds_ago: float = 0, **fields: object) -> JobRecord:
+    values: dict[str, object] = {
+        "id": job_id,
+        "instance": INSTANCE,
+        "program_id": "sampler",
+        "backend": "fake_manila@aer",
+        "executor": "aer",
+        "created": utcnow() - timedelta(seconds=seconds_ago),
+    }
+    values.update(fields)
+    return JobRecord(**values)  # type: ignore[arg-type]
+
+
+def test_round_trip_with_blobs_and_logs(store: SqlJobStore) -> None:
+    record = job("a", tags=["x", "y"], num_qubits=[5], circuit_depths=[3], max_execution_time=9)
+    store.add_job(record, '{"pubs": []}', ["first line"])
+    loaded = store.get_job("a")
+    assert loaded == record
+    assert loaded.created.tzinfo is not None
+    assert store.job_params("a") == '{"pubs": []}'
+    assert store.job_result("a") is None
+    store.append_logs("a", ["second line"])
+    assert store.job_logs("a") == ["first line", "second line"]
+    assert store.get_job("missing") is None
+
+
+def test_transition_is_compare_and_set(store: SqlJobStore) -> None:
+    store.add_job(job("a"), "{}")
+    running = store.transition("a", {JobStatus.QUEUED}, status=JobStatus.RUNNING, attempts=1)
+    assert running is not None
+    assert running.status == JobStatus.RUNNING
+    assert store.transition("a", {JobStatus.QUEUED}, status=JobStatus.RUNNING) is None
+    done = store.transition(
+        "a", {JobStatus.RUNNING}, status=JobStatus.COMPLETED, result=compress("{}"),
+        logs=["done"], usage_seconds=1.5, finished_at=utcnow(),
+    )  # fmt: skip
+    assert done is not None
+    assert done.usage_seconds == 1.5
+    assert store.job_result("a") == "{}"
+    assert store.job_logs("a") == ["done"]
+    # A cancel arriving after completion changes nothing.
+    assert (
+        store.transition("a", {JobStatus.QUEUED, JobStatus.RUNNING}, status=JobStatus.CANCELLED)
+        is None
+    )
+    assert store.get_job("a").status == JobStatus.COMPLETED  # type: ignore[union-attr]
+
+
+def test_concurrent_claims_give_one_winner(store: SqlJobStore) -> None:
+    store.add_job(job("a"), "{}")
+    winners: list[str] = []
+
+    def claim(name: str) -> None:
+        if store.transition("a", {JobStatus.QUEUED}, status=JobStatus.RUNNING):
+            winners.append(name)
+
+    threads = [threading.Thread(target=claim, args=(str(i),)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_list_filters_count_and_paging(store: SqlJobStore) -> None:
+    for index in range(6):
+        store.add_job(
+            job(
+                f"j{index}",
+                seconds_ago=60 - index,
+                tags=["even"] if index % 2 == 0 else ["odd"],
+                backend="fake_manila@aer" if index < 4 else "fake_lima@aer",
+                session_id="s1" if index == 5 else None,
+                program_id="estimator" if index == 3 else "sampler",
+            ),
+            "{}",
+        )
+    store.add_job(job("other", instance="crn:v1:other"), "{}")
+    store.transition("j0", {JobStatus.QUEUED}, status=JobStatus.COMPLETED)
+
+    def ids(**filters: object) -> tuple[list[str], int]:
+        page, count = store.list_jobs(JobQuery(instance=INSTANCE, **filters))  # type: ignore[arg-type]
+        return [record.id for record in page], count
+
+    assert ids() == (["j5", "j4", "j3", "j2", "j1", "j0"], 6)
+    assert ids(limit=2, offset=1) == (["j4", "j3"], 6)
+    assert ids(ascending=True, limit=2) == (["j0", "j1"], 6)
+    assert ids(tags=["even"]) == (["j4", "j2", "j0"], 3)
+    assert ids(tags=["even", "odd"]) == ([], 0)
+    assert ids(backend="fake_lima@aer") == (["j5", "j4"], 2)
+    assert ids(pending=False) == (["j0"], 1)
+    assert ids(pending=True)[1] == 5
+    assert ids(program="estimator") == (["j3"], 1)
+    assert ids(session_id="s1") == (["j5"], 1)
+    middle = store.get_job("j2").created  # type: ignore[union-attr]
+    assert ids(created_after=middle) == (["j5", "j4", "j3", "j2"], 4)
+    assert ids(created_before=middle) == (["j2", "j1", "j0"], 3)
+
+
+def test_tags_replace(store: SqlJobStore) -> None:
+    store.add_job(job("a", tags=["old"]), "{}")
+    store.set_tags("a", ["new", "new", "more"])
+    assert store.get_job("a").tags == ["more", "new"]  # type: ignore[union-attr]
+    assert store.list_jobs(JobQuery(instance=INSTANCE, tags=["old"]))[1] == 0
+    assert store.list_jobs(JobQuery(instance=INSTANCE, tags=["new"]))[1] == 1
+
+
+def test_delete_and_retention(store: SqlJobStore) -> None:
+    old, recent, running = job("old"), job("recent"), job("running")
+    for record in (old, recent, running):
+        store.add_job(record, "{}", ["line"])
+    store.set_tags("old", ["t"])
+    store.transition(
+        "old",
+        {JobStatus.QUEUED},
+        status=JobStatus.COMPLETED,
+        finished_at=utcnow() - timedelta(days=40),
+    )
+    store.transition("recent", {JobStatus.QUEUED}, status=JobStatus.FAILED, finished_at=utcnow())
+    store.transition("running", {JobStatus.QUEUED}, status=JobStatus.RUNNING)
+    assert store.delete_finished_before(utcnow() - timedelta(days=30)) == 1
+    assert store.get_job("old") is None
+    assert store.job_logs("old") == []
+    assert store.get_job("recent") is not None
+    assert store.get_job("running") is not None
+    assert store.delete_job("recent")
+    assert not store.delete_job("recent")
+
+
+def test_scheduling_order_prefers_active_dedicated_sessions(store: SqlJobStore) -> None:
+    now = utcnow()
+    store.add_session(
+        SessionRecord(
+            "active",
+            INSTANCE,
+            "dedicated",
+            "b",
+            100,
+            60,
+            state="active",
+            timestamps=[("active", now)],
+        )
+    )
+    store.add_session(SessionRecord("batch", INSTANCE, "batch", "b", 100, 60, state="active"))
+    store.add_job(job("plain", seconds_ago=30), "{}")
+    store.add_job(job("in-batch", seconds_ago=20, session_id="batch"), "{}")
+    store.add_job(job("in-session", seconds_ago=10, session_id="active"), "{}")
+    store.add_job(job("other-executor", seconds_ago=40, executor="reference"), "{}")
+    assert store.next_queued("aer").id == "in-session"  # type: ignore[union-attr]
+    store.transition("in-session", {JobStatus.QUEUED}, status=JobStatus.RUNNING)
+    assert store.next_queued("aer").id == "plain"  # type: ignore[union-attr]
+    assert store.queue_position(store.get_job("in-batch")) == 1  # type: ignore[arg-type]
+    assert store.queue_lengths() == {"fake_manila@aer": 4}
+    assert [j.id for j in store.jobs_in_status(JobStatus.RUNNING)] == ["in-session"]
+
+
+def test_sessions_and_usage(store: SqlJobStore) -> None:
+    now = utcnow()
+    session = SessionRecord(
+        "s", INSTANCE, "batch", "b", 100, 60, created=now, timestamps=[("open", now)]
+    )
+    store.add_session(session)
+    assert store.get_session("s") == session
+    updated = store.update_session("s", state="closed", timestamps=[("open", now), ("closed", now)])
+    assert updated is not None
+    assert updated.state == "closed"
+    assert store.open_sessions() == []
+    store.add_job(job("a", usage_seconds=1.25), "{}")
+    store.add_job(job("b", usage_seconds=2.0), "{}")
+    assert store.usage_seconds(INSTANCE) == 3.25
+    assert store.usage_seconds("nobody") == 0.0
+
+
+def test_migrations_are_idempotent(store: SqlJobStore) -> None:
+    upgrade(store.engine)
+    store.ping()

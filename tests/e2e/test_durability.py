@@ -1,0 +1,112 @@
+"""``kill -9`` of the server loses no accepted job, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit_ibm_runtime import SamplerV2
+from qiskit_runtime_server.client import connect
+from qrs_test_plugins.databases import BACKENDS, database
+from qrs_test_plugins.gate import Gate
+from qrs_test_plugins.processes import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def circuit(request: str | None = None) -> QuantumCircuit:
+    qc = QuantumCircuit(2, metadata={"testkit": request} if request else {})
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    return qc
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+def server_env(database_url: str | None, *, testkit: bool = True) -> dict[str, str]:
+    env = {"QRS_EXECUTOR_WORKERS": json.dumps({"testkit": 1})}
+    if testkit:
+        env["QRS_PLUGINS"] = json.dumps(["qrs_test_plugins.testkit"])
+    if database_url:
+        env["QRS_DATABASE_URL"] = database_url
+    return env
+
+
+def wait_until(predicate, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_kill_9_then_restart_accounts_for_every_job(
+    tmp_path: Path, database_url: str | None, gate: Gate
+) -> None:
+    gate.close()
+    first = ServerProcess(tmp_path, extra_env=server_env(database_url)).start()
+    try:
+        first.wait_ready()
+        service = connect(first.url)
+        backend = service.backend("ideal_simulator@testkit")
+        sampler = SamplerV2(mode=backend)
+        sampler.options.simulator.seed_simulator = 5
+        done = sampler.run([circuit()], shots=100)
+        counts_before = done.result()[0].data.meas.get_counts()
+        running = sampler.run([circuit("gate")], shots=100)
+        gate.wait_started({running.job_id()})
+        queued = [sampler.run([circuit()], shots=100) for _ in range(3)]
+        assert all(job.status() == "QUEUED" for job in queued)
+    finally:
+        first.kill()
+
+    second = ServerProcess(tmp_path, port=first.port, extra_env=server_env(database_url))
+    with second:
+        second.wait_ready()
+        service = connect(second.url)
+        # The interrupted job runs again (and reaches the gate again), the queued ones wait.
+        gate.wait_started({running.job_id()})
+        gate.open()
+        ids = [done.job_id(), running.job_id(), *(job.job_id() for job in queued)]
+        wait_until(lambda: all(service.job(i).status() == "DONE" for i in ids))
+        assert service.job(done.job_id()).result()[0].data.meas.get_counts() == counts_before
+        for job_id in ids[1:]:
+            assert service.job(job_id).result()[0].data.meas.num_shots == 100
+        logs = service.job(running.job_id()).logs()
+        assert "the server stopped while the job ran; queued again" in logs
+        assert logs.count("job started on ideal_simulator@testkit") == 2
+        listed = {job.job_id() for job in service.jobs(limit=None)}
+        assert listed == set(ids)
+
+
+def test_jobs_that_cannot_run_again_fail_as_interrupted(tmp_path: Path, gate: Gate) -> None:
+    gate.close()
+    first = ServerProcess(tmp_path, extra_env=server_env(None)).start()
+    try:
+        first.wait_ready()
+        service = connect(first.url)
+        sampler = SamplerV2(mode=service.backend("ideal_simulator@testkit"))
+        running = sampler.run([circuit("gate")], shots=10)
+        gate.wait_started({running.job_id()})
+        queued = sampler.run([circuit()], shots=10)
+    finally:
+        first.kill()
+        gate.open()
+    # Restarted without the testkit plugin: its jobs can no longer run.
+    with ServerProcess(
+        tmp_path, port=first.port, extra_env=server_env(None, testkit=False)
+    ) as second:
+        second.wait_ready()
+        service = connect(second.url)
+        interrupted = service.job(running.job_id())
+        assert interrupted.status() == "ERROR"
+        assert "interrupted: the server stopped while the job ran" in interrupted.error_message()
+        assert "executor 'testkit' is not available" in service.job(queued.job_id()).error_message()
