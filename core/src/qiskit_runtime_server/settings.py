@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     executor_workers: dict[str, int] = Field(
         default_factory=dict, description='Worker processes per executor: {"aer": 4}.'
     )
+    prestart_workers: bool = Field(
+        True,
+        description="Start every worker process at start-up (else one per executor, the rest "
+        "when jobs arrive).",
+    )
     plugins: list[str] = Field(
         default_factory=list,
         description="Extra plugins to load by import path (module or module:object).",

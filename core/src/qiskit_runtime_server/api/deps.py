@@ -10,15 +10,17 @@ from ..errors import InvalidRequest
 from ..state import ServerState
 
 
-def get_server(request: Request) -> ServerState:
+async def get_server(request: Request) -> ServerState:
     server: ServerState = request.app.state.server
     return server
 
 
+# Dependencies are coroutines although they do no I/O: FastAPI runs plain functions in a
+# thread pool, and each hop costs more than the dependency itself.
 ServerDep = Annotated[ServerState, Depends(get_server)]
 
 
-def get_instance(
+async def get_instance(
     server: ServerDep,
     service_crn: Annotated[str | None, Header(alias="Service-CRN")] = None,
 ) -> str:

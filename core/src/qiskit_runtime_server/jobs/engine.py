@@ -113,6 +113,9 @@ class JobEngine:
             )
             self._pools[name] = _Pool(name, size, spec)
         self._commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        # Executors that may have queued jobs: only those are looked up in the store.
+        self._pending: set[str] = set(self._pools)
+        self._pending_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         self._stopping = threading.Event()
@@ -125,7 +128,8 @@ class JobEngine:
     def start(self) -> None:
         self.recover()
         for pool in self._pools.values():
-            self._spawn(pool)  # one warm worker per executor; the rest start on demand
+            for _ in range(pool.size if self.settings.prestart_workers else 1):
+                self._spawn(pool)
         self._thread.start()
 
     def stop(self) -> None:
@@ -143,6 +147,12 @@ class JobEngine:
     def wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):  # already awake, or stopped
             os.write(self._wake_write, b"!")
+
+    def notify(self, executor: str) -> None:
+        """A job for ``executor`` was queued."""
+        with self._pending_lock:
+            self._pending.add(executor)
+        self.wake()
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a queued or running job (a running one's worker is killed at once)."""
@@ -246,6 +256,7 @@ class JobEngine:
         if kind == "ready":
             worker.ready = True
             self._pool_of(worker).startup_failures = 0
+            self._pending.add(worker.executor)
         elif kind == "broken":
             pool = self._pool_of(worker)
             pool.broken = message[1]
@@ -270,6 +281,7 @@ class JobEngine:
     ) -> None:
         job = worker.job
         worker.job, worker.deadline = None, None
+        self._pending.add(worker.executor)  # the engine thread's own write needs no lock
         if job is None or job.id != job_id:  # pragma: no cover - protocol error
             logger.error("worker %s reported job %s it was not running", worker.process.pid, job_id)
             return
@@ -359,44 +371,43 @@ class JobEngine:
                 logger.info("retention: deleted %d jobs finished before %s", deleted, cutoff)
 
     def _dispatch(self) -> None:
-        for pool in self._pools.values():
+        with self._pending_lock:
+            pending, self._pending = self._pending, set()
+        for executor in pending:
+            pool = self._pools.get(executor)
+            if pool is None:
+                continue
             if pool.broken is not None:
                 self._fail_queued(pool)
                 continue
             while True:
                 worker = next((w for w in pool.workers if w.ready and w.job is None), None)
                 if worker is None:
-                    if len(pool.workers) < pool.size and self.store.next_queued(pool.executor):
+                    # Jobs may be waiting: look again when a worker is ready or free.
+                    self._pending.add(executor)
+                    if len(pool.workers) < pool.size and self.store.next_queued(executor):
                         while len(pool.workers) < pool.size:
                             self._spawn(pool)
                     break
-                job = self.store.next_queued(pool.executor)
-                if job is None:
+                if not self._start(worker):
                     break
-                self._start(worker, job)
 
-    def _start(self, worker: _Worker, job: JobRecord) -> None:
-        started = self.store.transition(
-            job.id,
-            {JobStatus.QUEUED},
-            status=JobStatus.RUNNING,
-            running_at=utcnow(),
-            attempts=job.attempts + 1,
-            logs=[
-                f"{isoformat(utcnow())} INFO job started on {job.backend} "
-                f"(worker process {worker.process.pid})"
-            ],
+    def _start(self, worker: _Worker) -> bool:
+        """Give ``worker`` the next queued job of its executor; False if there is none."""
+        now = utcnow()
+        claimed = self.store.claim_next(
+            worker.executor,
+            running_at=now,
+            log=f"{isoformat(now)} INFO job started (worker process {worker.process.pid})",
         )
-        if started is None:
-            return  # cancelled meanwhile
-        params = self.store.job_params(job.id) or "{}"
-        worker.job = started
+        if claimed is None:
+            return False
+        job, params = claimed
+        worker.job = job
         worker.started = time.monotonic()
         worker.deadline = (
-            worker.started + started.max_execution_time if started.max_execution_time else None
+            worker.started + job.max_execution_time if job.max_execution_time else None
         )
-        if started.session_id:
-            self.sessions.job_started(started.session_id)
         try:
             worker.conn.send(Assignment(job.id, job.program_id, job.backend, params))
         except (BrokenPipeError, OSError):
@@ -404,8 +415,13 @@ class JobEngine:
             worker.job = None
             self.store.transition(job.id, RUNNING, status=JobStatus.QUEUED, running_at=None)
             self._kill(worker)
+            return True
+        if job.session_id:
+            self.sessions.job_started(job.session_id)
+        return True
 
     def _fail_queued(self, pool: _Pool) -> None:
+        """Fail the queued jobs of an executor whose workers cannot start."""
         while (job := self.store.next_queued(pool.executor)) is not None:
             self._fail(job, f"executor {pool.executor!r} cannot run: {pool.broken}", running=False)
 

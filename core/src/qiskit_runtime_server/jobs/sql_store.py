@@ -133,16 +133,16 @@ class SqlJobStore(JobStore):
         if result is not None:
             values["result"] = result
         with self.engine.begin() as conn:
-            updated = conn.execute(
+            row = conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in allowed_from]))
                 .values(**values)
-            )
-            if updated.rowcount != 1:
+                .returning(*_RECORD_COLUMNS)
+            ).first()
+            if row is None:
                 return None
             self._insert_logs(conn, job_id, logs)
-            row = conn.execute(sa.select(*_RECORD_COLUMNS).where(jobs.c.id == job_id)).first()
-        return _job(row) if row else None
+        return _job(row)
 
     @staticmethod
     def _job_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -198,20 +198,51 @@ class SqlJobStore(JobStore):
 
     # -- scheduling ----------------------------------------------------------------------------
 
-    def next_queued(self, executor: str) -> JobRecord | None:
+    @staticmethod
+    def _next_queued_query(executor: str) -> sa.Select[Any]:
         priority = sa.case(
             (sa.and_(sessions.c.mode == "dedicated", sessions.c.state == "active"), 0), else_=1
         )
-        select = (
+        return (
             sa.select(*_RECORD_COLUMNS)
             .select_from(jobs.outerjoin(sessions, jobs.c.session_id == sessions.c.id))
             .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == executor)
             .order_by(priority, jobs.c.created, jobs.c.id)
             .limit(1)
         )
+
+    def next_queued(self, executor: str) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select).first()
+            row = conn.execute(self._next_queued_query(executor)).first()
         return _job(row) if row else None
+
+    def claim_next(
+        self, executor: str, *, running_at: datetime, log: str
+    ) -> tuple[JobRecord, str] | None:
+        # Several servers may share a PostgreSQL store: they skip rows another one locked.
+        select = self._next_queued_query(executor).with_for_update(of=jobs, skip_locked=True)
+        with self.engine.begin() as conn:
+            for _ in range(10):  # a job cancelled between the two statements: take the next
+                row = conn.execute(select).first()
+                if row is None:
+                    return None
+                claimed = conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == row.id, jobs.c.status == JobStatus.QUEUED.value)
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        running_at=running_at,
+                        attempts=jobs.c.attempts + 1,
+                    )
+                    .returning(*_RECORD_COLUMNS, jobs.c.params)
+                ).first()
+                if claimed is not None:
+                    self._insert_logs(conn, row.id, [log])
+                    values = dict(claimed._mapping)
+                    params = decompress(values.pop("params"))
+                    values["status"] = JobStatus(values["status"])
+                    return JobRecord(**values), params
+        return None
 
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]:
         with self.engine.connect() as conn:

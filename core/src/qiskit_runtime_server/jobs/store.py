@@ -95,6 +95,13 @@ class JobStore(ABC):
         sessions first, then the oldest."""
 
     @abstractmethod
+    def claim_next(
+        self, executor: str, *, running_at: datetime, log: str
+    ) -> tuple[JobRecord, str] | None:
+        """Atomically move :meth:`next_queued` to ``Running`` (one more attempt, ``log``
+        appended) and return it with its params text; None when nothing is queued."""
+
+    @abstractmethod
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]: ...
 
     @abstractmethod

@@ -33,6 +33,7 @@ from qiskit_runtime_server import (
     ExecutorInfo,
     SamplerTask,
 )
+from qiskit_runtime_server.circuits import active_qubits
 
 from . import __version__
 from .constraints import check_circuit
@@ -90,35 +91,63 @@ class AerEngine:
                     label=f"PUB {index}",
                 )
         task = _translated(task)
-        noise, noise_label = self._noise(task)
-        simulator = AerSimulator(noise_model=noise) if noise is not None else AerSimulator()
+        density_matrix = _density_matrix_is_cheaper(task)
+        noise, noise_label = self._noise(task, density_matrix)
+        simulator = AerSimulator()
+        if noise is not None:
+            simulator = AerSimulator(
+                noise_model=noise, method="density_matrix" if density_matrix else "automatic"
+            )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
         result: PrimitiveResult
         if isinstance(task, SamplerTask):
             result = self._sample(task, simulator)
-            method = "aer SamplerV2"
+            primitive = "Aer SamplerV2"
         elif noise is not None:
             result = self._estimate_sampled(task, simulator)
-            method = "Pauli-basis measurements (BackendEstimatorV2)"
+            primitive = "Pauli-basis measurements (BackendEstimatorV2)"
         else:
             result = self._estimate_exact(task, simulator)
-            method = "exact statevector expectation values"
+            primitive = "exact statevector expectation values"
         result.metadata["simulator"] = {
             "executor": EXECUTOR_NAME,
             "aer_version": qiskit_aer.__version__,
             "noise": noise_label,
-            "method": method,
+            "primitive": primitive,
+            "method": "density_matrix" if noise is not None and density_matrix else "automatic",
             "seed_simulator": options.seed_simulator,
         }
         return result
 
-    def _noise(self, task: ExecutionTask) -> tuple[NoiseModel | None, str]:
+    def _noise(self, task: ExecutionTask, as_channels: bool) -> tuple[NoiseModel | None, str]:
         if task.options.noise_model is not None:
             return user_noise_model(task.options.noise_model), "user noise model"
-        device = self.noise_models.device_noise(task.backend)
+        device = self._device_noise(task, as_channels)
         if device is None:
             return None, "none (ideal device)"
         return device, f"{task.backend.name} device noise model"
+
+    def _device_noise(self, task: ExecutionTask, as_channels: bool) -> NoiseModel | None:
+        circuits = [pub.circuit for pub in task.pubs]
+        if isinstance(task, SamplerTask):
+            return self.noise_models.for_circuits(task.backend, circuits, as_channels=as_channels)
+        # The estimator measures every qubit its observables touch (even idle ones) after
+        # basis changes of its own: keep those qubits' errors, and every instruction's.
+        measured = {
+            pub.circuit.num_qubits - 1 - position
+            for pub in task.pubs
+            for observable in pub.observables.ravel()
+            for label in observable
+            for position, pauli in enumerate(label)
+            if pauli != "I"
+        }
+        return self.noise_models.for_circuits(
+            task.backend,
+            circuits,
+            extra_qubits=measured,
+            by_instruction=False,
+            as_channels=as_channels,
+        )
 
     def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
         sampler = AerSamplerV2.from_backend(simulator, seed=task.options.seed_simulator)
@@ -157,6 +186,22 @@ def _translated(task: ExecutionTask) -> ExecutionTask:
         for pub in task.pubs
     )  # fmt: skip
     return dataclasses.replace(task, pubs=estimator_pubs)
+
+
+#: Density matrices of up to this many qubits (4**12 complex128 entries: 268 MB) are used.
+DENSITY_MATRIX_MAX_QUBITS = 12
+
+
+def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
+    """Aer's own rule for noisy circuits: a density matrix (cost 4**n, exact) beats shots
+    trajectories (cost shots * 2**n) when shots > 2**n. Decided here so that the noise model
+    can be given in the form that method runs fastest (see noise.py)."""
+    if isinstance(task, SamplerTask):
+        shots = min(pub.shots or 0 for pub in task.pubs)
+    else:
+        shots = min(math.ceil(1 / (pub.precision or 1) ** 2) for pub in task.pubs)
+    width = max(len(active_qubits(pub.circuit)) for pub in task.pubs)
+    return width <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**width
 
 
 def _estimator_seed(task: EstimatorTask) -> int | None:

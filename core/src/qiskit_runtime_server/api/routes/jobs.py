@@ -71,7 +71,7 @@ def _create_job(
     # The job is committed: from here on nothing may turn into a 5xx, because the client
     # retries a POST that fails with a 5xx and would submit the job twice.
     try:
-        server.engine.wake()
+        server.engine.notify(record.executor)
     except Exception:  # pragma: no cover - the engine polls the store anyway
         logger.exception("could not wake the job engine for job %s", record.id)
     return {"id": record.id, "backend": record.backend, "session_id": record.session_id}

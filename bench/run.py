@@ -1,0 +1,373 @@
+"""Benchmarks of the server: overhead, throughput, responsiveness, parallelism and memory.
+
+    uv run python bench/run.py            # every benchmark, a table at the end
+    uv run python bench/run.py throughput memory
+
+Each benchmark starts its own ``qiskit-runtime-server serve`` process (SQLite in a temporary
+data directory, default settings) and drives it over raw HTTP from this process. Results are
+ratios and latencies measured side by side in one run; the machine may be shared and noisy,
+so compare runs of the same revision before concluding anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from qiskit import QuantumCircuit
+from qiskit.circuit.random import random_circuit
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_runtime_server.testing import encode_job_body
+from qiskit_runtime_server.testing.live_server import free_port
+
+FINAL = {"Completed", "Failed", "Cancelled"}
+#: How often throughput clients poll a job: what qiskit-ibm-runtime does inside a session.
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class Row:
+    benchmark: str
+    measured: str
+    target: str
+    ok: bool
+
+
+class Server:
+    """A ``serve`` process with its own data directory."""
+
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.directory = tempfile.TemporaryDirectory(prefix="qrs-bench-")
+        self.log = Path(self.directory.name) / "server.log"
+        environment = {**os.environ, "QRS_DATA_DIR": self.directory.name, **env}
+        environment["QRS_LOG_LEVEL"] = "warning"
+        command = [
+            sys.executable,
+            "-m",
+            "qiskit_runtime_server.cli",
+            "serve",
+            "--port",
+            str(self.port),
+        ]
+        with self.log.open("wb") as log:
+            self.process = psutil.Popen(command, env=environment, stdout=log, stderr=log)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(self.log.read_text())
+            time.sleep(0.1)
+
+    def rss_mb(self) -> dict[str, float]:
+        """Resident memory of the server process and of its worker processes."""
+        workers = self.process.children(recursive=True)
+        return {
+            "server": self.process.memory_info().rss / 2**20,
+            "workers": sum(child.memory_info().rss for child in workers) / 2**20,
+        }
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.directory.cleanup()
+
+
+def manila_bell() -> tuple[dict[str, Any], Any]:
+    """The overhead/throughput job: a 2-qubit Bell circuit, 1024 shots, on fake_manila@aer."""
+    from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(1, backend=FakeManilaV2(), seed_transpiler=1).run(circuit)
+    return encode_job_body("sampler", "fake_manila@aer", [(isa, None, 1024)]), isa
+
+
+def run_job(client: httpx.Client, body: dict[str, Any], poll: float) -> tuple[str, str]:
+    """Submit, poll until final, fetch the result; the job id and final status."""
+    job_id = client.post("/api/v1/jobs", json=body).raise_for_status().json()["id"]
+    while True:
+        state = client.get(f"/api/v1/jobs/{job_id}", params={"exclude_params": "true"})
+        status = state.raise_for_status().json()["state"]["status"]
+        if status in FINAL:
+            break
+        time.sleep(poll)
+    client.get(f"/api/v1/jobs/{job_id}/results").raise_for_status()
+    return job_id, status
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def percentile_ms(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def bench_overhead(jobs: int = 200) -> list[Row]:
+    from qiskit_runtime_server.catalogue import Catalogue
+    from qiskit_runtime_server.jobs.submission import prepare_task
+    from qiskit_runtime_server.plugins import PluginHost
+    from qiskit_runtime_server_aer.engine import AerEngine
+
+    body, _ = manila_bell()
+    # In-process: the aer executor itself, with its noise-model caches warm.
+    host = PluginHost.load()
+    task = prepare_task(
+        "sampler", "fake_manila@aer", body["params"], job_id="x", catalogue=Catalogue(host),
+        default_shots=4096,
+    ).task  # fmt: skip
+    engine = AerEngine()
+    for _ in range(20):
+        engine.run(task)
+    direct = []
+    for _ in range(jobs):
+        began = time.perf_counter()
+        engine.run(task)
+        direct.append(time.perf_counter() - began)
+
+    server = Server()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for _ in range(20):
+                run_job(client, body, poll=0.0005)
+            through_server = []
+            for _ in range(jobs):
+                began = time.perf_counter()
+                run_job(client, body, poll=0.0005)
+                through_server.append(time.perf_counter() - began)
+    finally:
+        server.close()
+    overhead = median_ms(through_server) - median_ms(direct)
+    return [
+        Row(
+            "overhead: 2q 1024-shot job on fake_manila@aer",
+            f"HTTP {median_ms(through_server):.1f} ms vs in-process {median_ms(direct):.1f} ms "
+            f"(median of {jobs}): +{overhead:.1f} ms",
+            "<= 10 ms",
+            overhead <= 10,
+        )
+    ]
+
+
+def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
+    body, _ = manila_bell()
+    server = Server()
+    outcomes: list[str] = []
+    errors: list[str] = []
+    next_job = iter(range(jobs))
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            while True:
+                with lock:
+                    if next(next_job, None) is None:
+                        return
+                try:
+                    _, status = run_job(client, body, poll=POLL_SECONDS)
+                    outcomes.append(status)
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as warm:
+            for _ in range(10):
+                run_job(warm, body, poll=0.005)
+        threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            listed = client.get("/api/v1/jobs", params={"limit": 1, "pending": "false"}).json()
+    finally:
+        server.close()
+    completed = outcomes.count("Completed")
+    lost = jobs + 10 - listed["count"]
+    rate = completed / elapsed
+    return [
+        Row(
+            f"throughput: {jobs} such jobs, {clients} clients",
+            f"{rate:.0f} jobs/s ({elapsed:.1f} s); {completed} completed, {lost} lost, "
+            f"{len(errors) + len(outcomes) - completed} errors",
+            ">= 100 jobs/s, 0 lost, 0 errors",
+            rate >= 100 and lost == 0 and not errors and completed == jobs,
+        )
+    ]
+
+
+def bench_responsiveness(qubits: int = 20) -> list[Row]:
+    circuit = random_circuit(qubits, 120, seed=3, measure=True)
+    body = encode_job_body("sampler", "ideal_simulator@aer", [(circuit, None, 2000)])
+    server = Server()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            ids = [client.post("/api/v1/jobs", json=body).json()["id"] for _ in range(3)]
+            latencies: list[float] = []
+            seen_running = False
+            while True:
+                statuses = []
+                for job_id in ids:
+                    began = time.perf_counter()
+                    response = client.get(
+                        f"/api/v1/jobs/{job_id}", params={"exclude_params": "true"}
+                    )
+                    latencies.append(time.perf_counter() - began)
+                    statuses.append(response.json()["state"]["status"])
+                seen_running |= "Running" in statuses
+                if all(s in FINAL for s in statuses):
+                    break
+                time.sleep(0.005)
+    finally:
+        server.close()
+    p99 = percentile_ms(latencies, 0.99)
+    return [
+        Row(
+            f"responsiveness: GET /jobs/{{id}} while three {qubits}-qubit jobs run",
+            f"p99 {p99:.1f} ms, median {median_ms(latencies):.1f} ms, max "
+            f"{max(latencies) * 1000:.1f} ms ({len(latencies)} requests)",
+            "p99 < 50 ms",
+            p99 < 50 and seen_running and all(s == "Completed" for s in statuses),
+        )
+    ]
+
+
+def bench_parallelism(qubits: int = 16) -> list[Row]:
+    def body(seed: int) -> dict[str, Any]:
+        circuit = random_circuit(qubits, 200, seed=seed, measure=True)
+        return encode_job_body("sampler", "ideal_simulator@aer", [(circuit, None, 1000)])
+
+    def wait_all(client: httpx.Client, ids: list[str]) -> None:
+        while not all(
+            client.get(f"/api/v1/jobs/{i}").json()["state"]["status"] in FINAL for i in ids
+        ):
+            time.sleep(0.01)
+
+    server = Server()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            wait_all(client, [client.post("/api/v1/jobs", json=body(0)).json()["id"]])  # warm
+            began = time.perf_counter()
+            for seed in (1, 2):
+                wait_all(client, [client.post("/api/v1/jobs", json=body(seed)).json()["id"]])
+            sequential = time.perf_counter() - began
+            began = time.perf_counter()
+            ids = [client.post("/api/v1/jobs", json=body(seed)).json()["id"] for seed in (1, 2)]
+            wait_all(client, ids)
+            parallel = time.perf_counter() - began
+    finally:
+        server.close()
+    ratio = parallel / sequential
+    return [
+        Row(
+            f"parallelism: two {qubits}-qubit jobs",
+            f"together {parallel:.2f} s vs one after the other {sequential:.2f} s: "
+            f"ratio {ratio:.2f}",
+            "<= 0.6",
+            ratio <= 0.6,
+        )
+    ]
+
+
+def bench_memory(first: int = 100, total: int = 1000, clients: int = 8) -> list[Row]:
+    body, _ = manila_bell()
+    server = Server()
+    counter = iter(range(total))
+    lock = threading.Lock()
+    marks: dict[int, dict[str, float]] = {}
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                run_job(client, body, poll=0.01)
+
+    def run(count: int) -> None:
+        nonlocal counter
+        counter = iter(range(count))
+        threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    try:
+        run(first)
+        marks[first] = server.rss_mb()
+        run(total - first)
+        marks[total] = server.rss_mb()
+    finally:
+        server.close()
+    growth = {key: marks[total][key] - marks[first][key] for key in marks[total]}
+    return [
+        Row(
+            f"memory: RSS after {total} jobs vs after {first}",
+            f"server {marks[first]['server']:.0f} -> {marks[total]['server']:.0f} MB "
+            f"({growth['server']:+.1f}), workers {marks[first]['workers']:.0f} -> "
+            f"{marks[total]['workers']:.0f} MB ({growth['workers']:+.1f})",
+            "within 50 MB",
+            all(abs(value) <= 50 for value in growth.values()),
+        )
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
+    "overhead": bench_overhead,
+    "throughput": bench_throughput,
+    "responsiveness": bench_responsiveness,
+    "parallelism": bench_parallelism,
+    "memory": bench_memory,
+}
+
+
+def main() -> int:
+    warnings.simplefilter("ignore")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], default=[])
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    names = parser.parse_args().names or list(BENCHMARKS)
+    rows: list[Row] = []
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.extend(BENCHMARKS[name]())
+    width = max(len(row.benchmark) for row in rows)
+    print(f"\n{'benchmark':<{width}}  {'result':<6}  target / measured")
+    for row in rows:
+        print(f"{row.benchmark:<{width}}  {'PASS' if row.ok else 'MISS':<6}  {row.target}")
+        print(f"{'':<{width}}          {row.measured}")
+    if parser.parse_args().json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
