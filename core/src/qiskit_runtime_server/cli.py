@@ -27,7 +27,23 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="Port to bind [QRS_PORT, 8000].")
 @click.option("--workers", default=None, type=int, help="Jobs run at once [QRS_WORKERS, CPUs].")
 @click.option("--log-level", default=None, help="debug, info, warning, error [QRS_LOG_LEVEL].")
-def serve(host: str | None, port: int | None, workers: int | None, log_level: str | None) -> None:
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Directory of the SQLite database [QRS_DATA_DIR].",
+)
+@click.option(
+    "--database-url", default=None, help="postgresql://... instead of SQLite [QRS_DATABASE_URL]."
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    log_level: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
     """Start the server."""
     import uvicorn
 
@@ -40,6 +56,8 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
             "port": port,
             "workers": workers,
             "log_level": log_level,
+            "data_dir": data_dir,
+            "database_url": database_url,
         }.items()
         if value is not None
     }
