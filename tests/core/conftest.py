@@ -12,10 +12,15 @@ from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
 
+#: Small enough that the hostile-input table can exceed it cheaply.
+MAX_BODY_BYTES = 4 * 2**20
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), workers=2)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"), workers=2, max_body_bytes=MAX_BODY_BYTES
+    )
     with LiveServer(create_app(settings)) as server:
         server.wait_ready()
         yield server

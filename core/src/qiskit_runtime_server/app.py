@@ -6,10 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from . import __version__
+from .api.body_limit import BodySizeLimit
+from .api.deps import get_instance
 from .api.errors import install_error_handlers
 from .api.routes import backends, discovery, identity, instances, jobs, server_info, sessions
 from .settings import Settings
@@ -48,9 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.server = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    # Every runtime route needs a caller allowed to use the request's instance; routes that
+    # also take InstanceDep get the same (cached) result.
     for module in (backends, jobs, sessions, instances):
-        app.include_router(module.router, prefix=RUNTIME_PREFIX)
+        app.include_router(
+            module.router, prefix=RUNTIME_PREFIX, dependencies=[Depends(get_instance)]
+        )
     app.include_router(identity.router)
     app.include_router(discovery.router)
     app.include_router(server_info.router)

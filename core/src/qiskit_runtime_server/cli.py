@@ -6,11 +6,13 @@ import json
 import logging
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from .auth.keyfile import KeyFileError
 from .client import LOCAL_TOKEN, client_environment, saved_account_url
 from .plugins import PluginHost
 from .settings import Settings
@@ -36,42 +38,70 @@ def main() -> None:
 @click.option(
     "--database-url", default=None, help="postgresql://... instead of SQLite [QRS_DATABASE_URL]."
 )
-def serve(
-    host: str | None,
-    port: int | None,
-    workers: int | None,
-    log_level: str | None,
-    data_dir: str | None,
-    database_url: str | None,
-) -> None:
+@click.option(
+    "--api-keys-file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="API keys (TOML/JSON) that callers must present [QRS_API_KEYS_FILE].",
+)
+@click.option(
+    "--allow-anonymous",
+    is_flag=True,
+    default=None,
+    help="Serve without keys on a non-loopback address [QRS_ALLOW_ANONYMOUS].",
+)
+@click.option(
+    "--ssl-certfile", default=None, type=click.Path(dir_okay=False), help="TLS certificate (PEM)."
+)
+@click.option(
+    "--ssl-keyfile", default=None, type=click.Path(dir_okay=False), help="TLS private key (PEM)."
+)
+def serve(**options: Any) -> None:
     """Start the server."""
     import uvicorn
 
     from .app import create_app
+    from .auth.exposure import refusal
 
-    overrides: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "host": host,
-            "port": port,
-            "workers": workers,
-            "log_level": log_level,
-            "data_dir": data_dir,
-            "database_url": database_url,
-        }.items()
-        if value is not None
-    }
-    settings = Settings(**overrides)
+    settings = Settings(**{key: value for key, value in options.items() if value is not None})
     level = settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = refusal(settings)
+    if problem:
+        raise click.ClickException(problem)
+    if (settings.ssl_certfile is None) != (settings.ssl_keyfile is None):
+        raise click.ClickException("TLS needs both --ssl-certfile and --ssl-keyfile")
     # The API's event loop and the job engine's thread share the GIL: a short switch interval
     # keeps either from waiting behind the other for the default 5 ms.
     sys.setswitchinterval(0.0005)
-    app = create_app(settings)
-    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    try:
+        app = create_app(settings)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    scheme = "https" if settings.ssl_certfile else "http"
+    url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
     click.echo(f"qiskit-runtime-server {__version__} on {url}", err=True)
-    click.echo(f'Connect a client: eval "$(qiskit-runtime-server env --url {url})"', err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    if settings.api_keys_file is None:
+        click.echo(
+            "Open single-user mode: no API keys are configured, every caller is the local user "
+            f"(default instance {settings.instance_name}). Set QRS_API_KEYS_FILE to require keys.",
+            err=True,
+        )
+        click.echo(f'Connect a client: eval "$(qiskit-runtime-server env --url {url})"', err=True)
+    else:
+        click.echo(f"API keys required (from {settings.api_keys_file}).", err=True)
+        click.echo(
+            f'Connect a client: eval "$(qiskit-runtime-server env --url {url} --token KEY)"',
+            err=True,
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+    )
 
 
 @main.command()
@@ -161,3 +191,103 @@ def env(url: str, token: str, instance: str | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.group()
+def keys() -> None:
+    """Manage the API keys file (QRS_API_KEYS_FILE)."""
+
+
+def _keys_path(path: str | None) -> Path:
+    chosen = Path(path) if path else Settings().api_keys_file
+    if chosen is None:
+        raise click.ClickException("give --file or set QRS_API_KEYS_FILE")
+    return chosen
+
+
+_file_option = click.option(
+    "--file",
+    "path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The keys file [QRS_API_KEYS_FILE]; .json for JSON, else TOML.",
+)
+
+
+@keys.command("create")
+@_file_option
+@click.option("--user", required=True, help="Who the key belongs to.")
+@click.option(
+    "--instance", "instances", multiple=True, required=True, help="Instance CRN (repeatable)."
+)
+@click.option("--instance-name", default=None, help="Name shown by instance discovery.")
+@click.option("--max-queued-jobs", type=click.IntRange(min=1), default=None)
+@click.option("--max-executions", type=click.IntRange(min=1), default=None)
+def keys_create(
+    path: str | None,
+    user: str,
+    instances: tuple[str, ...],
+    instance_name: str | None,
+    max_queued_jobs: int | None,
+    max_executions: int | None,
+) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    from .auth import keyfile
+
+    target = _keys_path(path)
+    try:
+        current = keyfile.load(target)
+        record, secret = current.add(
+            user,
+            list(instances),
+            instance_name=instance_name,
+            max_queued_jobs=max_queued_jobs,
+            max_executions=max_executions,
+        )
+        keyfile.save(target, current)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created key {record.id} for {user} in {target}", err=True)
+    click.echo("store it now: it cannot be shown again", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@_file_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_list(path: str | None, as_json: bool) -> None:
+    """List keys (ids, users, instances; never the keys)."""
+    from .auth import keyfile
+
+    try:
+        current = keyfile.load(_keys_path(path))
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [
+        {"id": k.id, "user": k.user, "instances": list(k.instances), "created": k.created}
+        for k in current.keys
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:<16} {row['user']:<20} {row['created']:<22} {' '.join(row['instances'])}"
+        )
+
+
+@keys.command("revoke")
+@_file_option
+@click.argument("key_id")
+def keys_revoke(path: str | None, key_id: str) -> None:
+    """Revoke a key by id; a running server stops accepting it and its tokens within a second."""
+    from .auth import keyfile
+
+    target = _keys_path(path)
+    try:
+        current = keyfile.load(target)
+        record = current.revoke(key_id)
+        keyfile.save(target, current)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked key {record.id} of {record.user}")

@@ -34,5 +34,22 @@ class Unauthorized(ServerError):
     code = "unauthorized"
 
 
+class Forbidden(ServerError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(ServerError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class LimitExceeded(ServerError):
+    """An instance limit (IBM answers 409 "Usage exceeds instance limit")."""
+
+    status_code = 409
+    code = "limit_exceeded"
+
+
 class ExecutorContractError(Exception):
     """A plugin broke the contract (wrong return type, duplicate name, ...)."""

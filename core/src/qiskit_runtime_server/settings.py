@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     instance_name: str = Field("local", description="Instance name shown by instance discovery.")
     token_secret: str = Field(
         default_factory=lambda: os.urandom(32).hex(),
+        min_length=32,
         description="Secret that signs bearer tokens (random per start unless set).",
     )
     token_lifetime_seconds: int = Field(3600, gt=0, description="Bearer token lifetime.")
@@ -74,3 +75,23 @@ class Settings(BaseSettings):
         60, gt=0, description="Seconds a session waits for its next job before it goes inactive."
     )
     log_level: str = Field("info", description="Server log level.")
+    api_keys_file: Path | None = Field(
+        None, description="TOML/JSON file of API keys; unset means the open single-user mode."
+    )
+    allow_anonymous: bool = Field(
+        False, description="Allow the open mode on an address other than loopback."
+    )
+    ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM) to serve HTTPS.")
+    ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM).")
+    max_body_bytes: int = Field(
+        64 * 2**20, gt=0, description="Largest request body accepted (413 above)."
+    )
+    max_executions: int = Field(
+        5_000_000,
+        gt=0,
+        description="Largest job: shots x parameter sets summed over PUBs (estimator: "
+        "1/precision^2 per parameter set).",
+    )
+    max_queued_jobs: int = Field(
+        1000, gt=0, description="Jobs an instance may have queued or running at once."
+    )

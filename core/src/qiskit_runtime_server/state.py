@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from .auth import AccessControl, InstanceConfig, Limits
 from .catalogue import Catalogue
 from .database.engine import create_engine, database_url, redacted
 from .database.migrate import upgrade
@@ -28,6 +29,7 @@ class ServerState:
     sessions: SessionService
     engine: JobEngine
     tokens: TokenIssuer
+    access: AccessControl
 
     @classmethod
     def build(cls, settings: Settings) -> ServerState:
@@ -39,6 +41,13 @@ class ServerState:
         logger.info("job store: %s", redacted(url))
         store = SqlJobStore(engine)
         sessions = SessionService(store, settings.session_interactive_ttl)
+        tokens = TokenIssuer(settings.token_secret, settings.token_lifetime_seconds)
+        access = AccessControl(
+            tokens,
+            settings.api_keys_file,
+            default_instance=InstanceConfig(settings.instance_crn, settings.instance_name),
+            default_limits=Limits(settings.max_queued_jobs, settings.max_executions),
+        )
         return cls(
             settings=settings,
             plugins=plugins,
@@ -46,5 +55,6 @@ class ServerState:
             store=store,
             sessions=sessions,
             engine=JobEngine(store, sessions, plugins, settings),
-            tokens=TokenIssuer(settings.token_secret, settings.token_lifetime_seconds),
+            tokens=tokens,
+            access=access,
         )

@@ -20,11 +20,14 @@ class TokenIssuer:
         self._secret = secret
         self._lifetime = lifetime_seconds
 
-    def issue(self, subject: str) -> dict[str, Any]:
-        """The body of ``POST /identity/token``, as IBM Cloud IAM returns it."""
+    def issue(self, subject: str, key_id: str | None = None) -> dict[str, Any]:
+        """The body of ``POST /identity/token``, as IBM Cloud IAM returns it. ``kid`` names
+        the API key, so that revoking the key invalidates its tokens."""
         now = int(time.time())
         expiration = now + self._lifetime
-        claims = {"iss": ISSUER, "sub": subject, "iat": now, "exp": expiration}
+        claims: dict[str, Any] = {"iss": ISSUER, "sub": subject, "iat": now, "exp": expiration}
+        if key_id is not None:
+            claims["kid"] = key_id
         return {
             "access_token": jwt.encode(claims, self._secret, algorithm="HS256"),
             "refresh_token": "not_supported",

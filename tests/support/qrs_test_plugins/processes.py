@@ -15,7 +15,7 @@ from qiskit_runtime_server.testing.live_server import free_port
 
 
 class ServerProcess:
-    """``with ServerProcess(data_dir) as server: ...``: the server's stderr goes to a log file."""
+    """``with ServerProcess(data_dir) as server: ...``: the server's output goes to a log file."""
 
     def __init__(
         self,
@@ -44,9 +44,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command, env=self.env, stdout=subprocess.DEVNULL, stderr=log
-            )
+            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
         return self
 
     def wait_ready(self, timeout: float = 120, status: int = 200) -> httpx.Response:

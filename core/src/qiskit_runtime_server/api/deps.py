@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from ..errors import InvalidRequest
+from ..auth import Principal
 from ..state import ServerState
 
 
@@ -20,20 +20,26 @@ async def get_server(request: Request) -> ServerState:
 ServerDep = Annotated[ServerState, Depends(get_server)]
 
 
+async def get_principal(
+    server: ServerDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """The authenticated caller (anyone, in the open single-user mode)."""
+    return server.access.authenticate(authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
 async def get_instance(
     server: ServerDep,
+    principal: PrincipalDep,
     service_crn: Annotated[str | None, Header(alias="Service-CRN")] = None,
 ) -> str:
-    """The instance a runtime request acts for: its ``Service-CRN`` header.
-
-    In the open single-user mode every CRN is its own namespace of jobs and sessions, and a
-    request without the header acts for the default instance.
-    """
-    if service_crn is None or service_crn == "":
-        return server.settings.instance_crn
-    if not service_crn.startswith("crn:") or len(service_crn) > 512:
-        raise InvalidRequest("the Service-CRN header must be an instance CRN (crn:v1:...)")
-    return service_crn
+    """The instance a runtime request acts for: its ``Service-CRN`` header, which the caller's
+    key must allow. In the open mode every CRN is its own namespace of jobs and sessions, and
+    a request without the header acts for the default instance."""
+    return server.access.instance_for(principal, service_crn)
 
 
 InstanceDep = Annotated[str, Depends(get_instance)]

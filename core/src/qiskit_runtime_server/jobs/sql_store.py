@@ -120,6 +120,15 @@ class SqlJobStore(JobStore):
             total = conn.execute(count).scalar_one()
         return page, int(total)
 
+    def pending_count(self, instance: str) -> int:
+        count = (
+            sa.select(sa.func.count())
+            .select_from(jobs)
+            .where(jobs.c.instance == instance, jobs.c.status.in_(_PENDING))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(count).scalar_one())
+
     def transition(
         self,
         job_id: str,

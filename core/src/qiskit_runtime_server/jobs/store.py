@@ -118,6 +118,10 @@ class JobStore(ABC):
     @abstractmethod
     def usage_seconds(self, instance: str) -> float: ...
 
+    @abstractmethod
+    def pending_count(self, instance: str) -> int:
+        """Jobs of the instance that are queued or running (its queue limit counts these)."""
+
     # -- sessions ------------------------------------------------------------------------------
 
     @abstractmethod

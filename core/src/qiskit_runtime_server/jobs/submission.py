@@ -18,6 +18,7 @@ import qiskit
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit_ibm_runtime.utils.utils import is_isa_circuit
 
 from ..catalogue import Catalogue, VirtualBackend
 from ..circuits import active_qubits
@@ -27,6 +28,8 @@ from .decoding import decode_params
 from .models import JobRecord, new_id
 
 PROGRAMS = ("sampler", "estimator")
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 256
 #: Option values that are single settings even though they are (or decode to) mappings.
 _LEAF_OPTIONS = frozenset({"simulator.noise_model"})
 
@@ -84,6 +87,8 @@ def prepare_task(
 ) -> PreparedTask:
     """Decode and check a job's inputs and build its task. The server calls this when a job is
     submitted (to refuse bad input with a 4xx) and the worker again, to run it."""
+    if not isinstance(program_id, str) or not program_id:
+        raise InvalidRequest("'program_id' is required: 'sampler' or 'estimator'")
     if program_id not in PROGRAMS:
         raise NotFound(f"program {program_id!r} was not found; available: {', '.join(PROGRAMS)}")
     backend = find_backend(catalogue, backend_name)
@@ -152,6 +157,16 @@ def prepare_task(
                 f"PUB {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
                 f"simulates at most {info.max_qubits} on this server"
             )
+        if not backend.description.simulator:
+            # IBM's rule for real devices (and the client's own check): every instruction must
+            # be supported by the target on the qubits it acts on.
+            problem = is_isa_circuit(circuit, backend.description.backend().target)
+            if problem:
+                raise InvalidRequest(
+                    f"PUB {index}: the circuit is not an ISA circuit for {backend.name}: "
+                    f"{problem}. Transpile it for the backend first, for example with "
+                    "generate_preset_pass_manager(optimization_level=1, backend=backend)."
+                )
     return PreparedTask(
         task=task,
         ignored_options=[path for path in option_paths(options) if not info.honours(path)],
@@ -168,6 +183,7 @@ def prepare_submission(
     instance: str,
     catalogue: Catalogue,
     default_shots: int,
+    max_executions: int | None = None,
 ) -> Submission:
     """Validate a decoded-as-plain-JSON ``POST /jobs`` body."""
     job_id = new_id()
@@ -179,9 +195,13 @@ def prepare_submission(
         catalogue=catalogue,
         default_shots=default_shots,
     )
-    tags = body.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise InvalidRequest("'tags' must be a list of strings")
+    if max_executions is not None and prepared.executions > max_executions:
+        raise InvalidRequest(
+            f"the job asks for {prepared.executions:,} executions (shots x parameter sets, "
+            f"summed over PUBs; estimator: 1/precision^2 per set), more than the limit of "
+            f"{max_executions:,}: use fewer shots or parameter sets, or split the job"
+        )
+    tags = check_tags(body.get("tags") or [])
     cost = body.get("cost")
     if cost is not None and (not isinstance(cost, int) or isinstance(cost, bool) or cost <= 0):
         raise InvalidRequest("'cost' (max_execution_time) must be a positive integer of seconds")
@@ -208,6 +228,19 @@ def prepare_submission(
         qiskit_version=qiskit.__version__,
     )
     return Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
+
+
+def check_tags(tags: Any) -> list[str]:
+    if (
+        not isinstance(tags, list)
+        or len(tags) > MAX_TAGS
+        or not all(isinstance(tag, str) and 0 < len(tag) <= MAX_TAG_LENGTH for tag in tags)
+    ):
+        raise InvalidRequest(
+            f"'tags' must be a list of at most {MAX_TAGS} non-empty strings of at most "
+            f"{MAX_TAG_LENGTH} characters"
+        )
+    return list(tags)
 
 
 def _positive_int(value: Any, name: str) -> int:

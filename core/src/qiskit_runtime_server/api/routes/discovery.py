@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from ...errors import NotFound
-from ..deps import ServerDep
+from ..deps import PrincipalDep, ServerDep
 
 router = APIRouter(tags=["discovery"])
 
@@ -20,16 +20,20 @@ PLAN_ID = "qiskit-runtime-server-local-plan"
 
 
 @router.post("/v3/resources/search", summary="Global Search: list runtime instances")
-async def search_instances(server: ServerDep) -> dict[str, Any]:
-    settings = server.settings
-    item = {
-        "crn": settings.instance_crn,
-        "name": settings.instance_name,
-        "tags": [],
-        "service_plan_unique_id": PLAN_ID,
-        "doc": {"extensions": {"qiskit_runtime_server": {"backends": len(server.catalogue)}}},
-    }
-    return {"items": [item], "limit": 100, "search_cursor": None}
+async def search_instances(server: ServerDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The instances the caller's key may use (the default instance in the open mode)."""
+    items = [
+        {
+            "crn": instance.crn,
+            "name": instance.name,
+            "tags": [],
+            "service_plan_unique_id": PLAN_ID,
+            # The client skips instances without "backend allocations" in doc.extensions.
+            "doc": {"extensions": {"qiskit_runtime_server": {"backends": len(server.catalogue)}}},
+        }
+        for instance in server.access.instances_of(principal)
+    ]
+    return {"items": items, "limit": 100, "search_cursor": None}
 
 
 @router.get("/catalog/{plan_id}", summary="Global Catalog: describe an instance plan")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 
 from ...errors import InvalidRequest
+from ..bodies import TOKEN_BODY
 from ..deps import ServerDep
 
 router = APIRouter(tags=["identity"])
@@ -15,7 +16,9 @@ router = APIRouter(tags=["identity"])
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 
 
-@router.post("/identity/token", summary="Exchange an API key for a bearer token")
+@router.post(
+    "/identity/token", summary="Exchange an API key for a bearer token", openapi_extra=TOKEN_BODY
+)
 async def create_token(request: Request, server: ServerDep) -> dict[str, Any]:
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     grant = form.get("grant_type", [""])[0]
@@ -24,4 +27,5 @@ async def create_token(request: Request, server: ServerDep) -> dict[str, Any]:
         raise InvalidRequest(f"grant_type must be {APIKEY_GRANT}")
     if not apikey:
         raise InvalidRequest("apikey is required")
-    return server.tokens.issue(subject="local-user")
+    principal = server.access.exchange(apikey)
+    return server.tokens.issue(subject=principal.user, key_id=principal.key_id)

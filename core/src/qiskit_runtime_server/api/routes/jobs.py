@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -10,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from ...errors import Conflict, InvalidRequest, NotFound
+from ...errors import Conflict, InvalidRequest, LimitExceeded, NotFound
 from ...jobs.models import JobRecord, JobStatus, isoformat, utcnow
 from ...jobs.store import JobQuery
-from ...jobs.submission import prepare_submission
+from ...jobs.submission import check_tags, prepare_submission
 from ...state import ServerState
+from ..bodies import JOB_BODY, TAGS_BODY, read_json_object
 from ..deps import InstanceDep, ServerDep
 
 logger = logging.getLogger(__name__)
@@ -30,20 +30,9 @@ def _job(server: ServerDep, job_id: str, instance: str) -> JobRecord:
     return job
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
-
-
-@router.post("/jobs", summary="Run a primitive job")
+@router.post("/jobs", summary="Run a primitive job", openapi_extra=JOB_BODY)
 async def create_job(request: Request, server: ServerDep, instance: InstanceDep) -> dict[str, Any]:
-    body = await _json_object(request)
+    body = await read_json_object(request)
     caller = request.headers.get("X-Qx-Client-Application")
     return await run_in_threadpool(_create_job, server, instance, body, caller)
 
@@ -54,12 +43,19 @@ def _create_job(
     session_id = body.get("session_id")
     if session_id is not None:
         server.sessions.check_accepts(session_id, instance, str(body.get("backend")))
+    limits = server.access.limits(instance)
     submission = prepare_submission(
         body,
         instance=instance,
         catalogue=server.catalogue,
         default_shots=server.settings.default_shots,
+        max_executions=limits.max_executions,
     )
+    if server.store.pending_count(instance) >= limits.max_queued_jobs:
+        raise LimitExceeded(
+            f"the instance already has {limits.max_queued_jobs} jobs queued or running, its "
+            "limit: wait for some to finish (or cancel them) and submit again"
+        )
     record = submission.record
     record.caller = caller
     now = isoformat(utcnow())
@@ -201,14 +197,14 @@ def job_metrics(job_id: str, server: ServerDep, instance: InstanceDep) -> dict[s
     }
 
 
-@router.put("/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags")
+@router.put(
+    "/jobs/{job_id}/tags", status_code=204, summary="Replace a job's tags", openapi_extra=TAGS_BODY
+)
 async def replace_tags(
     job_id: str, request: Request, server: ServerDep, instance: InstanceDep
 ) -> Response:
-    body = await _json_object(request)
-    tags = body.get("tags")
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise InvalidRequest("'tags' must be a list of strings")
+    body = await read_json_object(request)
+    tags = check_tags(body.get("tags"))
     job = await run_in_threadpool(_job, server, job_id, instance)
     await run_in_threadpool(server.store.set_tags, job.id, tags)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ... import __version__
-from ..deps import ServerDep
+from ..deps import PrincipalDep, ServerDep
 
 router = APIRouter(tags=["server"])
 
@@ -42,5 +42,5 @@ def readyz(server: ServerDep) -> JSONResponse:
 
 
 @router.get("/-/plugins", summary="Installed plugins and executors")
-async def plugins(server: ServerDep) -> dict[str, Any]:
+async def plugins(server: ServerDep, _caller: PrincipalDep) -> dict[str, Any]:
     return {"server_version": __version__, **server.plugins.summary()}

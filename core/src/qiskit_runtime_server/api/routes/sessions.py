@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,26 +9,17 @@ from fastapi.concurrency import run_in_threadpool
 
 from ...errors import InvalidRequest
 from ...jobs.submission import find_backend
+from ..bodies import SESSION_BODY, SESSION_UPDATE_BODY, read_json_object
 from ..deps import InstanceDep, ServerDep
 
 router = APIRouter(tags=["sessions"])
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
-
-
-@router.post("/sessions", summary="Create a session or batch")
+@router.post("/sessions", summary="Create a session or batch", openapi_extra=SESSION_BODY)
 async def create_session(
     request: Request, server: ServerDep, instance: InstanceDep
 ) -> dict[str, Any]:
-    body = await _body(request)
+    body = await read_json_object(request, empty={})
     backend = find_backend(server.catalogue, body.get("backend"))
     session = await run_in_threadpool(
         server.sessions.create,
@@ -46,11 +36,16 @@ def get_session(session_id: str, server: ServerDep, instance: InstanceDep) -> di
     return server.sessions.get(session_id, instance).to_api()
 
 
-@router.patch("/sessions/{session_id}", status_code=204, summary="Stop accepting jobs")
+@router.patch(
+    "/sessions/{session_id}",
+    status_code=204,
+    summary="Stop accepting jobs",
+    openapi_extra=SESSION_UPDATE_BODY,
+)
 async def update_session(
     session_id: str, request: Request, server: ServerDep, instance: InstanceDep
 ) -> Response:
-    body = await _body(request)
+    body = await read_json_object(request, empty={})
     accepting = body.get("accepting_jobs")
     if accepting is not False:
         raise InvalidRequest("only {'accepting_jobs': false} is supported: it closes the session")
