@@ -19,7 +19,10 @@ MAX_BODY_BYTES = 4 * 2**20
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("data"), workers=2, max_body_bytes=MAX_BODY_BYTES
+        data_dir=tmp_path_factory.mktemp("data"),
+        workers=2,
+        prestart_workers=False,  # one worker per executor at start: quicker set-up
+        max_body_bytes=MAX_BODY_BYTES,
     )
     with LiveServer(create_app(settings)) as server:
         server.wait_ready()

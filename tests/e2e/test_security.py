@@ -6,6 +6,11 @@ to Bob (404, never 403, so that ids do not leak) and absent from his lists, coun
 
 from __future__ import annotations
 
+import os
+import shutil
+import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,3 +242,49 @@ def test_keys_and_tokens_never_reach_the_log(secured: Secured) -> None:
     assert '"GET /api/v1/jobs?limit=1 HTTP/1.1" 200' in log  # the access log is in there
     for secret in (secured.alice, secured.bob, token, SECRET, "apikey wrong"):
         assert secret not in log
+
+
+def run_serve(
+    *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qiskit_runtime_server.cli", "serve", *arguments],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
+    result = run_serve("--host", "0.0.0.0", "--data-dir", str(tmp_path))
+    assert result.returncode != 0
+    assert "refusing to serve on 0.0.0.0 without API keys" in result.stderr
+    assert "keys create" in result.stderr
+    missing = run_serve("--host", "0.0.0.0", "--api-keys-file", str(tmp_path / "none.toml"))
+    assert missing.returncode != 0
+    assert "does not exist" in missing.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_with_a_certificate(tmp_path: Path) -> None:
+    certificate, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server = ServerProcess(tmp_path, extra_env={"QRS_PRESTART_WORKERS": "false"})
+    server.command += ["--ssl-certfile", str(certificate), "--ssl-keyfile", str(key)]
+    with server:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                context = ssl.create_default_context(cafile=str(certificate))
+                response = httpx.get(f"https://127.0.0.1:{server.port}/livez", verify=context)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.log.read_text()
+                time.sleep(0.2)
+        assert response.status_code == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{server.port}/livez", timeout=5)

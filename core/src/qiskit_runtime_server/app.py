@@ -13,6 +13,7 @@ from . import __version__
 from .api.body_limit import BodySizeLimit
 from .api.deps import get_instance
 from .api.errors import install_error_handlers
+from .api.openapi import install_openapi
 from .api.routes import backends, discovery, identity, instances, jobs, server_info, sessions
 from .settings import Settings
 from .state import ServerState
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.server = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
+    install_openapi(app)
     # Every runtime route needs a caller allowed to use the request's instance; routes that
     # also take InstanceDep get the same (cached) result.
     for module in (backends, jobs, sessions, instances):

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
 MAX_LIST_LIMIT = 1000
+#: Offsets beyond this are refused (the database takes 64-bit integers at most).
+MAX_OFFSET = 2**31 - 1
 
 
 def _job(server: ServerDep, job_id: str, instance: str) -> JobRecord:
@@ -88,7 +90,7 @@ def list_jobs(
     server: ServerDep,
     instance: InstanceDep,
     limit: Annotated[int, Query(ge=0, le=MAX_LIST_LIMIT)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     backend: str | None = None,
     pending: bool | None = None,
     program: str | None = None,
