@@ -58,6 +58,9 @@ class _Task:
     log: Callable[[str], None] = _discard
     #: True once the user cancelled the job; long executors should check it between steps.
     cancelled: Callable[[], bool] = _never_cancelled
+    #: CPU threads the job may use: the host's cores shared among the jobs running when it
+    #: started (0: the executor decides). A job alone on the host gets every core.
+    threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,16 @@ class JobEngine:
         self.settings = settings
         self._context = multiprocessing.get_context("spawn")
         self._pools: dict[str, _Pool] = {}
+        self._gpu_executors = {
+            name for name, executor in plugins.executors.items() if executor.info.device != "CPU"
+        }
         cpus = os.cpu_count() or 1
         for name, executor in plugins.executors.items():
             if not executor.info.availability.available:
                 continue
             default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
             size = max(1, settings.executor_workers.get(name, default))
-            threads = max(1, cpus // size) if executor.info.device == "CPU" else cpus
+            threads = cpus
             spec = WorkerSpec(
                 executor=name,
                 load_entry_points=settings.load_entry_points,
@@ -409,7 +412,9 @@ class JobEngine:
             worker.started + job.max_execution_time if job.max_execution_time else None
         )
         try:
-            worker.conn.send(Assignment(job.id, job.program_id, job.backend, params))
+            worker.conn.send(
+                Assignment(job.id, job.program_id, job.backend, params, self._threads_for(worker))
+            )
         except (BrokenPipeError, OSError):
             # The worker died before it got the job: give the job back to the queue.
             worker.job = None
@@ -419,6 +424,17 @@ class JobEngine:
         if job.session_id:
             self.sessions.job_started(job.session_id)
         return True
+
+    def _threads_for(self, worker: _Worker) -> int:
+        """The cores shared among the CPU jobs running now, this one included: a job alone
+        gets every core, jobs started together split them."""
+        cpus = os.cpu_count() or 1
+        if worker.executor in self._gpu_executors:
+            return cpus
+        running = sum(
+            1 for busy in self._busy_workers() if busy.executor not in self._gpu_executors
+        )
+        return max(1, cpus // max(1, running))
 
     def _fail_queued(self, pool: _Pool) -> None:
         """Fail the queued jobs of an executor whose workers cannot start."""

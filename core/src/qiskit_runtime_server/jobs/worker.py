@@ -35,7 +35,7 @@ class WorkerSpec:
     disabled_plugins: tuple[str, ...]
     plugin_paths: tuple[str, ...]
     default_shots: int
-    #: OpenMP/BLAS threads, so that parallel workers do not oversubscribe the cores.
+    #: OpenMP/BLAS threads at most; each job gets its share in ``Assignment.threads``.
     threads: int
 
 
@@ -47,6 +47,8 @@ class Assignment:
     program_id: str
     backend: str
     params: str
+    #: CPU threads for this job (see ExecutionTask.threads).
+    threads: int = 0
 
 
 def _die_with_parent() -> None:
@@ -119,7 +121,7 @@ def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[
             default_shots=spec.default_shots,
         )
         executor = prepared.task.executor
-        task = dataclasses.replace(prepared.task, log=log)
+        task = dataclasses.replace(prepared.task, log=log, threads=job.threads)
         result = host.execute(task)
         add_server_metadata(result, task, prepared.ignored_options)
         blob = compress(json.dumps(result, cls=RuntimeEncoder))

@@ -37,6 +37,7 @@ from qiskit_runtime_server.circuits import active_qubits
 
 from . import __version__
 from .constraints import check_circuit
+from .method import DENSITY_MATRIX_MAX_QUBITS, plan_noisy_sampler_pub
 from .noise import NoiseModelCache, user_noise_model
 from .translation import for_aer
 
@@ -91,12 +92,17 @@ class AerEngine:
                     label=f"PUB {index}",
                 )
         task = _translated(task)
+        if isinstance(task, SamplerTask) and self._device_noise_applies(task):
+            return self._sample_with_device_noise(task)
         density_matrix = _density_matrix_is_cheaper(task)
         noise, noise_label = self._noise(task, density_matrix)
-        simulator = AerSimulator()
+        threads = _thread_options(task)
+        simulator = AerSimulator(**threads)
         if noise is not None:
             simulator = AerSimulator(
-                noise_model=noise, method="density_matrix" if density_matrix else "automatic"
+                noise_model=noise,
+                method="density_matrix" if density_matrix else "automatic",
+                **threads,
             )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
         result: PrimitiveResult
@@ -118,6 +124,55 @@ class AerEngine:
             "seed_simulator": options.seed_simulator,
         }
         return result
+
+    def _device_noise_applies(self, task: ExecutionTask) -> bool:
+        return (
+            task.options.noise_model is None
+            and self.noise_models.device_noise(task.backend) is not None
+        )
+
+    def _sample_with_device_noise(self, task: SamplerTask) -> PrimitiveResult:
+        """Each PUB with the exact method that is cheapest for it (method.py)."""
+        seed = task.options.seed_simulator
+        pub_results = []
+        methods = []
+        for index, pub in enumerate(task.pubs):
+            plan = plan_noisy_sampler_pub(pub)
+            if plan.circuit is not None:
+                mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
+                noise = self.noise_models.for_circuits(task.backend, [pub.circuit], mapping=mapping)
+                run_pub = SamplerPub(plan.circuit, pub.parameter_values, pub.shots, validate=False)
+            else:
+                as_channels = plan.method == "density_matrix"
+                noise = self.noise_models.for_circuits(
+                    task.backend, [pub.circuit], as_channels=as_channels
+                )
+                run_pub = pub
+            task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+            simulator = AerSimulator(
+                noise_model=noise, **plan.simulator_options(), **_thread_options(task)
+            )
+            sampler = AerSamplerV2.from_backend(
+                simulator, seed=None if seed is None else seed + index
+            )
+            pub_result = sampler.run([run_pub]).result()[0]
+            pub_result.metadata["simulator"] = plan.metadata()
+            pub_results.append(pub_result)
+            methods.append(plan.method)
+        return PrimitiveResult(
+            pub_results,
+            metadata={
+                "version": 2,
+                "simulator": {
+                    "executor": EXECUTOR_NAME,
+                    "aer_version": qiskit_aer.__version__,
+                    "noise": f"{task.backend.name} device noise model (exact, full)",
+                    "primitive": "Aer SamplerV2",
+                    "method": methods[0] if len(set(methods)) == 1 else methods,
+                    "seed_simulator": seed,
+                },
+            },
+        )
 
     def _noise(self, task: ExecutionTask, as_channels: bool) -> tuple[NoiseModel | None, str]:
         if task.options.noise_model is not None:
@@ -188,10 +243,6 @@ def _translated(task: ExecutionTask) -> ExecutionTask:
     return dataclasses.replace(task, pubs=estimator_pubs)
 
 
-#: Density matrices of up to this many qubits (4**12 complex128 entries: 268 MB) are used.
-DENSITY_MATRIX_MAX_QUBITS = 12
-
-
 def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
     """Aer's own rule for noisy circuits: a density matrix (cost 4**n, exact) beats shots
     trajectories (cost shots * 2**n) when shots > 2**n. Decided here so that the noise model
@@ -202,6 +253,11 @@ def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
         shots = min(math.ceil(1 / (pub.precision or 1) ** 2) for pub in task.pubs)
     width = max(len(active_qubits(pub.circuit)) for pub in task.pubs)
     return width <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**width
+
+
+def _thread_options(task: ExecutionTask) -> dict[str, Any]:
+    """The server's share of cores for this job (all of them when it runs alone)."""
+    return {"max_parallel_threads": task.threads} if task.threads > 0 else {}
 
 
 def _estimator_seed(task: EstimatorTask) -> int | None:

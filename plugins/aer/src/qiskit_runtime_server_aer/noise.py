@@ -55,11 +55,17 @@ def restrict(
     names: Iterable[str] | None,
     *,
     as_channels: bool = False,
+    mapping: dict[int, int] | None = None,
 ) -> NoiseModel:
     """``model`` without errors on other qubits or, if ``names`` is given, on other
     instructions; with ``as_channels``, each error as a single Kraus channel (see the module
-    docstring)."""
+    docstring); with ``mapping``, on qubit ``mapping[q]`` what was on ``q`` (for circuits
+    whose qubits were renumbered)."""
     keep = set(qubits)
+
+    def moved(error_qubits: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(mapping[q] for q in error_qubits) if mapping else tuple(error_qubits)
+
     used = set(names) if names is not None else set(model._noise_instructions)
 
     def form(error: QuantumError) -> QuantumError:
@@ -70,13 +76,15 @@ def restrict(
         if name in used:
             for error_qubits, error in errors.items():
                 if set(error_qubits) <= keep:
-                    restricted.add_quantum_error(form(error), name, error_qubits, warnings=False)
+                    restricted.add_quantum_error(
+                        form(error), name, moved(error_qubits), warnings=False
+                    )
     for name, error in model._default_quantum_errors.items():
         if name in used:
             restricted.add_all_qubit_quantum_error(form(error), name, warnings=False)
     for error_qubits, error in model._local_readout_errors.items():
         if set(error_qubits) <= keep:
-            restricted.add_readout_error(error, error_qubits, warnings=False)
+            restricted.add_readout_error(error, moved(error_qubits), warnings=False)
     if model._default_readout_error is not None:
         restricted.add_all_qubit_readout_error(model._default_readout_error, warnings=False)
     restricted._custom_noise_passes = list(model._custom_noise_passes)
@@ -101,7 +109,8 @@ class NoiseModelCache:
     def __init__(self) -> None:
         self._models: dict[str, NoiseModel | None] = {}
         self._restricted: OrderedDict[
-            tuple[str, frozenset[int], frozenset[str] | None, bool], NoiseModel
+            tuple[str, frozenset[int], frozenset[str] | None, bool, tuple[int, ...] | None],
+            NoiseModel,
         ]
         self._restricted = OrderedDict()
         self._lock = threading.Lock()
@@ -121,11 +130,13 @@ class NoiseModelCache:
         extra_qubits: Iterable[int] = (),
         by_instruction: bool = True,
         as_channels: bool = False,
+        mapping: dict[int, int] | None = None,
     ) -> NoiseModel | None:
         """The device's noise model restricted to what ``circuits`` use, plus
         ``extra_qubits``. ``by_instruction=False`` keeps every instruction's errors, for
         primitives that append instructions of their own (the estimator's basis changes);
-        ``as_channels`` gives each error as one Kraus channel (density-matrix runs)."""
+        ``as_channels`` gives each error as one Kraus channel (density-matrix runs);
+        ``mapping`` renumbers qubits (MPS runs along a circuit's chain, see layout.py)."""
         model = self.device_noise(description)
         if model is None:
             return None
@@ -139,6 +150,7 @@ class NoiseModelCache:
             frozenset(qubits),
             frozenset(names) if by_instruction else None,
             as_channels,
+            tuple(mapping.get(q, -1) for q in sorted(qubits)) if mapping else None,
         )
         with self._lock:
             restricted = self._restricted.get(key)
@@ -146,7 +158,11 @@ class NoiseModelCache:
                 self._restricted.move_to_end(key)
                 return restricted
         restricted = restrict(
-            model, qubits, names if by_instruction else None, as_channels=as_channels
+            model,
+            qubits,
+            names if by_instruction else None,
+            as_channels=as_channels,
+            mapping=mapping,
         )
         with self._lock:
             self._restricted[key] = restricted

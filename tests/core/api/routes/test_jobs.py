@@ -94,7 +94,7 @@ def test_tags(client: Client) -> None:
     assert client.get(f"/api/v1/jobs/{job_id}").json()["tags"] == ["a", "b"]
     assert_ibm_error(
         client.put(f"/api/v1/jobs/{job_id}/tags", json={"tags": "a"}),
-        400, "invalid_request", "'tags' must be a list of strings",
+        400, "invalid_request", "'tags' must be a list of at most 100",
     )  # fmt: skip
 
 
@@ -138,7 +138,7 @@ def _body(**changes: Any) -> dict[str, Any]:
             400, "invalid_request", "unsupported encoded type 'Result'",
         ),
         (_body(params={"pubs": [], "version": 1}), 400, "invalid_request", "version 2"),
-        (_body(tags="x"), 400, "invalid_request", "'tags' must be a list of strings"),
+        (_body(tags="x"), 400, "invalid_request", "'tags' must be a list of at most 100"),
         (_body(cost=-1), 400, "invalid_request", "'cost'"),
     ],
 )  # fmt: skip
