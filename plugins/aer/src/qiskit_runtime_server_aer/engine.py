@@ -18,9 +18,11 @@ import math
 import os
 from typing import Any
 
+import numpy as np
 import qiskit_aer
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
@@ -37,7 +39,12 @@ from qiskit_runtime_server.circuits import active_qubits
 
 from . import __version__
 from .constraints import check_circuit
-from .method import DENSITY_MATRIX_MAX_QUBITS, plan_noisy_sampler_pub
+from .method import (
+    DENSITY_MATRIX_MAX_QUBITS,
+    plan_noisy,
+    plan_noisy_sampler_pub,
+    relabel_observable,
+)
 from .noise import NoiseModelCache, user_noise_model
 from .translation import for_aer
 
@@ -92,8 +99,10 @@ class AerEngine:
                     label=f"PUB {index}",
                 )
         task = _translated(task)
-        if isinstance(task, SamplerTask) and self._device_noise_applies(task):
-            return self._sample_with_device_noise(task)
+        if self._device_noise_applies(task):
+            if isinstance(task, SamplerTask):
+                return self._sample_with_device_noise(task)
+            return self._estimate_with_device_noise(task)
         density_matrix = _density_matrix_is_cheaper(task)
         noise, noise_label = self._noise(task, density_matrix)
         threads = _thread_options(task)
@@ -170,6 +179,69 @@ class AerEngine:
                     "primitive": "Aer SamplerV2",
                     "method": methods[0] if len(set(methods)) == 1 else methods,
                     "seed_simulator": seed,
+                },
+            },
+        )
+
+    def _estimate_with_device_noise(self, task: EstimatorTask) -> PrimitiveResult:
+        """As local testing mode (Pauli-basis measurements, ceil(1/precision^2) shots per
+        basis, readout error included), each PUB on the cheapest exact method."""
+        seed = _estimator_seed(task)
+        pub_results = []
+        methods = []
+        for index, pub in enumerate(task.pubs):
+            width = pub.circuit.num_qubits
+            support = _observable_qubits(pub)
+            shots = math.ceil(1 / (pub.precision or 1) ** 2)
+            plan = plan_noisy(pub.circuit, pub.parameter_values, shots, also_keep=support)
+            if plan.circuit is not None:
+                mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
+                noise = self.noise_models.for_circuits(
+                    task.backend, [pub.circuit], extra_qubits=support, by_instruction=False,
+                    mapping=mapping,
+                )  # fmt: skip
+                flat = [
+                    relabel_observable(observable, plan.physical_order, width)
+                    for observable in pub.observables.ravel()
+                ]
+                array = np.empty(len(flat), dtype=object)
+                array[:] = flat
+                observables = ObservablesArray(
+                    array.reshape(pub.observables.shape), num_qubits=len(plan.physical_order)
+                )
+                run_pub = EstimatorPub(
+                    plan.circuit, observables, pub.parameter_values, pub.precision,
+                    validate=False,
+                )  # fmt: skip
+            else:
+                noise = self.noise_models.for_circuits(
+                    task.backend, [pub.circuit], extra_qubits=support, by_instruction=False,
+                    as_channels=plan.method == "density_matrix",
+                )  # fmt: skip
+                run_pub = pub
+            task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+            simulator = AerSimulator(
+                noise_model=noise, **plan.simulator_options(), **_thread_options(task)
+            )
+            options: dict[str, Any] = {}
+            if seed is not None:
+                options["seed_simulator"] = seed + index
+            estimator = BackendEstimatorV2(backend=simulator, options=options)
+            pub_result = estimator.run([run_pub]).result()[0]
+            pub_result.metadata["simulator"] = plan.metadata()
+            pub_results.append(pub_result)
+            methods.append(plan.method)
+        return PrimitiveResult(
+            pub_results,
+            metadata={
+                "version": 2,
+                "simulator": {
+                    "executor": EXECUTOR_NAME,
+                    "aer_version": qiskit_aer.__version__,
+                    "noise": f"{task.backend.name} device noise model (exact, full)",
+                    "primitive": "Pauli-basis measurements (BackendEstimatorV2)",
+                    "method": methods[0] if len(set(methods)) == 1 else methods,
+                    "seed_estimator": seed,
                 },
             },
         )
@@ -253,6 +325,18 @@ def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
         shots = min(math.ceil(1 / (pub.precision or 1) ** 2) for pub in task.pubs)
     width = max(len(active_qubits(pub.circuit)) for pub in task.pubs)
     return width <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**width
+
+
+def _observable_qubits(pub: EstimatorPub) -> set[int]:
+    """Qubits on which some observable term is not the identity (labels are little-endian)."""
+    width = pub.circuit.num_qubits
+    return {
+        width - 1 - position
+        for observable in pub.observables.ravel()
+        for label in observable
+        for position, pauli in enumerate(label)
+        if pauli != "I"
+    }
 
 
 def _thread_options(task: ExecutionTask) -> dict[str, Any]:

@@ -22,14 +22,16 @@ bond dimension, so the probe bounds the noisy trajectories'.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
-from qiskit_runtime_server.circuits import without_idle_qubits
+from qiskit_runtime_server.circuits import active_qubits, without_idle_qubits
 
 from .layout import bandwidth, chain_order, interaction_edges, reordered
 
@@ -81,9 +83,19 @@ def largest_useful_bond(qubits: int) -> int:
 
 
 def plan_noisy_sampler_pub(pub: SamplerPub) -> Plan:
-    circuit, keep = without_idle_qubits(pub.circuit)
-    qubits = len(keep)
-    shots = pub.shots or 0
+    return plan_noisy(pub.circuit, pub.parameter_values, pub.shots or 0)
+
+
+def plan_noisy(
+    original: QuantumCircuit,
+    parameter_values: BindingsArray,
+    shots: int,
+    also_keep: Iterable[int] = (),
+) -> Plan:
+    """The plan for ``shots`` noisy trajectories of ``original``; ``also_keep`` are idle
+    qubits that must stay (an estimator measures every qubit its observables touch)."""
+    also_keep = set(also_keep)
+    qubits = len(set(active_qubits(original)) | also_keep)
     if qubits <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**qubits:
         return Plan(
             "density_matrix",
@@ -98,11 +110,12 @@ def plan_noisy_sampler_pub(pub: SamplerPub) -> Plan:
             f"{qubits} active qubits: a statevector trajectory is cheaper than any useful MPS",
             qubits,
         )
+    circuit, keep = without_idle_qubits(original, also_keep)
     edges = interaction_edges(circuit)
     order = chain_order(qubits, edges)
     relabelled = reordered(circuit, order)
     cap = min(limit + 1, PROBE_MAX_BOND)
-    chi = probe_bond_dimension(relabelled, pub, cap)
+    chi = probe_bond_dimension(relabelled, parameter_values, cap)
     physical = [keep[index] for index in order]
     if chi <= limit:
         return Plan(
@@ -124,13 +137,13 @@ def plan_noisy_sampler_pub(pub: SamplerPub) -> Plan:
     )
 
 
-def probe_bond_dimension(circuit: QuantumCircuit, pub: SamplerPub, cap: int) -> int:
+def probe_bond_dimension(circuit: QuantumCircuit, parameter_values: BindingsArray, cap: int) -> int:
     """The largest bond dimension of the noiseless MPS after the circuit's unitary part
     (measurements, resets and control flow left out), with the first parameter set; ``cap``
     when it reaches the cap."""
     bound = circuit
     if circuit.num_parameters:
-        bound = pub.parameter_values.bind_all(circuit).ravel()[0]
+        bound = parameter_values.bind_all(circuit).ravel()[0]
     probe = QuantumCircuit(bound.qubits)
     for instruction in bound.data:
         operation = instruction.operation
@@ -147,3 +160,17 @@ def probe_bond_dimension(circuit: QuantumCircuit, pub: SamplerPub, cap: int) -> 
     )
     _, lambdas = simulator.run(probe, shots=1).result().data(0)["mps"]
     return max((len(values) for values in lambdas), default=1)
+
+
+def relabel_observable(
+    observable: dict[str, float], physical_order: list[int], width: int
+) -> dict[str, float]:
+    """An observable on ``width`` qubits as it reads on the renumbered circuit, where site
+    ``s`` holds qubit ``physical_order[s]`` (labels are little-endian strings). Qubits left
+    out must carry only I."""
+    sites = len(physical_order)
+    relabelled: dict[str, float] = {}
+    for label, coeff in observable.items():
+        new = "".join(label[width - 1 - physical_order[site]] for site in reversed(range(sites)))
+        relabelled[new] = relabelled.get(new, 0.0) + coeff
+    return relabelled

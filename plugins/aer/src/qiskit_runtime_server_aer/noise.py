@@ -175,13 +175,16 @@ class NoiseModelCache:
 
 
 def _build(description: BackendDescription) -> NoiseModel | None:
+    """``NoiseModel.from_backend`` on the device's BackendV2, exactly as local testing mode
+    builds it (``AerSimulator.from_backend``): its readout errors are the target's symmetric
+    measurement errors, not the asymmetric ``prob_meas1_prep0`` of the raw properties."""
     if not description.has_noise:
         return None
     backend = description.backend()
-    properties = backend.properties()
-    if properties is None:
+    if backend.properties() is None:
         return None
-    return NoiseModel.from_backend_properties(properties, dt=getattr(backend, "dt", None))
+    model: NoiseModel = NoiseModel.from_backend(backend)
+    return model
 
 
 def user_noise_model(value: Any) -> NoiseModel:
