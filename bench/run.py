@@ -1,6 +1,6 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism and memory.
 
-    uv run python bench/run.py            # every benchmark, a table at the end
+    uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
 
 Each benchmark starts its own ``qiskit-runtime-server serve`` process (SQLite in a temporary
