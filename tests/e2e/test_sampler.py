@@ -121,3 +121,19 @@ def test_multiple_classical_registers(service: QiskitRuntimeService) -> None:
     )
     assert result[0].data.low.get_counts() == {"0": 20}
     assert result[0].data.high.get_counts() == {"1": 20}
+
+
+def test_noise_approximation_is_opt_in_and_stated(manila, isa_ghz3) -> None:  # type: ignore[no-untyped-def]
+    exact = SamplerV2(mode=manila).run([isa_ghz3], shots=100).result()
+    assert exact[0].metadata["simulator"]["noise_approximation"] is None
+    assert "exact" in exact.metadata["simulator"]["noise"]
+    for name in ("pauli_twirl", "readout_only"):
+        sampler = SamplerV2(mode=manila, options={"experimental": {"noise_approximation": name}})
+        result = sampler.run([isa_ghz3], shots=100).result()
+        assert result[0].metadata["simulator"]["noise_approximation"] == name
+        assert "largest |error|" in result[0].metadata["simulator"]["approximation_bias"]
+        assert name in result.metadata["simulator"]["noise"]
+    bad = SamplerV2(mode=manila, options={"experimental": {"noise_approximation": "magic"}})
+    job = bad.run([isa_ghz3], shots=100)
+    with pytest.raises(Exception, match="noise_approximation"):
+        job.result()

@@ -38,9 +38,12 @@ from qiskit_runtime_server import (
 from qiskit_runtime_server.circuits import active_qubits
 
 from . import __version__
+from .approximation import DOCUMENTED_BIAS, approximate, requested
+from .approximation import OPTION as APPROXIMATION_OPTION
 from .constraints import check_circuit
 from .method import (
     DENSITY_MATRIX_MAX_QUBITS,
+    Plan,
     plan_noisy,
     plan_noisy_sampler_pub,
     relabel_observable,
@@ -57,6 +60,7 @@ HONOURED_OPTIONS = frozenset(
         "simulator.coupling_map",
         "simulator.basis_gates",
         "seed_estimator",
+        APPROXIMATION_OPTION,
     }
 )
 
@@ -87,6 +91,15 @@ class AerEngine:
 
     def __init__(self) -> None:
         self.noise_models = NoiseModelCache()
+
+    def _approximate(self, noise: NoiseModel | None, name: str | None) -> NoiseModel | None:
+        if noise is None or name is None:
+            return noise
+        # Kept on the (cached, never changed) model itself, so it lives exactly as long.
+        forms: dict[str, NoiseModel] = noise.__dict__.setdefault("_qrs_approximations", {})
+        if name not in forms:
+            forms[name] = approximate(noise, name)
+        return forms[name]
 
     def run(self, task: ExecutionTask) -> PrimitiveResult:
         options = task.options
@@ -143,6 +156,7 @@ class AerEngine:
     def _sample_with_device_noise(self, task: SamplerTask) -> PrimitiveResult:
         """Each PUB with the exact method that is cheapest for it (method.py)."""
         seed = task.options.seed_simulator
+        approximation = requested(task.options.raw)
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
@@ -159,13 +173,15 @@ class AerEngine:
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             simulator = AerSimulator(
-                noise_model=noise, **plan.simulator_options(), **_thread_options(task)
+                noise_model=self._approximate(noise, approximation),
+                **plan.simulator_options(),
+                **_thread_options(task),
             )
             sampler = AerSamplerV2.from_backend(
                 simulator, seed=None if seed is None else seed + index
             )
             pub_result = sampler.run([run_pub]).result()[0]
-            pub_result.metadata["simulator"] = plan.metadata()
+            pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
             pub_results.append(pub_result)
             methods.append(plan.method)
         return PrimitiveResult(
@@ -175,7 +191,7 @@ class AerEngine:
                 "simulator": {
                     "executor": EXECUTOR_NAME,
                     "aer_version": qiskit_aer.__version__,
-                    "noise": f"{task.backend.name} device noise model (exact, full)",
+                    "noise": _noise_label(task, approximation),
                     "primitive": "Aer SamplerV2",
                     "method": methods[0] if len(set(methods)) == 1 else methods,
                     "seed_simulator": seed,
@@ -187,6 +203,7 @@ class AerEngine:
         """As local testing mode (Pauli-basis measurements, ceil(1/precision^2) shots per
         basis, readout error included), each PUB on the cheapest exact method."""
         seed = _estimator_seed(task)
+        approximation = requested(task.options.raw)
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
@@ -221,14 +238,16 @@ class AerEngine:
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             simulator = AerSimulator(
-                noise_model=noise, **plan.simulator_options(), **_thread_options(task)
+                noise_model=self._approximate(noise, approximation),
+                **plan.simulator_options(),
+                **_thread_options(task),
             )
             options: dict[str, Any] = {}
             if seed is not None:
                 options["seed_simulator"] = seed + index
             estimator = BackendEstimatorV2(backend=simulator, options=options)
             pub_result = estimator.run([run_pub]).result()[0]
-            pub_result.metadata["simulator"] = plan.metadata()
+            pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
             pub_results.append(pub_result)
             methods.append(plan.method)
         return PrimitiveResult(
@@ -238,7 +257,7 @@ class AerEngine:
                 "simulator": {
                     "executor": EXECUTOR_NAME,
                     "aer_version": qiskit_aer.__version__,
-                    "noise": f"{task.backend.name} device noise model (exact, full)",
+                    "noise": _noise_label(task, approximation),
                     "primitive": "Pauli-basis measurements (BackendEstimatorV2)",
                     "method": methods[0] if len(set(methods)) == 1 else methods,
                     "seed_estimator": seed,
@@ -325,6 +344,20 @@ def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
         shots = min(math.ceil(1 / (pub.precision or 1) ** 2) for pub in task.pubs)
     width = max(len(active_qubits(pub.circuit)) for pub in task.pubs)
     return width <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**width
+
+
+def _noise_label(task: ExecutionTask, approximation: str | None) -> str:
+    if approximation is None:
+        return f"{task.backend.name} device noise model (exact, full)"
+    return f"{task.backend.name} device noise model, APPROXIMATED: {approximation}"
+
+
+def _pub_metadata(plan: Plan, approximation: str | None) -> dict[str, Any]:
+    metadata = plan.metadata()
+    metadata["noise_approximation"] = approximation
+    if approximation is not None:
+        metadata["approximation_bias"] = DOCUMENTED_BIAS[approximation]
+    return metadata
 
 
 def _observable_qubits(pub: EstimatorPub) -> set[int]:
