@@ -87,7 +87,12 @@ def test_biases_are_within_the_documented_bounds(device: str, build: object) -> 
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=7).run(build())
     _compact, keep = without_idle_qubits(isa)
     mapping = {physical: index for index, physical in enumerate(keep)}
-    full = restrict(NoiseModel.from_backend(backend), keep, None, mapping=mapping)
+    full = restrict(
+        NoiseModel.from_backend_properties(backend.properties(), dt=backend.dt),
+        keep,
+        None,
+        mapping=mapping,
+    )
     reference = exact(isa, full)
     for name, bound in BIAS_BOUNDS.items():
         bias = np.max(np.abs(exact(isa, approximate(full, name)) - reference))

@@ -87,7 +87,7 @@ def bit_expectations(counts: dict[str, int]) -> np.ndarray:
 
 def reference_counts(circuit: QuantumCircuit, device: FakeDeviceDescription) -> dict[str, int]:
     backend = device.backend()
-    model = NoiseModel.from_backend(backend)
+    model = NoiseModel.from_backend_properties(backend.properties(), dt=backend.dt)
     simulator = AerSimulator(method="density_matrix", noise_model=model, seed_simulator=99)
     counts: dict[str, int] = simulator.run(circuit, shots=REFERENCE_SHOTS).result().get_counts()
     return counts
@@ -187,9 +187,11 @@ def test_forced_mps_estimator_matches_the_density_matrix_reference(
     )
     result = AerEngine().run(task)[0]
     assert result.metadata["simulator"]["method"] == "matrix_product_state"
-    # Local testing mode's construction: the simulator built from the fake device itself.
+    # Local testing mode's noise model, on a density matrix (exact, no trajectories).
+    backend = device.backend()
+    model = NoiseModel.from_backend_properties(backend.properties(), dt=backend.dt)
     reference = BackendEstimatorV2(
-        backend=AerSimulator.from_backend(device.backend(), method="density_matrix"),
+        backend=AerSimulator.from_backend(backend, method="density_matrix", noise_model=model),
         options={"seed_simulator": 3},
     )
     expected = reference.run([(isa, observables)], precision=0.002).result()[0].data

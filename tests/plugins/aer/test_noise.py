@@ -32,7 +32,7 @@ def test_restricted_model_gives_the_same_counts_as_the_full_one(device: str) -> 
     backend = desc.backend()
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=2).run(ghz(3))
     cache = NoiseModelCache()
-    full = NoiseModel.from_backend(backend)
+    full = NoiseModel.from_backend_properties(backend.properties(), dt=backend.dt)
     restricted = cache.for_circuits(desc, [isa])
     assert restricted is not None
     assert len(restricted.noise_qubits) <= 3 < len(full.noise_qubits)

@@ -175,16 +175,18 @@ class NoiseModelCache:
 
 
 def _build(description: BackendDescription) -> NoiseModel | None:
-    """``NoiseModel.from_backend`` on the device's BackendV2, exactly as local testing mode
-    builds it (``AerSimulator.from_backend``): its readout errors are the target's symmetric
-    measurement errors, not the asymmetric ``prob_meas1_prep0`` of the raw properties."""
+    """The model local testing mode simulates a fake device with (the fake backend's own
+    ``run`` builds it from the calibration properties): readout errors are the asymmetric
+    ``prob_meas1_prep0`` / ``prob_meas0_prep1``. ``NoiseModel.from_backend`` would take the
+    target's symmetric measurement errors instead, which a chi-square test against local
+    mode rejects (tests/e2e/test_sampler.py)."""
     if not description.has_noise:
         return None
     backend = description.backend()
-    if backend.properties() is None:
+    properties = backend.properties()
+    if properties is None:
         return None
-    model: NoiseModel = NoiseModel.from_backend(backend)
-    return model
+    return NoiseModel.from_backend_properties(properties, dt=getattr(backend, "dt", None))
 
 
 def user_noise_model(value: Any) -> NoiseModel:
