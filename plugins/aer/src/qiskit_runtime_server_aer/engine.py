@@ -184,19 +184,8 @@ class AerEngine:
             pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
             pub_results.append(pub_result)
             methods.append(plan.method)
-        return PrimitiveResult(
-            pub_results,
-            metadata={
-                "version": 2,
-                "simulator": {
-                    "executor": EXECUTOR_NAME,
-                    "aer_version": qiskit_aer.__version__,
-                    "noise": _noise_label(task, approximation),
-                    "primitive": "Aer SamplerV2",
-                    "method": methods[0] if len(set(methods)) == 1 else methods,
-                    "seed_simulator": seed,
-                },
-            },
+        return _device_noise_result(
+            task, pub_results, methods, approximation, "Aer SamplerV2", seed_simulator=seed
         )
 
     def _estimate_with_device_noise(self, task: EstimatorTask) -> PrimitiveResult:
@@ -250,19 +239,13 @@ class AerEngine:
             pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
             pub_results.append(pub_result)
             methods.append(plan.method)
-        return PrimitiveResult(
+        return _device_noise_result(
+            task,
             pub_results,
-            metadata={
-                "version": 2,
-                "simulator": {
-                    "executor": EXECUTOR_NAME,
-                    "aer_version": qiskit_aer.__version__,
-                    "noise": _noise_label(task, approximation),
-                    "primitive": "Pauli-basis measurements (BackendEstimatorV2)",
-                    "method": methods[0] if len(set(methods)) == 1 else methods,
-                    "seed_estimator": seed,
-                },
-            },
+            methods,
+            approximation,
+            "Pauli-basis measurements (BackendEstimatorV2)",
+            seed_estimator=seed,
         )
 
     def _noise(self, task: ExecutionTask, as_channels: bool) -> tuple[NoiseModel | None, str]:
@@ -344,6 +327,31 @@ def _density_matrix_is_cheaper(task: ExecutionTask) -> bool:
         shots = min(math.ceil(1 / (pub.precision or 1) ** 2) for pub in task.pubs)
     width = max(len(active_qubits(pub.circuit)) for pub in task.pubs)
     return width <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**width
+
+
+def _device_noise_result(
+    task: ExecutionTask,
+    pub_results: list[Any],
+    methods: list[str],
+    approximation: str | None,
+    primitive: str,
+    **seeds: int | None,
+) -> PrimitiveResult:
+    """The job's result, with what every device-noise run reports about itself."""
+    return PrimitiveResult(
+        pub_results,
+        metadata={
+            "version": 2,
+            "simulator": {
+                "executor": EXECUTOR_NAME,
+                "aer_version": qiskit_aer.__version__,
+                "noise": _noise_label(task, approximation),
+                "primitive": primitive,
+                "method": methods[0] if len(set(methods)) == 1 else methods,
+                **seeds,
+            },
+        },
+    )
 
 
 def _noise_label(task: ExecutionTask, approximation: str | None) -> str:
