@@ -44,6 +44,11 @@ class PayloadTooLarge(ServerError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(ServerError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class LimitExceeded(ServerError):
     """An instance limit (IBM answers 409 "Usage exceeds instance limit")."""
 

@@ -12,12 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
-from ..errors import InvalidRequest, ServerError
-
-
-class UnsupportedMediaType(ServerError):
-    status_code = 415
-    code = "unsupported_media_type"
+from ..errors import InvalidRequest, UnsupportedMediaType
 
 
 async def read_json_object(

@@ -262,14 +262,7 @@ class AerEngine:
             return self.noise_models.for_circuits(task.backend, circuits, as_channels=as_channels)
         # The estimator measures every qubit its observables touch (even idle ones) after
         # basis changes of its own: keep those qubits' errors, and every instruction's.
-        measured = {
-            pub.circuit.num_qubits - 1 - position
-            for pub in task.pubs
-            for observable in pub.observables.ravel()
-            for label in observable
-            for position, pauli in enumerate(label)
-            if pauli != "I"
-        }
+        measured = set().union(*(_observable_qubits(pub) for pub in task.pubs))
         return self.noise_models.for_circuits(
             task.backend,
             circuits,
