@@ -1,0 +1,31 @@
+"""The plugin: the hook implementations the server calls. Nothing heavy happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qiskit.primitives import PrimitiveResult
+from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
+
+from .engine import Engine
+from .executor import describe, make_engine
+
+_engine: Engine | None = None
+
+
+def engine() -> Engine:
+    """The process's engine, created on first use (it holds the kernel and its GPU handle)."""
+    global _engine
+    if _engine is None:
+        _engine = make_engine()
+    return _engine
+
+
+@hookimpl
+def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
+    return [describe()]
+
+
+@hookimpl
+def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
+    return engine().run(task)
