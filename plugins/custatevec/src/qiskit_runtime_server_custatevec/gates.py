@@ -161,13 +161,13 @@ def gate_matrices(
 ) -> Matrices:
     """The gate's matrix for every parameter set: shape ``(1, d, d)`` when it does not depend
     on the sweep, else ``(B, d, d)``."""
-    params = [parameter_values(p, names, values) for p in gate.params]
-    swept = [p for p in params if isinstance(p, np.ndarray)]
-    if not swept:
-        fixed = tuple(float(p) for p in params)  # type: ignore[arg-type]
+    if not any(isinstance(p, ParameterExpression) and p.parameters for p in gate.params):
         if _is_standard(gate):
+            fixed = tuple(float(p) for p in gate.params)
             return _fixed_standard_matrix(gate.name, fixed)
         return np.asarray(Operator(gate).data, dtype=np.complex128)[None]
+    params = [parameter_values(p, names, values) for p in gate.params]
+    swept = [p for p in params if isinstance(p, np.ndarray)]
     size = swept[0].size
     columns = [p if isinstance(p, np.ndarray) else np.full(size, p) for p in params]
     build = VECTORISED.get(gate.name)
