@@ -1,7 +1,9 @@
 """Each distribution installs on its own into an empty virtual environment.
 
 ``pip install ./core`` gives a server that starts, says no executor is installed and serves an
-empty catalogue; adding ``./plugins/aer`` gives a working server. Uses uv to build the
+empty catalogue; adding ``./plugins/aer`` gives a working server; adding ``./plugins/custatevec``
+(without its CUDA extras, on this host without a GPU) lists the custatevec executor as
+unavailable with the reason, its backends offline, and jobs sent to them refused with a 400. Uses uv to build the
 environment (the packages come from uv's cache after the first run).
 """
 
@@ -34,7 +36,7 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_core_alone_then_with_aer(tmp_path: Path) -> None:
+def test_core_alone_then_with_aer_then_with_custatevec(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run(UV, "venv", "--quiet", "--python", sys.executable, venv)  # type: ignore[arg-type]
     python = venv / "bin" / "python"
@@ -69,3 +71,20 @@ def test_core_alone_then_with_aer(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         assert status == "Completed"
+
+    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "plugins" / "custatevec")  # type: ignore[arg-type]
+    listing = run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
+    assert "executor custatevec: GPU" in listing
+    assert "unavailable: CuPy is not importable" in listing
+    with ServerProcess(tmp_path / "with-custatevec", executable=server_command) as server:
+        server.wait_ready()
+        url = server.url
+        devices = httpx.get(f"{url}/api/v1/backends").json()["devices"]
+        assert len(devices) == 2 * 69
+        status = httpx.get(f"{url}/api/v1/backends/fake_manila@custatevec/status").json()
+        assert status["state"] is False
+        assert "CuPy is not importable" in status["message"]
+        body = encode_job_body("sampler", "fake_manila@custatevec", [(circuit, None, 10)])
+        refused = httpx.post(f"{url}/api/v1/jobs", json=body)
+        assert refused.status_code == 400
+        assert "not available" in refused.text

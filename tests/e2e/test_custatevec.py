@@ -1,0 +1,119 @@
+"""The custatevec executor through the real client.
+
+On this CPU host its backends are listed but offline, with the reason, and jobs sent to them get
+a 4xx. A second server runs it on the NumPy reference kernel (``QRS_CUSTATEVEC_KERNEL=numpy``,
+inherited by the worker processes) to show jobs flowing end to end through the same engine the
+GPU runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2
+from qiskit_runtime_server.app import create_app
+from qiskit_runtime_server.client import client_environment, connect
+from qiskit_runtime_server.settings import Settings
+from qiskit_runtime_server.testing import LiveServer
+from qiskit_runtime_server_custatevec.device import probe_gpu
+
+no_gpu = pytest.mark.skipif(probe_gpu().available, reason="this host has a GPU")
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for qubit in range(n - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+@no_gpu
+def test_backends_are_listed_offline_with_the_reason(service: QiskitRuntimeService) -> None:
+    backend = service.backend("fake_manila@custatevec")
+    status = backend.status()
+    assert not status.operational
+    assert "CuPy is not importable" in status.status_msg or "CUDA" in status.status_msg
+
+
+@no_gpu
+def test_a_job_sent_to_an_offline_backend_gets_a_4xx(service: QiskitRuntimeService) -> None:
+    backend = service.backend("ideal_simulator@custatevec")
+    with pytest.raises(Exception, match=r"400|not available") as caught:
+        SamplerV2(mode=backend).run([ghz(2)], shots=10).job_id()
+    assert "not available" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def numpy_kernel_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QiskitRuntimeService]:
+    saved = {name: os.environ.get(name) for name in ["QRS_CUSTATEVEC_KERNEL", *client_environment("http://x")]}
+    os.environ["QRS_CUSTATEVEC_KERNEL"] = "numpy"
+    data_dir: Path = tmp_path_factory.mktemp("custatevec-numpy")
+    try:
+        with LiveServer(create_app(Settings(data_dir=data_dir, workers=1))) as live:
+            live.wait_ready()
+            yield connect(live.url)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def test_sampler_sweep_and_seed_on_the_reference_kernel(numpy_kernel_service: QiskitRuntimeService) -> None:
+    backend = numpy_kernel_service.backend("ideal_simulator@custatevec")
+    assert backend.status().operational
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(2)
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    angles = np.linspace(0, np.pi, 5)
+    sampler = SamplerV2(mode=backend)
+    sampler.options.simulator.seed_simulator = 17
+    result = sampler.run([(circuit, angles, 4000)]).result()
+    again = sampler.run([(circuit, angles, 4000)]).result()
+    for index, angle in enumerate(angles):
+        counts = result[0].data.meas[index].get_counts()
+        assert set(counts) <= {"00", "11"}
+        p11 = np.sin(angle / 2) ** 2
+        assert abs(counts.get("11", 0) / 4000 - p11) <= 5 * np.sqrt(max(p11 * (1 - p11), 1e-9) / 4000) + 1e-9
+        assert counts == again[0].data.meas[index].get_counts()
+    simulator = result.metadata["simulator"]
+    assert simulator["executor"] == "custatevec"
+    assert simulator["kernel"] == "numpy"
+    assert "noiseless" in simulator["noise"]
+
+
+def test_fake_device_runs_noiseless_and_says_so(numpy_kernel_service: QiskitRuntimeService) -> None:
+    backend = numpy_kernel_service.backend("fake_manila@custatevec")
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(ghz(3))
+    job = SamplerV2(mode=backend).run([isa], shots=2000)
+    counts = job.result()[0].data.meas.get_counts()
+    assert set(counts) == {"000", "111"}
+    assert "does not simulate" in job.logs()
+
+
+def test_estimator_on_the_reference_kernel(numpy_kernel_service: QiskitRuntimeService) -> None:
+    backend = numpy_kernel_service.backend("ideal_simulator@custatevec")
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.ry(0.7, 2)
+    observables = SparsePauliOp(["ZZI", "IXX", "ZII"], [1.0, 0.5, -0.25])
+    estimator = EstimatorV2(mode=backend)
+    estimator.options.seed_estimator = 3
+    result = estimator.run([(circuit, observables)], precision=0.001).result()
+    exact = Statevector(circuit).expectation_value(observables).real
+    assert abs(float(result[0].data.evs) - exact) < 0.005
+    assert float(result[0].data.stds) == pytest.approx(0.001)
