@@ -54,8 +54,13 @@ def test_a_job_sent_to_an_offline_backend_gets_a_4xx(service: QiskitRuntimeServi
 
 
 @pytest.fixture(scope="module")
-def numpy_kernel_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QiskitRuntimeService]:
-    saved = {name: os.environ.get(name) for name in ["QRS_CUSTATEVEC_KERNEL", *client_environment("http://x")]}
+def numpy_kernel_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[QiskitRuntimeService]:
+    saved = {
+        name: os.environ.get(name)
+        for name in ["QRS_CUSTATEVEC_KERNEL", *client_environment("http://x")]
+    }
     os.environ["QRS_CUSTATEVEC_KERNEL"] = "numpy"
     data_dir: Path = tmp_path_factory.mktemp("custatevec-numpy")
     try:
@@ -70,7 +75,9 @@ def numpy_kernel_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Q
                 os.environ[name] = value
 
 
-def test_sampler_sweep_and_seed_on_the_reference_kernel(numpy_kernel_service: QiskitRuntimeService) -> None:
+def test_sampler_sweep_and_seed_on_the_reference_kernel(
+    numpy_kernel_service: QiskitRuntimeService,
+) -> None:
     backend = numpy_kernel_service.backend("ideal_simulator@custatevec")
     assert backend.status().operational
     theta = Parameter("theta")
@@ -87,7 +94,10 @@ def test_sampler_sweep_and_seed_on_the_reference_kernel(numpy_kernel_service: Qi
         counts = result[0].data.meas[index].get_counts()
         assert set(counts) <= {"00", "11"}
         p11 = np.sin(angle / 2) ** 2
-        assert abs(counts.get("11", 0) / 4000 - p11) <= 5 * np.sqrt(max(p11 * (1 - p11), 1e-9) / 4000) + 1e-9
+        assert (
+            abs(counts.get("11", 0) / 4000 - p11)
+            <= 5 * np.sqrt(max(p11 * (1 - p11), 1e-9) / 4000) + 1e-9
+        )
         assert counts == again[0].data.meas[index].get_counts()
     simulator = result.metadata["simulator"]
     assert simulator["executor"] == "custatevec"

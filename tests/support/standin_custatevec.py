@@ -64,7 +64,7 @@ class ComputeType(enum.IntEnum):
     COMPUTE_TF32 = 4096
 
 
-class cuStateVecError(Exception):  # noqa: N801 - the real name
+class cuStateVecError(Exception):
     pass
 
 
@@ -231,7 +231,24 @@ def set_device_mem_handler(handle, handler):  # type: ignore[no-untyped-def]
     REGISTRY.handles[handle]["mem_handler"] = handler
 
 
-def apply_matrix(handle, sv, sv_data_type, n_index_bits, matrix, matrix_data_type, layout, adjoint, targets, n_targets, controls, control_bit_values, n_controls, compute_type, extra_workspace, extra_workspace_size_in_bytes):  # type: ignore[no-untyped-def]  # noqa: E501
+def apply_matrix(
+    handle,
+    sv,
+    sv_data_type,
+    n_index_bits,
+    matrix,
+    matrix_data_type,
+    layout,
+    adjoint,
+    targets,
+    n_targets,
+    controls,
+    control_bit_values,
+    n_controls,
+    compute_type,
+    extra_workspace,
+    extra_workspace_size_in_bytes,
+):  # type: ignore[no-untyped-def]
     REGISTRY.calls.append("apply_matrix")
     _handle(handle)
     _check_types(sv_data_type, matrix_data_type, compute_type)
@@ -245,7 +262,29 @@ def apply_matrix(handle, sv, sv_data_type, n_index_bits, matrix, matrix_data_typ
     _apply(vector, _matrix(matrix, matrix_data_type, d, layout, adjoint), targets)
 
 
-def apply_matrix_batched(handle, batched_sv, sv_data_type, n_index_bits, n_svs, sv_stride, map_type, matrix_indices, matrices, matrix_data_type, layout, adjoint, n_matrices, targets, n_targets, controls, control_bit_values, n_controls, compute_type, extra_workspace, extra_workspace_size_in_bytes):  # type: ignore[no-untyped-def]  # noqa: E501
+def apply_matrix_batched(
+    handle,
+    batched_sv,
+    sv_data_type,
+    n_index_bits,
+    n_svs,
+    sv_stride,
+    map_type,
+    matrix_indices,
+    matrices,
+    matrix_data_type,
+    layout,
+    adjoint,
+    n_matrices,
+    targets,
+    n_targets,
+    controls,
+    control_bit_values,
+    n_controls,
+    compute_type,
+    extra_workspace,
+    extra_workspace_size_in_bytes,
+):  # type: ignore[no-untyped-def]
     REGISTRY.calls.append(f"apply_matrix_batched:{MatrixMapType(map_type).name}")
     _handle(handle)
     _check_types(sv_data_type, matrix_data_type, compute_type)
@@ -277,7 +316,18 @@ def apply_matrix_batched(handle, batched_sv, sv_data_type, n_index_bits, n_svs, 
         _apply(vector, _matrix(pointer, matrix_data_type, d, layout, adjoint), targets)
 
 
-def abs2sum_array(handle, sv, sv_data_type, n_index_bits, abs2sum, bit_ordering, bit_ordering_len, mask_bit_string, mask_ordering, mask_len):  # type: ignore[no-untyped-def]  # noqa: E501
+def abs2sum_array(
+    handle,
+    sv,
+    sv_data_type,
+    n_index_bits,
+    abs2sum,
+    bit_ordering,
+    bit_ordering_len,
+    mask_bit_string,
+    mask_ordering,
+    mask_len,
+):  # type: ignore[no-untyped-def]
     _handle(handle)
     ordering = _bits(n_index_bits, _host_array(bit_ordering, np.int32, "bit_ordering"), "ordering")
     if len(ordering) != bit_ordering_len or mask_len != 0:
@@ -290,7 +340,9 @@ def abs2sum_array(handle, sv, sv_data_type, n_index_bits, abs2sum, bit_ordering,
         out[key] += abs(complex(amplitude)) ** 2
 
 
-def collapse_by_bit_string(handle, sv, sv_data_type, n_index_bits, bit_string, bit_ordering, bit_string_len, norm):  # type: ignore[no-untyped-def]  # noqa: E501
+def collapse_by_bit_string(
+    handle, sv, sv_data_type, n_index_bits, bit_string, bit_ordering, bit_string_len, norm
+):  # type: ignore[no-untyped-def]
     _handle(handle)
     bits = _host_array(bit_string, np.int32, "bit_string")
     ordering = _bits(n_index_bits, _host_array(bit_ordering, np.int32, "bit_ordering"), "ordering")
@@ -315,12 +367,14 @@ def sampler_create(handle, sv, sv_data_type, n_index_bits, n_max_shots):  # type
     return sampler, 0
 
 
-def sampler_preprocess(handle, sampler, extra_workspace, extra_workspace_size_in_bytes):  # type: ignore[no-untyped-def]  # noqa: E501
+def sampler_preprocess(handle, sampler, extra_workspace, extra_workspace_size_in_bytes):  # type: ignore[no-untyped-def]
     _handle(handle)
     REGISTRY.samplers[sampler]["ready"] = True
 
 
-def sampler_sample(handle, sampler, bit_strings, bit_ordering, bit_string_len, randnums, n_shots, output):  # type: ignore[no-untyped-def]  # noqa: E501
+def sampler_sample(
+    handle, sampler, bit_strings, bit_ordering, bit_string_len, randnums, n_shots, output
+):  # type: ignore[no-untyped-def]
     _handle(handle)
     state = REGISTRY.samplers[sampler]
     if not state["ready"]:
@@ -355,7 +409,17 @@ _PAULI_MATRICES = {
 }
 
 
-def compute_expectations_on_pauli_basis(handle, sv, sv_data_type, n_index_bits, expectation_values, pauli_operators_array, n_pauli_operator_arrays, basis_bits_array, n_basis_bits_array):  # type: ignore[no-untyped-def]  # noqa: E501
+def compute_expectations_on_pauli_basis(
+    handle,
+    sv,
+    sv_data_type,
+    n_index_bits,
+    expectation_values,
+    pauli_operators_array,
+    n_pauli_operator_arrays,
+    basis_bits_array,
+    n_basis_bits_array,
+):  # type: ignore[no-untyped-def]
     _handle(handle)
     paulis, bases, counts = (list(pauli_operators_array), list(basis_bits_array),
                              list(n_basis_bits_array))  # fmt: skip
@@ -404,7 +468,7 @@ class _Runtime:
     free_bytes = 8 * 2**30
 
     @classmethod
-    def memGetInfo(cls) -> tuple[int, int]:  # noqa: N802 - CuPy's name
+    def memGetInfo(cls) -> tuple[int, int]:
         return cls.free_bytes, 16 * 2**30
 
 

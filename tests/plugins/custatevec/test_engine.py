@@ -39,13 +39,17 @@ def engine(fusion: int = 5, threshold: int = 0, precision: str = "double") -> En
     return Engine(NumpyKernel(dtype), settings)
 
 
-def statevector(eng: Engine, circuit: QuantumCircuit, values: np.ndarray | None = None) -> np.ndarray:
+def statevector(
+    eng: Engine, circuit: QuantumCircuit, values: np.ndarray | None = None
+) -> np.ndarray:
     values = np.zeros((1, 0)) if values is None else values
     return eng.simulation.statevectors(eng.program(circuit, values))
 
 
 @pytest.mark.parametrize(("num_qubits", "seed"), [(1, 1), (2, 2), (5, 3), (9, 4), (14, 5)])
-def test_random_circuits_match_statevector_with_and_without_fusion(num_qubits: int, seed: int) -> None:
+def test_random_circuits_match_statevector_with_and_without_fusion(
+    num_qubits: int, seed: int
+) -> None:
     circuit = random_circuit(num_qubits, 8, max_operands=3, seed=seed)
     exact = Statevector(circuit).data
     for fusion in (0, 2, 3, 5):
@@ -54,7 +58,9 @@ def test_random_circuits_match_statevector_with_and_without_fusion(num_qubits: i
 
 
 def test_fusion_reduces_the_number_of_gates_and_keeps_the_state() -> None:
-    circuit = transpile(efficient_su2(12, reps=3), basis_gates=["rz", "sx", "cx"], optimization_level=0)
+    circuit = transpile(
+        efficient_su2(12, reps=3), basis_gates=["rz", "sx", "cx"], optimization_level=0
+    )
     values = np.random.default_rng(1).uniform(-3, 3, (4, circuit.num_parameters))
     unfused = engine(fusion=0).program(circuit, values)
     fused = engine(fusion=5).program(circuit, values)
@@ -174,7 +180,9 @@ def test_idle_qubits_of_a_large_isa_circuit_are_not_simulated() -> None:
 def _aer_counts(circuit: QuantumCircuit, shots: int) -> dict[str, int]:
     from qiskit_aer import AerSimulator
 
-    counts: dict[str, int] = AerSimulator(seed_simulator=5).run(circuit, shots=shots).result().get_counts()
+    counts: dict[str, int] = (
+        AerSimulator(seed_simulator=5).run(circuit, shots=shots).result().get_counts()
+    )
     return {key.replace(" ", ""): value for key, value in counts.items()}
 
 

@@ -17,7 +17,9 @@ def test_vectorised_matrices_are_qiskits(name: str) -> None:
     gate_class = type(STANDARD[name])
     parameters = [Parameter(f"p{i}") for i in range(len(STANDARD[name].params))]
     values = np.random.default_rng(len(name)).uniform(-7, 7, (5, len(parameters)))
-    matrices = gate_matrices(gate_class(*parameters), {p: i for i, p in enumerate(parameters)}, values)
+    matrices = gate_matrices(
+        gate_class(*parameters), {p: i for i, p in enumerate(parameters)}, values
+    )
     expected = np.stack([Operator(gate_class(*row)).data for row in values])
     np.testing.assert_allclose(matrices, expected, atol=1e-12)
 

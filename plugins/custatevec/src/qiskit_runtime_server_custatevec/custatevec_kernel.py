@@ -103,18 +103,19 @@ class CuStateVecKernel:
             self.cusv.destroy(handle)
             self._local.handle = None
 
-    def _malloc(self, size: int, stream: int) -> int:
+    def _malloc(self, size: int, _stream: int) -> int:
         memory = self.cupy.cuda.alloc(size)
         pointer = int(memory.ptr)
         self._allocations[pointer] = memory
         return pointer
 
-    def _free(self, pointer: int, size: int, stream: int) -> None:
+    def _free(self, pointer: int, _size: int, _stream: int) -> None:
         self._allocations.pop(pointer, None)
 
     def _pointer(self, states: DeviceStates, member: int) -> int:
         stride = states.data.shape[1] * np.dtype(self.dtype).itemsize
-        return int(states.data.data.ptr) + member * stride
+        base: int = int(states.data.data.ptr)
+        return base + member * int(stride)
 
     def capacity(self, num_qubits: int) -> int:
         free, _total = self.cupy.cuda.runtime.memGetInfo()
@@ -152,8 +153,10 @@ class CuStateVecKernel:
         shared = matrices.shape[0] == 1
         if not shared and matrices.shape[0] != batch.size:
             raise ValueError(f"{matrices.shape[0]} matrices for {batch.size} statevectors")
-        map_type = self.cusv.MatrixMapType.BROADCAST if shared else (
-            self.cusv.MatrixMapType.MATRIX_INDEXED
+        map_type = (
+            self.cusv.MatrixMapType.BROADCAST
+            if shared
+            else (self.cusv.MatrixMapType.MATRIX_INDEXED)
         )
         indices = 0 if shared else np.arange(batch.size, dtype=np.int32)
         self.cusv.apply_matrix_batched(

@@ -142,7 +142,7 @@ class Engine:
         )
         evs = np.zeros(member_of.shape, dtype=np.float64)
         for index in np.ndindex(member_of.shape):
-            observable = observable_of[index]
+            observable: dict[str, complex] = observable_of[index]  # type: ignore[assignment]
             row = values[member_of[index]]
             evs[index] = sum(
                 float(np.real(coeff)) * row[column[label]] for label, coeff in observable.items()

@@ -61,5 +61,9 @@ def _merged(block: Sequence[GateOp]) -> list[GateOp]:
         local = [position[q] for q in op.targets]
         flat = columns.reshape(size * dim, dim)
         matrices = np.repeat(op.matrices, dim, axis=0) if op.matrices.shape[0] > 1 else op.matrices
-        columns = apply_to_vectors(flat, local, matrices).reshape(size, dim, dim)
+        columns = (
+            apply_to_vectors(flat, local, matrices)
+            .reshape(size, dim, dim)
+            .astype(np.complex128, copy=False)
+        )
     return [GateOp(targets, np.ascontiguousarray(np.swapaxes(columns, 1, 2)))]

@@ -83,13 +83,13 @@ def _controlled(single: Callable[[Values], Matrices]) -> Callable[[Values], Matr
     return build
 
 
-def _rotation_2q(pauli: Matrices) -> Callable[[Values], Matrices]:
+def _rotation_2q(pauli: NDArray[np.complexfloating[Any, Any]]) -> Callable[[Values], Matrices]:
     """exp(-i t/2 P) for a two-qubit Pauli product P with P @ P = 1."""
 
     def build(t: Values) -> Matrices:
         c = np.cos(t / 2)[:, None, None]
         s = np.sin(t / 2)[:, None, None]
-        return c * np.eye(4) - 1j * s * pauli
+        return np.asarray(c * np.eye(4) - 1j * s * pauli, dtype=np.complex128)
 
     return build
 

@@ -101,7 +101,8 @@ class NumpyKernel:
         amplitudes = _as_numpy(states).data[member]
         weights = np.abs(amplitudes.astype(np.complex128)) ** 2
         outcomes = project(np.arange(amplitudes.size, dtype=np.int64), qubits)
-        return np.bincount(outcomes, weights=weights, minlength=2 ** len(qubits))
+        counts = np.bincount(outcomes, weights=weights, minlength=2 ** len(qubits))
+        return counts.astype(np.float64)
 
     def collapse(
         self,

@@ -60,8 +60,8 @@ class Settings:
                 f"QRS_CUSTATEVEC_PRECISION must be one of {PRECISIONS}, got {precision!r}"
             )
         return cls(
-            kernel=kernel,  # type: ignore[arg-type]
-            precision=precision,  # type: ignore[arg-type]
+            kernel=kernel,
+            precision=precision,
             fusion_max_qubits=_int(env, "QRS_CUSTATEVEC_FUSION_MAX_QUBITS", 5, 0, 10),
             fusion_threshold=_int(env, "QRS_CUSTATEVEC_FUSION_THRESHOLD", 14, 0, 64),
             device=_int(env, "QRS_CUSTATEVEC_DEVICE", 0, 0, 1024),

@@ -55,7 +55,7 @@ class Simulation:
             )
         return max(1, min(program.size, self.max_batch, fitting))
 
-    def _evolve(self, program: Program, start: int, stop: int) -> StateBatch:
+    def evolve(self, program: Program, start: int, stop: int) -> StateBatch:
         states = self.kernel.zeros(program.num_qubits, stop - start)
         for op in program.operations:
             if not isinstance(op, GateOp):
@@ -72,11 +72,12 @@ class Simulation:
         step = self.batch_size(program)
         for start in range(0, program.size, step):
             stop = min(start + step, program.size)
-            states = self._evolve(program, start, stop)
+            states = self.evolve(program, start, stop)
             out[start:stop] = self.kernel.to_host(states)
             self.kernel.release(states)
         phase = np.broadcast_to(program.global_phase, (program.size,))
-        return out * np.exp(1j * phase)[:, None]
+        phased: NDArray[np.complex128] = out * np.exp(1j * phase)[:, None]
+        return phased
 
     # -- sampling ----------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class Simulation:
         step = self.batch_size(program)
         for start in range(0, program.size, step):
             stop = min(start + step, program.size)
-            states = self._evolve(program, start, stop)
+            states = self.evolve(program, start, stop)
             for member in range(stop - start):
                 no_bits = np.zeros((shots, program.num_clbits), dtype=np.bool_)
                 out[start + member] = self._final(program, states, member, shots, rng, no_bits)
@@ -191,7 +192,7 @@ class Simulation:
         step = self.batch_size(program)
         for start in range(0, program.size, step):
             stop = min(start + step, program.size)
-            states = self._evolve(program, start, stop)
+            states = self.evolve(program, start, stop)
             for member in range(stop - start):
                 out[start + member] = self.kernel.pauli_expectations(states, member, terms)
             self.kernel.release(states)
