@@ -10,9 +10,12 @@ is shots x (cost of one run). Three exact methods, chosen per PUB:
   costs about n * chi^3 for bond dimension chi; for shallow or line-like circuits chi stays
   tiny and a 20-qubit noisy job takes seconds. Nothing is truncated: the noise model is the
   full one and Aer's MPS truncation threshold (1e-16) discards only numerical zeros.
-* ``statevector`` with shot branching (Aer groups shots whose trajectories agree, and
-  branches them only where a noise event differs): the fallback when the state is too
-  entangled for an MPS.
+* ``statevector``, one trajectory per shot: the fallback when the state is too entangled for an
+  MPS. Aer's shot branching (``shot_branching_enable``, with or without
+  ``shot_branching_sampling_enable``) is NOT used: with the device noise models it gives wrong
+  distributions (GHZ-10 on fake_kolkata, 40,000 shots: P(0000000000) = 0.015 against 0.457 from
+  a density matrix, chi-square p = 0; plain statevector trajectories: p = 0.73), and
+  tests/plugins/aer/test_methods.py catches it on four circuit families.
 
 The bond dimension is read from a cheap noiseless MPS probe of the first parameter set, capped
 just above the largest bond dimension for which MPS would win, so that the probe of a highly
@@ -38,7 +41,7 @@ from .layout import bandwidth, chain_order, interaction_edges, reordered
 #: Density matrices of up to this many qubits (4**12 complex128 entries: 268 MB) are used.
 DENSITY_MATRIX_MAX_QUBITS = 12
 #: Measured on 2 cores (a 20-qubit device circuit): seconds per trajectory and unit of work.
-#: MPS: 8 ms for n=20, chi=4; statevector with shot branching: about 0.15 s at n=20.
+#: MPS: 8 ms for n=20, chi=4; a statevector trajectory: about 0.15 s at n=20.
 MPS_SECONDS_PER_SITE_CHI3 = 8e-3 / (20 * 4**3)
 STATEVECTOR_SECONDS_PER_AMPLITUDE = 0.15 / 2**20
 #: The probe never needs a larger bond dimension than this to decide.
@@ -67,12 +70,6 @@ class Plan:
         return data
 
     def simulator_options(self) -> dict[str, Any]:
-        if self.method == "statevector":
-            return {
-                "method": "statevector",
-                "shot_branching_enable": True,
-                "shot_branching_sampling_enable": True,
-            }
         return {"method": self.method}
 
 
@@ -131,7 +128,7 @@ def plan_noisy(
     return Plan(
         "statevector",
         f"{qubits} active qubits; the state's bond dimension exceeds {limit} even along the "
-        "circuit's couplings, so exact statevector trajectories with shot branching are cheaper",
+        "circuit's couplings, so exact statevector trajectories are cheaper",
         qubits,
         bond_dimension=None,
     )
