@@ -36,6 +36,7 @@ from qiskit_runtime_server import (
     SamplerTask,
 )
 from qiskit_runtime_server.circuits import active_qubits
+from qiskit_runtime_server.results import sampler_pub_result
 
 from . import __version__
 from .approximation import DOCUMENTED_BIAS, approximate, requested
@@ -49,6 +50,9 @@ from .method import (
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
+from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
+from .trajectories import OPTION as TRAJECTORIES_OPTION
+from .trajectories import requested_trajectories, sample_trajectories
 from .translation import for_aer
 
 EXECUTOR_NAME = "aer"
@@ -61,6 +65,7 @@ HONOURED_OPTIONS = frozenset(
         "simulator.basis_gates",
         "seed_estimator",
         APPROXIMATION_OPTION,
+        TRAJECTORIES_OPTION,
     }
 )
 
@@ -157,6 +162,7 @@ class AerEngine:
         """Each PUB with the exact method that is cheapest for it (method.py)."""
         seed = task.options.seed_simulator
         approximation = requested(task.options.raw)
+        trajectories = requested_trajectories(task.options.raw)
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
@@ -172,21 +178,45 @@ class AerEngine:
                 )
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+            noise = self._approximate(noise, approximation)
             simulator = AerSimulator(
-                noise_model=self._approximate(noise, approximation),
-                **plan.simulator_options(),
-                **_thread_options(task),
+                noise_model=noise, **plan.simulator_options(), **_thread_options(task)
             )
-            sampler = AerSamplerV2.from_backend(
-                simulator, seed=None if seed is None else seed + index
-            )
-            pub_result = sampler.run([run_pub]).result()[0]
-            pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
+            pub_seed = None if seed is None else seed + index
+            metadata = _pub_metadata(plan, approximation)
+            if trajectories is not None and plan.method != "density_matrix":
+                # Without shot branching: it merges trajectories, and each one must be kept.
+                simulator = AerSimulator(
+                    noise_model=noise, method=plan.method, **_thread_options(task)
+                )
+                bits, info = sample_trajectories(
+                    simulator, noise, run_pub.circuit, run_pub.parameter_values,
+                    run_pub.shots or 0, trajectories, pub_seed,
+                )  # fmt: skip
+                metadata.update(info, trajectories_bias=TRAJECTORIES_BIAS)
+                task.log(f"INFO PUB {index}: {info['trajectories']} trajectories")
+                pub_result = sampler_pub_result(
+                    run_pub.circuit, bits, pub.parameter_values.shape,
+                    {"shots": pub.shots, "circuit_metadata": pub.circuit.metadata},
+                )  # fmt: skip
+            else:
+                if trajectories is not None:
+                    metadata["trajectories"] = None
+                    metadata["trajectories_note"] = (
+                        "not used: one exact density-matrix run is cheaper than any trajectory"
+                    )
+                sampler = AerSamplerV2.from_backend(simulator, seed=pub_seed)
+                pub_result = sampler.run([run_pub]).result()[0]
+            pub_result.metadata["simulator"] = metadata
             pub_results.append(pub_result)
             methods.append(plan.method)
+        primitive = "Aer SamplerV2"
+        if trajectories is not None:
+            primitive = f"Aer trajectories (options.{TRAJECTORIES_OPTION}={trajectories})"
         return _device_noise_result(
-            task, pub_results, methods, approximation, "Aer SamplerV2", seed_simulator=seed
-        )
+            task, pub_results, methods, approximation, primitive, seed_simulator=seed,
+            trajectories=trajectories,
+        )  # fmt: skip
 
     def _estimate_with_device_noise(self, task: EstimatorTask) -> PrimitiveResult:
         """As local testing mode (Pauli-basis measurements, ceil(1/precision^2) shots per
@@ -328,6 +358,7 @@ def _device_noise_result(
     methods: list[str],
     approximation: str | None,
     primitive: str,
+    trajectories: int | None = None,
     **seeds: int | None,
 ) -> PrimitiveResult:
     """The job's result, with what every device-noise run reports about itself."""
@@ -338,7 +369,7 @@ def _device_noise_result(
             "simulator": {
                 "executor": EXECUTOR_NAME,
                 "aer_version": qiskit_aer.__version__,
-                "noise": _noise_label(task, approximation),
+                "noise": _noise_label(task, approximation, trajectories),
                 "primitive": primitive,
                 "method": methods[0] if len(set(methods)) == 1 else methods,
                 **seeds,
@@ -347,10 +378,16 @@ def _device_noise_result(
     )
 
 
-def _noise_label(task: ExecutionTask, approximation: str | None) -> str:
-    if approximation is None:
-        return f"{task.backend.name} device noise model (exact, full)"
-    return f"{task.backend.name} device noise model, APPROXIMATED: {approximation}"
+def _noise_label(
+    task: ExecutionTask, approximation: str | None, trajectories: int | None = None
+) -> str:
+    label = f"{task.backend.name} device noise model"
+    approximations = [approximation] if approximation is not None else []
+    if trajectories is not None:
+        approximations.append(f"{trajectories} trajectories (correlated shots)")
+    if not approximations:
+        return f"{label} (exact, full)"
+    return f"{label}, APPROXIMATED: {', '.join(approximations)}"
 
 
 def _pub_metadata(plan: Plan, approximation: str | None) -> dict[str, Any]:
