@@ -182,7 +182,7 @@ class AerEngine:
             simulator = AerSimulator(
                 noise_model=noise, **plan.simulator_options(), **_thread_options(task)
             )
-            pub_seed = None if seed is None else seed + index
+            pub_seed = _pub_seed(seed, index)
             metadata = _pub_metadata(plan, approximation)
             if trajectories is not None and plan.method != "density_matrix":
                 # Without shot branching: it merges trajectories, and each one must be kept.
@@ -263,7 +263,7 @@ class AerEngine:
             )
             options: dict[str, Any] = {}
             if seed is not None:
-                options["seed_simulator"] = seed + index
+                options["seed_simulator"] = _pub_seed(seed, index)
             estimator = BackendEstimatorV2(backend=simulator, options=options)
             pub_result = estimator.run([run_pub]).result()[0]
             pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
@@ -413,6 +413,15 @@ def _observable_qubits(pub: EstimatorPub) -> set[int]:
 def _thread_options(task: ExecutionTask) -> dict[str, Any]:
     """The server's share of cores for this job (all of them when it runs alone)."""
     return {"max_parallel_threads": task.threads} if task.threads > 0 else {}
+
+
+#: Aer seeds shot i of a run with seed + i, so the seeds of two PUBs must be further apart than
+#: any PUB's shots, or PUB 1 would replay most of PUB 0's noise events.
+PUB_SEED_STRIDE = 2**24
+
+
+def _pub_seed(seed: int | None, index: int) -> int | None:
+    return None if seed is None else (seed + index * PUB_SEED_STRIDE) % 2**63
 
 
 def _estimator_seed(task: EstimatorTask) -> int | None:
