@@ -71,3 +71,16 @@ def test_a_circuit_without_gates_keeps_one_qubit() -> None:
     compact, kept = without_idle_qubits(circuit)
     assert compact.num_qubits == 1
     assert kept == [0]
+
+
+def test_a_barrier_across_idle_qubits_does_not_keep_them() -> None:
+    circuit = QuantumCircuit(5, 1)
+    circuit.h(0)
+    circuit.barrier()
+    circuit.cx(0, 2)
+    circuit.barrier([0, 2])
+    circuit.measure(2, 0)
+    compact, keep = without_idle_qubits(circuit)
+    assert keep == [0, 2]
+    assert compact.num_qubits == 2
+    assert [i.operation.name for i in compact.data] == ["h", "cx", "barrier", "measure"]

@@ -130,6 +130,7 @@ class _Registry:
         self.samplers: dict[int, dict[str, Any]] = {}
         self.next_id = 0x1000
         self.calls: list[str] = []
+        self.device = 0  # the current CUDA device, as set by Device.use()
 
     def new_id(self) -> int:
         self.next_id += 0x10
@@ -206,7 +207,7 @@ def _no_controls(controls: Any, control_bit_values: Any, n_controls: int) -> Non
 
 def create() -> int:
     handle = REGISTRY.new_id()
-    REGISTRY.handles[handle] = {"stream": None, "mem_handler": None}
+    REGISTRY.handles[handle] = {"stream": None, "mem_handler": None, "device": REGISTRY.device}
     return handle
 
 
@@ -456,7 +457,7 @@ class _Device:
         self.index = index
 
     def use(self) -> None:
-        return None
+        REGISTRY.device = self.index
 
 
 class _Pool:

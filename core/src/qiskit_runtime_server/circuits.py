@@ -56,6 +56,10 @@ def without_idle_qubits(
         return circuit, keep
     dag = circuit_to_dag(circuit)
     kept = {circuit.qubits[index] for index in keep}
+    # A barrier has no effect on a simulation, but one across dropped qubits keeps them "in use".
+    for node in dag.op_nodes():
+        if node.op.name == "barrier" and any(q not in kept for q in node.qargs):
+            dag.remove_op_node(node)
     dag.remove_qubits(*[q for q in circuit.qubits if q not in kept and isinstance(q, Qubit)])
     compact = dag_to_circuit(dag)
     compact.metadata = circuit.metadata

@@ -253,3 +253,71 @@ def test_initialize_is_lowered_through_its_definition() -> None:
     counts = result.data.meas.get_counts()
     assert set(counts) == {"00", "11"}
     assert abs(counts["11"] / 4000 - 0.64) < 5 * math.sqrt(0.64 * 0.36 / 4000)
+
+
+def test_a_final_looking_measurement_overwritten_later_is_not_deferred() -> None:
+    circuit = QuantumCircuit(2, 1)
+    circuit.x(0)
+    circuit.measure(0, 0)  # nothing touches qubit 0 afterwards, but clbit 0 is written again
+    circuit.measure(1, 0)
+    circuit.x(1)
+    result = engine().sample(SamplerPub.coerce((circuit, None, 20)), np.random.default_rng(0))
+    assert result.data.c.get_counts() == {"0": 20}
+
+
+def test_registers_and_loose_clbits_like_the_reference_sampler() -> None:
+    from qiskit import ClassicalRegister, QuantumRegister
+    from qiskit.circuit import Clbit
+
+    qreg = QuantumRegister(4)
+    alpha, beta = ClassicalRegister(2, "alpha"), ClassicalRegister(3, "beta")
+    circuit = QuantumCircuit(qreg, alpha, [Clbit()], beta)
+    circuit.x([0, 3])
+    circuit.measure([0, 1], alpha)
+    circuit.measure(2, 2)  # the loose clbit: not reported
+    circuit.measure([3, 0, 2], beta)
+    result = engine().sample(SamplerPub.coerce((circuit, None, 10)), np.random.default_rng(0))
+    assert result.data.alpha.get_counts() == {"01": 10}
+    assert result.data.beta.get_counts() == {"011": 10}
+    assert set(result.data.keys()) == {"alpha", "beta"}
+
+
+def test_wide_gates_parametric_custom_gates_and_global_phase_gates() -> None:
+    from qiskit.circuit.library import GlobalPhaseGate, MCXGate
+
+    t = Parameter("t")
+    sub = QuantumCircuit(2, global_phase=t / 3)
+    sub.rx(t, 0)
+    sub.cry(2 * t, 0, 1)
+    circuit = QuantumCircuit(10)
+    circuit.h(range(9))
+    circuit.append(MCXGate(9), range(10))  # lowered through its definition, not 1024 x 1024
+    circuit.append(sub.to_gate(), [3, 9])
+    circuit.append(GlobalPhaseGate(t), [])
+    values = np.array([[0.4], [2.2]])
+    eng = engine(fusion=0)
+    program = eng.program(circuit, values)
+    assert all(len(op.targets) <= 6 for op in program.operations)  # type: ignore[union-attr]
+    states = eng.simulation.statevectors(program)
+    for row, state in zip(values, states, strict=True):
+        bound = circuit.assign_parameters({t: row[0]})
+        np.testing.assert_allclose(state, Statevector(bound).data, atol=1e-9)
+
+
+def test_a_barrier_across_idle_qubits_of_a_large_circuit() -> None:
+    circuit = QuantumCircuit(27, 1)
+    circuit.x(5)
+    circuit.barrier()
+    circuit.measure(5, 0)
+    result = engine().sample(SamplerPub.coerce((circuit, None, 5)), np.random.default_rng(0))
+    assert result.data.c.get_counts() == {"1": 5}
+    assert result.metadata["simulator"]["num_qubits_simulated"] == 1
+
+
+def test_thousands_of_mid_circuit_measurements() -> None:
+    circuit = QuantumCircuit(1, 1)
+    for _ in range(1500):
+        circuit.h(0)
+        circuit.measure(0, 0)
+    result = engine().sample(SamplerPub.coerce((circuit, None, 8)), np.random.default_rng(0))
+    assert sum(result.data.c.get_counts().values()) == 8

@@ -3,7 +3,7 @@
 Written against ``cuquantum.bindings.custatevec`` (cuquantum-python >= 25.9; the signatures were
 checked against the 26.9.0 wheel's ``custatevec.pyx``). The binding module and CuPy are passed
 in, so that the argument plumbing (pointers, strides, enums, target and bit orders) is tested on
-CPU with a stand-in binding module (tests/plugins/custatevec/standin_custatevec.py) and checked
+CPU with a stand-in binding module (tests/support/standin_custatevec.py) and checked
 for real by the self-check on a GPU host (selfcheck.py).
 
 How the calls are made:
@@ -15,7 +15,9 @@ How the calls are made:
 * gate matrices are complex128, row-major, uploaded to the device; a complex64 statevector
   uses them with ``COMPUTE_32F``, which the header's table of supported types allows;
 * ``apply_matrix`` for a single statevector, ``apply_matrix_batched`` (``BROADCAST`` for a
-  matrix shared by the batch, ``MATRIX_INDEXED`` for one matrix per statevector) otherwise;
+  matrix shared by the batch, ``MATRIX_INDEXED`` for one matrix per statevector) otherwise,
+  except below 128 bytes per statevector (the batched call wants 128-byte aligned vectors);
+* the configured device is made current in every thread before memory is touched;
 * outputs of sampling, marginals and expectation values are written to host NumPy arrays.
 """
 
@@ -83,6 +85,14 @@ class CuStateVecKernel:
         self.memory_reserve_bytes = memory_reserve_bytes
         self._local = threading.local()
         self._allocations: dict[int, Any] = {}
+        self._activate()
+
+    def _activate(self) -> None:
+        """Make the configured device current in this thread (CuPy's current device is per
+        thread, and allocations land on it)."""
+        if getattr(self._local, "device", None) != self.device:
+            self.cupy.cuda.Device(self.device).use()
+            self._local.device = self.device
 
     # -- handle and memory ---------------------------------------------------------------------
 
@@ -90,7 +100,7 @@ class CuStateVecKernel:
     def handle(self) -> int:
         handle: int | None = getattr(self._local, "handle", None)
         if handle is None:
-            self.cupy.cuda.Device(self.device).use()
+            self._activate()
             handle = int(self.cusv.create())
             self.cusv.set_stream(handle, self.cupy.cuda.get_current_stream().ptr)
             self.cusv.set_device_mem_handler(handle, (self._malloc, self._free, "qrs-cupy-pool"))
@@ -118,6 +128,7 @@ class CuStateVecKernel:
         return base + member * int(stride)
 
     def capacity(self, num_qubits: int) -> int:
+        self._activate()
         free, _total = self.cupy.cuda.runtime.memGetInfo()
         free += self.cupy.get_default_memory_pool().free_bytes()
         usable = free - self.memory_reserve_bytes
@@ -126,6 +137,7 @@ class CuStateVecKernel:
     # -- the interface -------------------------------------------------------------------------
 
     def zeros(self, num_qubits: int, size: int) -> DeviceStates:
+        self._activate()
         data = self.cupy.zeros((size, 2**num_qubits), dtype=self.dtype)
         data[:, 0] = 1
         return DeviceStates(data)
@@ -142,15 +154,18 @@ class CuStateVecKernel:
         k = len(targets)
         stack = self.cupy.asarray(np.ascontiguousarray(matrices, dtype=np.complex128))
         layout = int(self.cusv.MatrixLayout.ROW)
-        if batch.size == 1:
-            self.cusv.apply_matrix(
-                self.handle, self._pointer(batch, 0), self.sv_data_type, n,
-                int(stack.data.ptr), CUDA_C_64F, layout, 0,
-                list(targets), k, [], [], 0,
-                self.compute_type, 0, 0,
-            )  # fmt: skip
-            return
         shared = matrices.shape[0] == 1
+        if batch.size == 1 or 2**n * np.dtype(self.dtype).itemsize < 128:
+            matrix_bytes = 4**k * 16
+            for member in range(batch.size):
+                offset = 0 if shared else member * matrix_bytes
+                self.cusv.apply_matrix(
+                    self.handle, self._pointer(batch, member), self.sv_data_type, n,
+                    int(stack.data.ptr) + offset, CUDA_C_64F, layout, 0,
+                    list(targets), k, [], [], 0,
+                    self.compute_type, 0, 0,
+                )  # fmt: skip
+            return
         if not shared and matrices.shape[0] != batch.size:
             raise ValueError(f"{matrices.shape[0]} matrices for {batch.size} statevectors")
         map_type = (

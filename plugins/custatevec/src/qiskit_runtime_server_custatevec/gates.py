@@ -129,6 +129,11 @@ def _is_standard(gate: Gate) -> bool:
     return _standard_classes().get(gate.name) is type(gate)
 
 
+def is_vectorised(gate: Gate) -> bool:
+    """Whether the gate's matrices over a sweep have a formula here."""
+    return gate.name in VECTORISED and _is_standard(gate)
+
+
 @lru_cache(maxsize=4096)
 def _fixed_standard_matrix(name: str, params: tuple[float, ...]) -> Matrices:
     gate = get_standard_gate_name_mapping()[name]

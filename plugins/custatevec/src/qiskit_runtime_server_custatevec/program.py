@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp, Gate, Parameter
+from qiskit.circuit import ControlFlowOp, Gate, Parameter, ParameterExpression
 
-from .gates import gate_matrices, parameter_values
+from .gates import gate_matrices, is_vectorised, parameter_values
 from .kernel import Matrices
 
 #: Instructions that do nothing to a noiseless statevector.
@@ -89,62 +89,85 @@ def sweep_values(circuit: QuantumCircuit, bindings: object) -> NDArray[np.float6
 
 def compile_circuit(circuit: QuantumCircuit, values: NDArray[np.float64]) -> Program:
     """The program of ``circuit`` for the parameter sets ``values`` (shape ``(B, P)``)."""
-    names = {parameter: column for column, parameter in enumerate(circuit.parameters)}
-    operations: list[Operation] = []
-    _lower(
+    lowering = _Lowering({p: column for column, p in enumerate(circuit.parameters)}, values)
+    lowering.lower(
         circuit,
         list(range(circuit.num_qubits)),
         [circuit.find_bit(c).index for c in circuit.clbits],
-        names,
-        values,
-        operations,
     )
-    phase = parameter_values(circuit.global_phase, names, values)
-    body, finals = _split_final_measurements(operations)
+    body, finals = _split_final_measurements(lowering.out)
     return Program(
         num_qubits=circuit.num_qubits,
         num_clbits=circuit.num_clbits,
         size=values.shape[0],
         operations=tuple(body),
         final_measurements=tuple(finals),
-        global_phase=np.atleast_1d(np.asarray(phase, dtype=np.float64)),
+        global_phase=np.atleast_1d(np.asarray(lowering.phase, dtype=np.float64)),
     )
 
 
-def _lower(
-    circuit: QuantumCircuit,
-    qubit_map: Sequence[int],
-    clbit_map: Sequence[int],
-    names: Mapping[Parameter, int],
-    values: NDArray[np.float64],
-    out: list[Operation],
-) -> None:
-    qubit_index = {q: qubit_map[i] for i, q in enumerate(circuit.qubits)}
-    clbit_index = {c: clbit_map[i] for i, c in enumerate(circuit.clbits)}
-    for instruction in circuit.data:
-        operation = instruction.operation
-        qubits = [qubit_index[q] for q in instruction.qubits]
-        clbits = [clbit_index[c] for c in instruction.clbits]
-        name = operation.name
-        if name in _NO_OPS:
-            continue
-        if isinstance(operation, ControlFlowOp):
-            raise UnsupportedCircuit(
-                f"classical control flow ({name}) is not supported by the custatevec executor "
-                "yet; run this circuit on an @aer backend"
-            )
-        if name == "measure":
-            out.append(MeasureOp(qubits[0], clbits[0]))
-        elif name == "reset":
-            out.append(ResetOp(qubits[0]))
-        elif isinstance(operation, Gate):
-            out.append(GateOp(tuple(qubits), gate_matrices(operation, names, values)))
-        elif operation.definition is not None:
-            _lower(operation.definition, qubits, clbits, names, values, out)
-        else:
-            raise UnsupportedCircuit(
-                f"instruction {name!r} is not supported by the custatevec executor"
-            )
+#: Gates wider than this are lowered through their definitions rather than made dense (a dense
+#: 2^k x 2^k matrix of a 12-qubit MCX takes minutes to build and cuStateVec takes at most 15).
+DENSE_MAX_QUBITS = 6
+
+
+class _Lowering:
+    """Flattens a circuit (and the definitions it must open) into operations."""
+
+    def __init__(self, names: Mapping[Parameter, int], values: NDArray[np.float64]) -> None:
+        self.names = names
+        self.values = values
+        self.out: list[Operation] = []
+        self.phase: NDArray[np.float64] | float = 0.0
+
+    def _add_phase(self, angle: object) -> None:
+        self.phase = self.phase + parameter_values(angle, self.names, self.values)
+
+    def lower(
+        self, circuit: QuantumCircuit, qubit_map: Sequence[int], clbit_map: Sequence[int]
+    ) -> None:
+        self._add_phase(circuit.global_phase)
+        qubit_index = {q: qubit_map[i] for i, q in enumerate(circuit.qubits)}
+        clbit_index = {c: clbit_map[i] for i, c in enumerate(circuit.clbits)}
+        for instruction in circuit.data:
+            operation = instruction.operation
+            qubits = [qubit_index[q] for q in instruction.qubits]
+            clbits = [clbit_index[c] for c in instruction.clbits]
+            name = operation.name
+            if name in _NO_OPS:
+                continue
+            if isinstance(operation, ControlFlowOp):
+                raise UnsupportedCircuit(
+                    f"classical control flow ({name}) is not supported by the custatevec "
+                    "executor yet; run this circuit on an @aer backend"
+                )
+            if name == "measure":
+                self.out.append(MeasureOp(qubits[0], clbits[0]))
+            elif name == "reset":
+                self.out.append(ResetOp(qubits[0]))
+            elif isinstance(operation, Gate) and not self._opens(operation):
+                matrices = gate_matrices(operation, self.names, self.values)
+                if qubits:
+                    self.out.append(GateOp(tuple(qubits), matrices))
+                else:  # a global phase gate: a 1x1 matrix
+                    self.phase = self.phase + np.angle(matrices[:, 0, 0])
+            elif getattr(operation, "definition", None) is not None:
+                self.lower(operation.definition, qubits, clbits)
+            else:
+                raise UnsupportedCircuit(
+                    f"instruction {name!r} is not supported by the custatevec executor"
+                )
+
+    def _opens(self, gate: Gate) -> bool:
+        """Whether to lower ``gate`` through its definition instead of making it a matrix:
+        when it is too wide for a dense matrix, or parametric without a matrix formula (its
+        definition refers to the sweep's parameters, its matrix cannot be built unbound)."""
+        if gate.definition is None:
+            return False
+        if gate.num_qubits > DENSE_MAX_QUBITS:
+            return True
+        swept = any(isinstance(p, ParameterExpression) and p.parameters for p in gate.params)
+        return swept and not is_vectorised(gate)
 
 
 def _split_final_measurements(

@@ -7,7 +7,7 @@ drawn in a fixed order, so a seed reproduces the job exactly on any kernel.
 Mid-circuit measurements and resets split the shots instead of simulating each shot: at such a
 step the shots still on a branch are divided among the outcomes by a multinomial draw with the
 outcome probabilities, each outcome continues on its own collapsed copy of the statevector
-(depth first, so at most one copy per nesting level is alive), and the final measurements of
+(depth first, so at most one pending copy per nesting level is alive), and the final measurements of
 each branch are sampled from its final statevector. This is exact: every shot follows the
 distribution of a shot-by-shot simulation, at the cost of one statevector pass per distinct
 branch rather than per shot.
@@ -127,54 +127,44 @@ class Simulation:
     def _sample_dynamic(
         self, program: Program, member: int, shots: int, rng: np.random.Generator
     ) -> NDArray[np.bool_]:
-        states = self.kernel.zeros(program.num_qubits, 1)
-        clbits = np.zeros(program.num_clbits, dtype=np.bool_)
-        parts = self._walk(program, member, states, 0, shots, clbits, rng)
-        self.kernel.release(states)
-        bits = np.concatenate(parts) if parts else np.zeros((0, program.num_clbits), np.bool_)
-        # Branches come out grouped; shots of a real device come in no particular order.
-        return bits[rng.permutation(shots)]
-
-    def _walk(
-        self,
-        program: Program,
-        member: int,
-        states: StateBatch,
-        start: int,
-        shots: int,
-        clbits: NDArray[np.bool_],
-        rng: np.random.Generator,
-    ) -> list[NDArray[np.bool_]]:
+        """Depth first over the branches, with an explicit stack (circuits may hold thousands
+        of mid-circuit measurements): each entry is a statevector that owns its memory, the
+        index of its next operation, its shots and its clbits so far."""
         operations = program.operations
-        for index in range(start, len(operations)):
-            op = operations[index]
-            if isinstance(op, GateOp):
-                matrices = op.for_members(member, member + 1)
-                self.kernel.apply_matrix(states, op.targets, matrices)
+        parts: list[NDArray[np.bool_]] = []
+        clbits = np.zeros(program.num_clbits, dtype=np.bool_)
+        stack = [(self.kernel.zeros(program.num_qubits, 1), 0, shots, clbits)]
+        while stack:
+            states, index, count, clbits = stack.pop()
+            while index < len(operations) and isinstance(operations[index], GateOp):
+                op = operations[index]
+                assert isinstance(op, GateOp)
+                self.kernel.apply_matrix(states, op.targets, op.for_members(member, member + 1))
+                index += 1
+            if index == len(operations):
+                bits = np.broadcast_to(clbits, (count, program.num_clbits)).copy()
+                parts.append(self._final(program, states, 0, count, rng, bits))
+                self.kernel.release(states)
                 continue
-            qubit = op.qubit
-            probabilities = self.kernel.probabilities(states, 0, [qubit])
+            op = operations[index]
+            assert isinstance(op, MeasureOp | ResetOp)
+            probabilities = self.kernel.probabilities(states, 0, [op.qubit])
             probabilities = probabilities / probabilities.sum()
-            counts = rng.multinomial(shots, probabilities)
+            counts = rng.multinomial(count, probabilities)
             outcomes = [outcome for outcome in (0, 1) if counts[outcome] > 0]
-            parts: list[NDArray[np.bool_]] = []
             for position, outcome in enumerate(outcomes):
                 last = position == len(outcomes) - 1
                 branch = states if last else self.kernel.copy(states, 0)
-                self.kernel.collapse(branch, 0, [qubit], outcome, float(probabilities[outcome]))
+                self.kernel.collapse(branch, 0, [op.qubit], outcome, float(probabilities[outcome]))
                 branch_clbits = clbits.copy()
                 if isinstance(op, MeasureOp):
                     branch_clbits[op.clbit] = bool(outcome)
-                elif isinstance(op, ResetOp) and outcome == 1:
-                    self.kernel.apply_matrix(branch, [qubit], _X)
-                parts += self._walk(
-                    program, member, branch, index + 1, int(counts[outcome]), branch_clbits, rng
-                )
-                if not last:
-                    self.kernel.release(branch)
-            return parts
-        bits = np.broadcast_to(clbits, (shots, program.num_clbits)).copy()
-        return [self._final(program, states, 0, shots, rng, bits)]
+                elif outcome == 1:  # a reset that read 1
+                    self.kernel.apply_matrix(branch, [op.qubit], _X)
+                stack.append((branch, index + 1, int(counts[outcome]), branch_clbits))
+        bits = np.concatenate(parts) if parts else np.zeros((0, program.num_clbits), np.bool_)
+        # Branches come out grouped; shots of a real device come in no particular order.
+        return bits[rng.permutation(shots)]
 
     # -- expectation values ------------------------------------------------------------------
 
