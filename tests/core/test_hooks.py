@@ -137,3 +137,31 @@ def test_execute_results_are_checked(plugin: object, executor: str, message: str
     host = PluginHost.load(extra_plugins=[("bad", plugin)])
     with pytest.raises(ExecutorContractError, match=message):
         run_job(host, "sampler", f"ideal_simulator@{executor}", [bell()])
+
+
+class Picky(TwoExecutors):
+    """Refuses jobs of its executor "left" asking for an unknown ``experimental.mode``."""
+
+    @hookimpl
+    def qiskit_runtime_validate(self, task: ExecutionTask) -> None:
+        mode = task.options.raw.get("experimental", {}).get("mode", "fast")
+        if task.executor == "left" and mode not in ("fast", "exact"):
+            raise ValueError(f"options.experimental.mode must be fast or exact, got {mode!r}")
+
+
+def test_hook_qiskit_runtime_validate() -> None:
+    from qiskit_runtime_server.errors import InvalidRequest
+
+    host = PluginHost.load(extra_plugins=[("picky", Picky())])
+    bad = {"experimental": {"mode": "magic"}}
+    with pytest.raises(InvalidRequest, match="'left' executor refuses this job: options"):
+        run_job(host, "sampler", "ideal_simulator@left", [(bell(), None, 10)], bad)
+    # An accepted value; the plugin dispatches on task.executor, so "right" accepts anything.
+    run_job(
+        host,
+        "sampler",
+        "ideal_simulator@left",
+        [(bell(), None, 10)],
+        {"experimental": {"mode": "exact"}},
+    )
+    run_job(host, "sampler", "ideal_simulator@right", [(bell(), None, 10)], bad)

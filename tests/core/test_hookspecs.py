@@ -23,6 +23,7 @@ def test_there_are_hooks() -> None:
         "qiskit_runtime_backend_descriptions",
         "qiskit_runtime_execute",
         "qiskit_runtime_executors",
+        "qiskit_runtime_validate",
     ]
 
 

@@ -74,6 +74,7 @@ class Catalogue:
     """All virtual backends, in a stable order (descriptions, then executors)."""
 
     def __init__(self, plugins: PluginHost) -> None:
+        self.plugins = plugins
         self._backends: dict[str, VirtualBackend] = {}
         for description in plugins.descriptions.values():
             for executor in plugins.executors.values():

@@ -66,6 +66,21 @@ def qiskit_runtime_backend_descriptions() -> Sequence[BackendDescription]:
     raise NotImplementedError
 
 
+@hookspec
+def qiskit_runtime_validate(task: ExecutionTask) -> None:
+    """Check a job's executor-specific inputs (options under ``task.options.raw``, circuit
+    features) when it is submitted, so that a mistake gets a 400 instead of a failed job.
+
+    Called in the server process after the core's own checks and before the job is stored (and
+    again in the worker, before ``qiskit_runtime_execute``), restricted to the plugin that
+    declared ``task.executor``. Raise ``ValueError`` with a message for the user to refuse the
+    job; return ``None`` to accept it. Must be cheap: no simulation.
+
+    .. versionadded:: 0.2
+    """
+    raise NotImplementedError
+
+
 @hookspec(firstresult=True)
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     """Run one job and return its :class:`~qiskit.primitives.PrimitiveResult`.

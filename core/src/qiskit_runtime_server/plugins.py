@@ -255,21 +255,31 @@ class PluginHost:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def execute(self, task: ExecutionTask) -> PrimitiveResult:
-        """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin."""
-        registered = self.executors[task.executor]
-        caller = self._callers.get(task.executor)
+    def _own_caller(self, hook_name: str, executor: str) -> Any:
+        """``hook_name`` restricted to the plugin of ``executor`` (wrappers of others kept)."""
+        key = f"{hook_name}:{executor}"
+        caller = self._callers.get(key)
         if caller is None:
-            hook = self.pm.hook.qiskit_runtime_execute
+            registered = self.executors[executor]
+            hook = getattr(self.pm.hook, hook_name)
             others = [
                 impl.plugin
                 for impl in hook.get_hookimpls()
                 if impl.plugin is not registered.plugin_object
                 and not (impl.hookwrapper or impl.wrapper)
             ]
-            caller = self.pm.subset_hook_caller("qiskit_runtime_execute", remove_plugins=others)
-            self._callers[task.executor] = caller
-        result = caller(task=task)
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+            self._callers[key] = caller
+        return caller
+
+    def validate(self, task: ExecutionTask) -> None:
+        """Run ``qiskit_runtime_validate`` of the task's executor: ValueError refuses it."""
+        self._own_caller("qiskit_runtime_validate", task.executor)(task=task)
+
+    def execute(self, task: ExecutionTask) -> PrimitiveResult:
+        """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin."""
+        registered = self.executors[task.executor]
+        result = self._own_caller("qiskit_runtime_execute", task.executor)(task=task)
         label = f"executor {task.executor!r} of {registered.plugin.label()}"
         if result is None:
             raise ExecutorContractError(f"{label} returned no result")

@@ -120,3 +120,23 @@ def test_the_density_matrix_plan_ignores_k_and_says_so() -> None:
     assert metadata["method"] == "density_matrix"
     assert metadata["trajectories"] is None
     assert "not used" in metadata["trajectories_note"]
+
+
+def test_bad_values_are_refused_at_submit() -> None:
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.plugins import PluginHost
+    from qiskit_runtime_server.testing import run_job
+
+    host = PluginHost.load()
+    circuit = ghz(2)
+    for options in (
+        {"experimental": {"trajectories": 0}},
+        {"experimental": {"noise_approximation": "magic"}},
+    ):
+        with pytest.raises(InvalidRequest, match="'aer' executor refuses this job"):
+            run_job(host, "sampler", "ideal_simulator@aer", [(circuit, None, 10)], options)
+    estimator_pub = (circuit.remove_final_measurements(inplace=False), SparsePauliOp("ZZ"))
+    with pytest.raises(InvalidRequest, match="applies to SamplerV2 jobs"):
+        run_job(host, "estimator", "ideal_simulator@aer", [estimator_pub],
+                {"experimental": {"trajectories": 4}})  # fmt: skip

@@ -167,6 +167,10 @@ def prepare_task(
                     f"{problem}. Transpile it for the backend first, for example with "
                     "generate_preset_pass_manager(optimization_level=1, backend=backend)."
                 )
+    try:
+        catalogue.plugins.validate(task)
+    except ValueError as error:
+        raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
     return PreparedTask(
         task=task,
         ignored_options=[path for path in option_paths(options) if not info.honours(path)],

@@ -322,6 +322,17 @@ class AerEngine:
         return estimator.run(list(task.pubs)).result()
 
 
+def validate_options(task: ExecutionTask) -> None:
+    """The executor's own options, checked at submit (ValueError: the job gets a 400)."""
+    requested(task.options.raw)
+    trajectories = requested_trajectories(task.options.raw)
+    if trajectories is not None and isinstance(task, EstimatorTask):
+        raise ValueError(
+            f"options.{TRAJECTORIES_OPTION} applies to SamplerV2 jobs; the estimator's "
+            "precision sets its shots"
+        )
+
+
 def _translated(task: ExecutionTask) -> ExecutionTask:
     """The task with every circuit in a form Aer runs natively (see translation.py)."""
     if isinstance(task, SamplerTask):

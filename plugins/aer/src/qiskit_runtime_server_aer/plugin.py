@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 
-from .engine import AerEngine, describe
+from .engine import AerEngine, describe, validate_options
 
 _engine: AerEngine | None = None
 
@@ -23,6 +23,11 @@ def engine() -> AerEngine:
 @hookimpl
 def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
     return [describe()]
+
+
+@hookimpl
+def qiskit_runtime_validate(task: ExecutionTask) -> None:
+    validate_options(task)
 
 
 @hookimpl
