@@ -93,3 +93,17 @@ def test_settings_are_validated(variable: str, value: str) -> None:
 def test_qubit_limit_from_free_device_memory(free_gib: int, precision: str, qubits: int) -> None:
     settings = Settings(precision=precision)  # type: ignore[arg-type]
     assert Probe(free_bytes=free_gib * 2**30).max_qubits(settings) == qubits
+
+
+def test_control_flow_is_refused_at_submit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qiskit import QuantumCircuit
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.testing import run_job
+
+    monkeypatch.setenv("QRS_CUSTATEVEC_KERNEL", "numpy")
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.x(0)
+    with pytest.raises(InvalidRequest, match="control flow"):
+        run_job(PluginHost.load(), "sampler", "ideal_simulator@custatevec", [(circuit, None, 5)])

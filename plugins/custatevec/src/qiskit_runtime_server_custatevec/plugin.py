@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qiskit.circuit import ControlFlowOp
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 
@@ -24,6 +25,18 @@ def engine() -> Engine:
 @hookimpl
 def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
     return [describe()]
+
+
+@hookimpl
+def qiskit_runtime_validate(task: ExecutionTask) -> None:
+    """Refuse at submit what the engine cannot run (a 400 rather than a failed job)."""
+    for index, pub in enumerate(task.pubs):
+        for instruction in pub.circuit.data:
+            if isinstance(instruction.operation, ControlFlowOp):
+                raise ValueError(
+                    f"PUB {index}: classical control flow ({instruction.operation.name}) is not "
+                    "supported by the custatevec executor yet; run this circuit on an @aer backend"
+                )
 
 
 @hookimpl
