@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.primitives import PrimitiveResult, PubResult, SamplerPubResult
-from qiskit.primitives.containers import BitArray, DataBin
+from qiskit.primitives.containers import DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_runtime_server import EstimatorTask, ExecutionTask, SamplerTask
 from qiskit_runtime_server.circuits import compact_estimator_pub, compact_sampler_pub
+from qiskit_runtime_server.results import sampler_pub_result
 
 from . import __version__
 from .fusion import fuse
@@ -101,16 +102,11 @@ class Engine:
         shots = int(pub.shots or 0)
         sweep = Sweep()
         bits = self.simulation.sample(program, shots, rng, sweep)
-        shape = pub.parameter_values.shape
-        fields: dict[str, BitArray] = {}
-        for register in original.cregs:
-            columns = [original.find_bit(clbit).index for clbit in register]
-            registers_bits = bits[:, :, columns] if columns else bits[:, :, :0]
-            array = BitArray.from_bool_array(registers_bits, order="little")
-            fields[register.name] = array.reshape(shape)
-        return SamplerPubResult(
-            DataBin(**fields, shape=shape),
-            metadata={
+        return sampler_pub_result(
+            original,
+            bits,
+            pub.parameter_values.shape,
+            {
                 "shots": shots,
                 "circuit_metadata": original.metadata,
                 "simulator": _program_metadata(program, sweep),
