@@ -185,10 +185,6 @@ class AerEngine:
             pub_seed = _pub_seed(seed, index)
             metadata = _pub_metadata(plan, approximation)
             if trajectories is not None and plan.method != "density_matrix":
-                # Without shot branching: it merges trajectories, and each one must be kept.
-                simulator = AerSimulator(
-                    noise_model=noise, method=plan.method, **_thread_options(task)
-                )
                 bits, info = sample_trajectories(
                     simulator, noise, run_pub.circuit, run_pub.parameter_values,
                     run_pub.shots or 0, trajectories, pub_seed,

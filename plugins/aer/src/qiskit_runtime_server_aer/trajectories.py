@@ -97,7 +97,8 @@ def sample_trajectories(
     trajectories: int,
     seed: int | None,
 ) -> tuple[NDArray[np.bool_], dict[str, Any]]:
-    """Clbit values of every shot, shape ``(parameter sets, shots, num_clbits)``."""
+    """Clbit values of every shot, shape ``(parameter sets, shots, num_clbits)``. The
+    simulator must keep every trajectory (Aer's shot branching would merge them)."""
     unitary, measurements = split_final_measurements(circuit)
     measured = list(dict.fromkeys(qubit for qubit, _ in measurements))
     if len(measured) > MAX_MEASURED_QUBITS:
@@ -112,8 +113,7 @@ def sample_trajectories(
     if unitary.num_parameters:
         bound = list(parameter_values.bind_all(unitary).ravel())
     k = min(trajectories, shots)
-    run_seed = None if seed is None else seed
-    result = simulator.run(bound, shots=k, seed_simulator=run_seed).result()
+    result = simulator.run(bound, shots=k, seed_simulator=seed).result()
     rng = np.random.default_rng(seed)
     flips = readout_flips(noise, measured)
     per_trajectory = np.full(k, shots // k)
