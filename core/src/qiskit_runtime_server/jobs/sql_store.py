@@ -1,7 +1,13 @@
-"""The job store on SQLAlchemy Core: SQLite (embedded default) or PostgreSQL."""
+"""The job store on SQLAlchemy Core: SQLite (embedded default) or PostgreSQL.
+
+The statements on a job's path (submit, claim, finish, poll) are built once, with bound
+parameters: SQLAlchemy then finds them compiled in its cache, where a statement built per call
+costs more to construct and key than the database takes to run it.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +26,56 @@ _FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED
 _RECORD_COLUMNS = [c for c in jobs.c if c.name not in ("params", "result")]
 _JOB_FIELDS = {c.name for c in _RECORD_COLUMNS}
 _SESSION_FIELDS = {c.name for c in sessions.c}
+
+_INSERT_JOB = jobs.insert()
+_INSERT_TAGS = job_tags.insert()
+_INSERT_LOGS = job_logs.insert()
+_GET_JOB = sa.select(*_RECORD_COLUMNS).where(jobs.c.id == sa.bindparam("b_id"))
+_JOB_PARAMS = sa.select(jobs.c.params).where(jobs.c.id == sa.bindparam("b_id"))
+_JOB_RESULT = sa.select(jobs.c.result).where(jobs.c.id == sa.bindparam("b_id"))
+_PENDING_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(jobs)
+    .where(jobs.c.instance == sa.bindparam("b_instance"), jobs.c.status.in_(_PENDING))
+)
+#: The job a free worker runs next: jobs of active dedicated sessions first, then the oldest.
+_NEXT_QUEUED = (
+    sa.select(*_RECORD_COLUMNS)
+    .select_from(jobs.outerjoin(sessions, jobs.c.session_id == sessions.c.id))
+    .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == sa.bindparam("b_executor"))
+    .order_by(
+        sa.case(
+            (sa.and_(sessions.c.mode == "dedicated", sessions.c.state == "active"), 0), else_=1
+        ),
+        jobs.c.created,
+        jobs.c.id,
+    )
+    .limit(1)
+)
+# Several servers may share a PostgreSQL store: they skip rows another one locked.
+_CLAIM_SELECT = _NEXT_QUEUED.with_for_update(of=jobs, skip_locked=True)
+_CLAIM_UPDATE = (
+    jobs.update()
+    .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.status == JobStatus.QUEUED.value)
+    .values(
+        status=JobStatus.RUNNING.value,
+        running_at=sa.bindparam("b_running_at"),
+        attempts=jobs.c.attempts + 1,
+    )
+    .returning(*_RECORD_COLUMNS, jobs.c.params)
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _transition_statement(columns: tuple[str, ...], allowed_from: tuple[str, ...]) -> sa.Update:
+    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` RETURNING the
+    record; the engine uses a handful of such shapes, each built once."""
+    return (
+        jobs.update()
+        .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.status.in_(allowed_from))
+        .values({name: sa.bindparam(f"b_{name}") for name in columns})
+        .returning(*_RECORD_COLUMNS)
+    )
 
 
 def _job(row: Row[Any]) -> JobRecord:
@@ -59,24 +115,24 @@ class SqlJobStore(JobStore):
 
     def add_job(self, job: JobRecord, params: str, logs: Sequence[str] = ()) -> None:
         with self.engine.begin() as conn:
-            conn.execute(jobs.insert().values(**_job_values(job), params=compress(params)))
+            conn.execute(_INSERT_JOB, {**_job_values(job), "params": compress(params)})
             if job.tags:
-                conn.execute(job_tags.insert(), [{"job_id": job.id, "tag": t} for t in job.tags])
+                conn.execute(_INSERT_TAGS, [{"job_id": job.id, "tag": t} for t in job.tags])
             self._insert_logs(conn, job.id, logs)
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(*_RECORD_COLUMNS).where(jobs.c.id == job_id)).first()
+            row = conn.execute(_GET_JOB, {"b_id": job_id}).first()
         return _job(row) if row else None
 
     def job_params(self, job_id: str) -> str | None:
         with self.engine.connect() as conn:
-            blob = conn.execute(sa.select(jobs.c.params).where(jobs.c.id == job_id)).scalar()
+            blob = conn.execute(_JOB_PARAMS, {"b_id": job_id}).scalar()
         return decompress(blob) if blob is not None else None
 
     def job_result(self, job_id: str) -> str | None:
         with self.engine.connect() as conn:
-            blob = conn.execute(sa.select(jobs.c.result).where(jobs.c.id == job_id)).scalar()
+            blob = conn.execute(_JOB_RESULT, {"b_id": job_id}).scalar()
         return decompress(blob) if blob is not None else None
 
     def job_logs(self, job_id: str) -> list[str]:
@@ -121,13 +177,8 @@ class SqlJobStore(JobStore):
         return page, int(total)
 
     def pending_count(self, instance: str) -> int:
-        count = (
-            sa.select(sa.func.count())
-            .select_from(jobs)
-            .where(jobs.c.instance == instance, jobs.c.status.in_(_PENDING))
-        )
         with self.engine.connect() as conn:
-            return int(conn.execute(count).scalar_one())
+            return int(conn.execute(_PENDING_COUNT, {"b_instance": instance}).scalar_one())
 
     def transition(
         self,
@@ -141,13 +192,11 @@ class SqlJobStore(JobStore):
         values = self._job_changes(changes)
         if result is not None:
             values["result"] = result
+        columns = tuple(sorted(values))
+        statement = _transition_statement(columns, tuple(sorted(s.value for s in allowed_from)))
+        parameters = {f"b_{name}": values[name] for name in columns}
         with self.engine.begin() as conn:
-            row = conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in allowed_from]))
-                .values(**values)
-                .returning(*_RECORD_COLUMNS)
-            ).first()
+            row = conn.execute(statement, {"b_id": job_id, **parameters}).first()
             if row is None:
                 return None
             self._insert_logs(conn, job_id, logs)
@@ -166,7 +215,7 @@ class SqlJobStore(JobStore):
     @staticmethod
     def _insert_logs(conn: Connection, job_id: str, lines: Sequence[str]) -> None:
         if lines:
-            conn.execute(job_logs.insert(), [{"job_id": job_id, "line": line} for line in lines])
+            conn.execute(_INSERT_LOGS, [{"job_id": job_id, "line": line} for line in lines])
 
     def append_logs(self, job_id: str, lines: Sequence[str]) -> None:
         with self.engine.begin() as conn:
@@ -207,43 +256,21 @@ class SqlJobStore(JobStore):
 
     # -- scheduling ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _next_queued_query(executor: str) -> sa.Select[Any]:
-        priority = sa.case(
-            (sa.and_(sessions.c.mode == "dedicated", sessions.c.state == "active"), 0), else_=1
-        )
-        return (
-            sa.select(*_RECORD_COLUMNS)
-            .select_from(jobs.outerjoin(sessions, jobs.c.session_id == sessions.c.id))
-            .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == executor)
-            .order_by(priority, jobs.c.created, jobs.c.id)
-            .limit(1)
-        )
-
     def next_queued(self, executor: str) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(self._next_queued_query(executor)).first()
+            row = conn.execute(_NEXT_QUEUED, {"b_executor": executor}).first()
         return _job(row) if row else None
 
     def claim_next(
         self, executor: str, *, running_at: datetime, log: str
     ) -> tuple[JobRecord, str] | None:
-        # Several servers may share a PostgreSQL store: they skip rows another one locked.
-        select = self._next_queued_query(executor).with_for_update(of=jobs, skip_locked=True)
         with self.engine.begin() as conn:
             for _ in range(10):  # a job cancelled between the two statements: take the next
-                row = conn.execute(select).first()
+                row = conn.execute(_CLAIM_SELECT, {"b_executor": executor}).first()
                 if row is None:
                     return None
                 claimed = conn.execute(
-                    jobs.update()
-                    .where(jobs.c.id == row.id, jobs.c.status == JobStatus.QUEUED.value)
-                    .values(
-                        status=JobStatus.RUNNING.value,
-                        running_at=running_at,
-                        attempts=jobs.c.attempts + 1,
-                    )
-                    .returning(*_RECORD_COLUMNS, jobs.c.params)
+                    _CLAIM_UPDATE, {"b_id": row.id, "b_running_at": running_at}
                 ).first()
                 if claimed is not None:
                     self._insert_logs(conn, row.id, [log])
