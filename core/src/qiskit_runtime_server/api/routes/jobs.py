@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.concurrency import run_in_threadpool
 
 from ...errors import Conflict, InvalidRequest, LimitExceeded, NotFound
@@ -126,11 +127,21 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="Job details")
-def get_job(
+async def get_job(
     job_id: str, server: ServerDep, instance: InstanceDep, exclude_params: bool = False
-) -> dict[str, Any]:
+) -> Response:
+    """Clients poll this while they wait. Without params it is one read by primary key, which
+    costs less on the event loop than the hop to a worker thread; with params (a blob to
+    decompress and parse, possibly large) it runs in the thread pool."""
+    if exclude_params:
+        job = _job(server, job_id, instance)
+        return JSONResponse(job.to_api())
+    return JSONResponse(await run_in_threadpool(_job_with_params, server, job_id, instance))
+
+
+def _job_with_params(server: ServerState, job_id: str, instance: str) -> dict[str, Any]:
     job = _job(server, job_id, instance)
-    return job.to_api(None if exclude_params else server.store.job_params(job.id))
+    return job.to_api(server.store.job_params(job.id))
 
 
 @router.get("/jobs/{job_id}/results", summary="Job results")
