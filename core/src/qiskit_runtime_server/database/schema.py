@@ -61,6 +61,7 @@ jobs = sa.Table(
     sa.Column("params", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),
     sa.Index("ix_jobs_instance_created", "instance", "created"),
+    sa.Index("ix_jobs_instance_status", "instance", "status"),
     sa.Index("ix_jobs_status_executor_created", "status", "executor", "created"),
     sa.Index("ix_jobs_session_id", "session_id"),
     sa.Index("ix_jobs_created", "created"),

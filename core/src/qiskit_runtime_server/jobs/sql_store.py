@@ -38,22 +38,31 @@ _PENDING_COUNT = (
     .select_from(jobs)
     .where(jobs.c.instance == sa.bindparam("b_instance"), jobs.c.status.in_(_PENDING))
 )
-#: The job a free worker runs next: jobs of active dedicated sessions first, then the oldest.
-_NEXT_QUEUED = (
+#: The job a free worker runs next: the oldest job of an active dedicated session, else the
+#: oldest job. Two steps, each reading an index in order: one query ordering by "in an active
+#: dedicated session" would sort every queued job on each claim.
+_ACTIVE_DEDICATED = sa.select(sessions.c.id).where(
+    sessions.c.state == "active", sessions.c.mode == "dedicated"
+)
+_NEXT_IN_SESSIONS = (
     sa.select(*_RECORD_COLUMNS)
-    .select_from(jobs.outerjoin(sessions, jobs.c.session_id == sessions.c.id))
-    .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == sa.bindparam("b_executor"))
-    .order_by(
-        sa.case(
-            (sa.and_(sessions.c.mode == "dedicated", sessions.c.state == "active"), 0), else_=1
-        ),
-        jobs.c.created,
-        jobs.c.id,
+    .where(
+        jobs.c.session_id.in_(sa.bindparam("b_sessions", expanding=True)),
+        jobs.c.status == JobStatus.QUEUED.value,
+        jobs.c.executor == sa.bindparam("b_executor"),
     )
+    .order_by(jobs.c.created, jobs.c.id)
+    .limit(1)
+)
+_NEXT_OLDEST = (
+    sa.select(*_RECORD_COLUMNS)
+    .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.executor == sa.bindparam("b_executor"))
+    .order_by(jobs.c.created, jobs.c.id)
     .limit(1)
 )
 # Several servers may share a PostgreSQL store: they skip rows another one locked.
-_CLAIM_SELECT = _NEXT_QUEUED.with_for_update(of=jobs, skip_locked=True)
+_CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.with_for_update(of=jobs, skip_locked=True)
+_CLAIM_OLDEST = _NEXT_OLDEST.with_for_update(of=jobs, skip_locked=True)
 _CLAIM_UPDATE = (
     jobs.update()
     .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.status == JobStatus.QUEUED.value)
@@ -258,15 +267,26 @@ class SqlJobStore(JobStore):
 
     def next_queued(self, executor: str) -> JobRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_NEXT_QUEUED, {"b_executor": executor}).first()
+            row = self._next(conn, executor, _NEXT_IN_SESSIONS, _NEXT_OLDEST)
         return _job(row) if row else None
+
+    @staticmethod
+    def _next(
+        conn: Connection, executor: str, in_session: sa.Select[Any], oldest: sa.Select[Any]
+    ) -> Row[Any] | None:
+        active = list(conn.execute(_ACTIVE_DEDICATED).scalars())
+        if active:
+            row = conn.execute(in_session, {"b_executor": executor, "b_sessions": active}).first()
+            if row is not None:
+                return row
+        return conn.execute(oldest, {"b_executor": executor}).first()
 
     def claim_next(
         self, executor: str, *, running_at: datetime, log: str
     ) -> tuple[JobRecord, str] | None:
         with self.engine.begin() as conn:
             for _ in range(10):  # a job cancelled between the two statements: take the next
-                row = conn.execute(_CLAIM_SELECT, {"b_executor": executor}).first()
+                row = self._next(conn, executor, _CLAIM_IN_SESSIONS, _CLAIM_OLDEST)
                 if row is None:
                     return None
                 claimed = conn.execute(
