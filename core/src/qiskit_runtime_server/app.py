@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.server = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, RUNTIME_PREFIX)
     # Every runtime route needs a caller allowed to use the request's instance; routes that
     # also take InstanceDep get the same (cached) result.
     for module in (backends, jobs, sessions, instances):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from ..auth import Principal
 from ..state import ServerState
@@ -20,26 +20,26 @@ async def get_server(request: Request) -> ServerState:
 ServerDep = Annotated[ServerState, Depends(get_server)]
 
 
-async def get_principal(
-    server: ServerDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+# The two headers are read from the request rather than declared with ``Header()``: FastAPI
+# validates declared parameters through a model on every request, which cost more than the
+# rest of a job poll. The OpenAPI document lists ``Service-CRN`` (see openapi.py).
+
+
+async def get_principal(request: Request) -> Principal:
     """The authenticated caller (anyone, in the open single-user mode)."""
-    return server.access.authenticate(authorization)
+    server: ServerState = request.app.state.server
+    return server.access.authenticate(request.headers.get("authorization"))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_instance(
-    server: ServerDep,
-    principal: PrincipalDep,
-    service_crn: Annotated[str | None, Header(alias="Service-CRN")] = None,
-) -> str:
+async def get_instance(request: Request, principal: PrincipalDep) -> str:
     """The instance a runtime request acts for: its ``Service-CRN`` header, which the caller's
     key must allow. In the open mode every CRN is its own namespace of jobs and sessions, and
     a request without the header acts for the default instance."""
-    return server.access.instance_for(principal, service_crn)
+    server: ServerState = request.app.state.server
+    return server.access.instance_for(principal, request.headers.get("service-crn"))
 
 
 InstanceDep = Annotated[str, Depends(get_instance)]

@@ -45,8 +45,18 @@ ERRORS = {
     "415": "The body must be JSON",
 }
 
+#: Read by the instance dependency from the request (see deps.py), documented here.
+SERVICE_CRN = {
+    "name": "Service-CRN",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The instance the request acts for (the client's ``instance``); without it, "
+    "the server's default instance.",
+}
 
-def install_openapi(app: FastAPI) -> None:
+
+def install_openapi(app: FastAPI, runtime_prefix: str) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
@@ -63,6 +73,8 @@ def install_openapi(app: FastAPI) -> None:
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path, operations in document.get("paths", {}).items():
             for operation in operations.values():
+                if path.startswith(f"{runtime_prefix}/"):
+                    operation.setdefault("parameters", []).append(SERVICE_CRN)
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 for status, description in ERRORS.items():
