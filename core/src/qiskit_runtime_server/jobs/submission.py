@@ -41,9 +41,9 @@ class PreparedTask:
     task: ExecutionTask
     ignored_options: list[str]
     num_circuits: int
-    num_qubits: list[int]
-    circuit_depths: list[int]
     executions: int
+    #: The PUBs' circuits, in order.
+    circuits: list[QuantumCircuit]
 
 
 @dataclass
@@ -84,9 +84,12 @@ def prepare_task(
     job_id: str,
     catalogue: Catalogue,
     default_shots: int,
+    accepted: bool = False,
 ) -> PreparedTask:
     """Decode and check a job's inputs and build its task. The server calls this when a job is
-    submitted (to refuse bad input with a 4xx) and the worker again, to run it."""
+    submitted (to refuse bad input with a 4xx) and the worker again, to run it: the worker
+    passes ``accepted`` for params that passed these checks at submission, which skips the
+    checks that only refuse (qubit counts, ISA, the executor's own validation)."""
     if not isinstance(program_id, str) or not program_id:
         raise InvalidRequest("'program_id' is required: 'sampler' or 'estimator'")
     if program_id not in PROGRAMS:
@@ -145,7 +148,7 @@ def prepare_task(
         circuits = [pub.circuit for pub in estimator_pubs]
         sizes = [pub.size for pub in estimator_pubs]
 
-    for index, circuit in enumerate(circuits):
+    for index, circuit in enumerate([] if accepted else circuits):
         if circuit.num_qubits > backend.num_qubits:
             raise InvalidRequest(
                 f"PUB {index}: the circuit has {circuit.num_qubits} qubits but {backend.name} "
@@ -167,17 +170,17 @@ def prepare_task(
                     f"{problem}. Transpile it for the backend first, for example with "
                     "generate_preset_pass_manager(optimization_level=1, backend=backend)."
                 )
-    try:
-        catalogue.plugins.validate(task)
-    except ValueError as error:
-        raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
+    if not accepted:
+        try:
+            catalogue.plugins.validate(task)
+        except ValueError as error:
+            raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
     return PreparedTask(
         task=task,
         ignored_options=[path for path in option_paths(options) if not info.honours(path)],
         num_circuits=sum(sizes),
-        num_qubits=[circuit.num_qubits for circuit in circuits],
-        circuit_depths=[circuit.depth() for circuit in circuits],
         executions=executions,
+        circuits=circuits,
     )
 
 
@@ -226,8 +229,8 @@ def prepare_submission(
         log_level=body.get("log_level") if isinstance(body.get("log_level"), str) else None,
         max_execution_time=cost,
         num_circuits=prepared.num_circuits,
-        num_qubits=prepared.num_qubits,
-        circuit_depths=prepared.circuit_depths,
+        num_qubits=[circuit.num_qubits for circuit in prepared.circuits],
+        circuit_depths=[circuit.depth() for circuit in prepared.circuits],
         executions=prepared.executions,
         qiskit_version=qiskit.__version__,
     )

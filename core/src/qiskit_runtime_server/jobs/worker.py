@@ -119,6 +119,7 @@ def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[
             job_id=job.job_id,
             catalogue=catalogue,
             default_shots=spec.default_shots,
+            accepted=True,
         )
         executor = prepared.task.executor
         task = dataclasses.replace(prepared.task, log=log, threads=job.threads)
