@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -63,6 +64,31 @@ def test_cancel_stops_a_running_job_within_a_second(service, testkit, gate) -> N
         assert service.job(job.job_id()).status() == "CANCELLED"
     finally:
         gate.open()
+
+
+def threads_of(service: QiskitRuntimeService, job_id: str) -> int:
+    found = re.search(r"testkit: (\d+) threads", service.job(job_id).logs())
+    assert found, service.job(job_id).logs()
+    return int(found.group(1))
+
+
+def test_a_lone_job_gets_every_cpu_and_jobs_started_together_split_them(
+    service, testkit, gate
+) -> None:  # type: ignore[no-untyped-def]
+    cpus = os.cpu_count() or 1
+    lone = SamplerV2(mode=testkit).run([circuit()], shots=5)
+    lone.result()
+    assert threads_of(service, lone.job_id()) == cpus
+    gate.close()
+    try:
+        first = SamplerV2(mode=testkit).run([circuit("gate")], shots=5)
+        gate.wait_started({first.job_id()})
+        second = SamplerV2(mode=testkit).run([circuit("gate")], shots=5)
+        gate.wait_started({second.job_id()})
+    finally:
+        gate.open()
+    first.result(), second.result()
+    assert threads_of(service, second.job_id()) == max(1, cpus // 2)
 
 
 def test_max_execution_time_reaches_the_client_as_its_timeout_error(service, testkit) -> None:  # type: ignore[no-untyped-def]

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     executor_workers: dict[str, int] = Field(
         default_factory=dict, description='Worker processes per executor: {"aer": 4}.'
     )
+    job_threads: int | None = Field(
+        None,
+        gt=0,
+        description="CPU threads each job of a CPU executor may use (default: the CPUs shared "
+        "among the jobs running when it starts; a job alone gets all of them).",
+    )
     prestart_workers: bool = Field(
         True,
         description="Start every worker process at start-up (else one per executor, the rest "

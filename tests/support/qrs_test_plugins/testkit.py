@@ -1,6 +1,7 @@
 """The ``testkit`` executor: exact sampling, plus misbehaviour on request.
 
-A circuit's ``metadata["testkit"]`` selects what the worker does before sampling:
+Every job logs the CPU threads the engine gave it (``INFO testkit: N threads``). A circuit's
+``metadata["testkit"]`` selects what the worker does before sampling:
 
 * ``"gate"``: write ``<gate dir>/started/<job id>`` and wait until ``<gate dir>/open`` exists
   (the gate directory is ``$QRS_TEST_GATE_DIR``), so a test can hold jobs running;
@@ -59,6 +60,7 @@ def _misbehave(task: ExecutionTask, request: str) -> None:
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult:
     assert isinstance(task, SamplerTask)
+    task.log(f"INFO testkit: {task.threads} threads")
     for pub in task.pubs:
         request = (pub.circuit.metadata or {}).get("testkit")
         if request:

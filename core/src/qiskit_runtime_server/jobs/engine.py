@@ -427,10 +427,14 @@ class JobEngine:
 
     def _threads_for(self, worker: _Worker) -> int:
         """The cores shared among the CPU jobs running now, this one included: a job alone
-        gets every core, jobs started together split them."""
+        gets every core, jobs started together split them. A job that starts while another
+        holds every core still gets one, so for a while the cores are oversubscribed; a fixed
+        ``job_threads`` avoids that at the price of lone jobs using fewer cores."""
         cpus = os.cpu_count() or 1
         if worker.executor in self._gpu_executors:
             return cpus
+        if self.settings.job_threads is not None:
+            return self.settings.job_threads
         running = sum(
             1 for busy in self._busy_workers() if busy.executor not in self._gpu_executors
         )

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from ...errors import Conflict, InvalidRequest, LimitExceeded, NotFound
 from ...jobs.models import JobRecord, JobStatus, isoformat, utcnow
