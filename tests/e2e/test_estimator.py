@@ -46,3 +46,37 @@ def test_noise_is_visible_on_a_fake_device(service: QiskitRuntimeService) -> Non
     # Ideal <ZZ> is 1; gate and readout errors of fake_manila pull it down by a few percent.
     assert 0.7 < value < 1 - 3 * std, (value, std)
     assert 0 < std <= 0.015
+
+
+def test_trajectory_expectations_through_the_client(service: QiskitRuntimeService) -> None:
+    """The opt-in estimator of exact values per noisy trajectory, with a parameter sweep: one
+    value and one standard error per parameter set, stated in the metadata."""
+    from qiskit.circuit import Parameter
+
+    backend = service.backend("fake_manila@aer")
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(5)
+    circuit.ry(theta, 0)
+    for qubit in range(4):
+        circuit.cx(qubit, qubit + 1)
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(circuit)
+    observable = SparsePauliOp("ZZIII").apply_layout(isa.layout)
+    estimator = EstimatorV2(
+        mode=backend, options={"experimental": {"trajectory_expectations": True}}
+    )
+    # 25 trajectories: fewer than 2^5, so not the density matrix (which would be exact).
+    estimator.options.default_precision = 0.2
+    estimator.options.seed_estimator = 11
+    angles = np.array([[0.0], [np.pi / 2], [np.pi]])
+    result = estimator.run([(isa, observable, angles)]).result()
+    evs, stds = result[0].data.evs, result[0].data.stds
+    assert evs.shape == stds.shape == (3,)
+    # Ideal <Z3 Z4> is 1 at every angle (the chain copies qubit 0); noise can only lower it, and
+    # 25 trajectories may well see no error at all. The statistics are tested in
+    # tests/plugins/aer/test_expectations.py.
+    assert np.all((evs > 0.7) & (evs <= 1 + 1e-9)), evs
+    assert np.all((stds >= 0) & (stds <= 0.2)), stds
+    metadata = result[0].metadata["simulator"]
+    assert metadata["method"] != "density_matrix"
+    assert metadata["trajectories"] == 25
+    assert "no readout error" in metadata["expectations"]

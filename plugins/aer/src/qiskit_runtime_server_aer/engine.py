@@ -5,7 +5,8 @@
   ``simulator.noise_model`` replaces either.
 * Estimator with noise: measured in Pauli bases with ceil(1/precision^2) shots per PUB, as
   qiskit-ibm-runtime's local testing mode does (``BackendEstimatorV2``), so readout error
-  is included and ``stds`` are the real standard errors.
+  is included and ``stds`` are the real standard errors. Opt-in: exact expectation values per
+  noisy trajectory (expectations.py).
 * Estimator without noise: exact expectation values from the statevector, to which Gaussian
   noise of standard deviation ``precision`` is added, as Qiskit's reference estimator does
   (seeded by ``seed_estimator``, else ``simulator.seed_simulator``); ``stds`` is ``precision``.
@@ -42,6 +43,10 @@ from . import __version__
 from .approximation import DOCUMENTED_BIAS, approximate, requested
 from .approximation import OPTION as APPROXIMATION_OPTION
 from .constraints import check_circuit
+from .expectations import NOTE as EXPECTATIONS_NOTE
+from .expectations import OPTION as EXPECTATIONS_OPTION
+from .expectations import estimate as estimate_per_trajectory
+from .expectations import requested_trajectory_expectations, trajectory_count, unitary_part
 from .method import (
     DENSITY_MATRIX_MAX_QUBITS,
     Plan,
@@ -66,6 +71,7 @@ HONOURED_OPTIONS = frozenset(
         "seed_estimator",
         APPROXIMATION_OPTION,
         TRAJECTORIES_OPTION,
+        EXPECTATIONS_OPTION,
     }
 )
 
@@ -150,6 +156,10 @@ class AerEngine:
             "method": "density_matrix" if noise is not None and density_matrix else "automatic",
             "seed_simulator": options.seed_simulator,
         }
+        if isinstance(task, EstimatorTask) and requested_trajectory_expectations(options.raw):
+            note = "not used: it applies to a fake device's noise model"
+            task.log(f"WARNING options.{EXPECTATIONS_OPTION} {note}")
+            result.metadata["simulator"]["trajectory_expectations"] = note
         return result
 
     def _device_noise_applies(self, task: ExecutionTask) -> bool:
@@ -219,12 +229,13 @@ class AerEngine:
         basis, readout error included), each PUB on the cheapest exact method."""
         seed = _estimator_seed(task)
         approximation = requested(task.options.raw)
+        per_trajectory = requested_trajectory_expectations(task.options.raw)
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
             width = pub.circuit.num_qubits
             support = _observable_qubits(pub)
-            shots = math.ceil(1 / (pub.precision or 1) ** 2)
+            shots = trajectory_count(pub.precision or 1)
             plan = plan_noisy(pub.circuit, pub.parameter_values, shots, also_keep=support)
             if plan.circuit is not None:
                 mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
@@ -257,21 +268,30 @@ class AerEngine:
                 **plan.simulator_options(),
                 **_thread_options(task),
             )
-            options: dict[str, Any] = {}
-            if seed is not None:
-                options["seed_simulator"] = _pub_seed(seed, index)
-            estimator = BackendEstimatorV2(backend=simulator, options=options)
-            pub_result = estimator.run([run_pub]).result()[0]
-            pub_result.metadata["simulator"] = _pub_metadata(plan, approximation)
+            metadata = _pub_metadata(plan, approximation)
+            if per_trajectory:
+                pub_result, runs = estimate_per_trajectory(
+                    run_pub, simulator, shots, _pub_seed(seed, index)
+                )
+                metadata.update(expectations=EXPECTATIONS_NOTE, trajectories=runs)
+                task.log(f"INFO PUB {index}: exact expectation values over {runs} trajectories")
+            else:
+                options: dict[str, Any] = {}
+                if seed is not None:
+                    options["seed_simulator"] = _pub_seed(seed, index)
+                estimator = BackendEstimatorV2(backend=simulator, options=options)
+                pub_result = estimator.run([run_pub]).result()[0]
+            pub_result.metadata["simulator"] = metadata
             pub_results.append(pub_result)
             methods.append(plan.method)
+        primitive = "Pauli-basis measurements (BackendEstimatorV2)"
+        if per_trajectory:
+            primitive = (
+                f"exact expectation values per noisy trajectory (options.{EXPECTATIONS_OPTION}): "
+                "no readout error"
+            )
         return _device_noise_result(
-            task,
-            pub_results,
-            methods,
-            approximation,
-            "Pauli-basis measurements (BackendEstimatorV2)",
-            seed_estimator=seed,
+            task, pub_results, methods, approximation, primitive, seed_estimator=seed
         )
 
     def _noise(self, task: ExecutionTask, as_channels: bool) -> tuple[NoiseModel | None, str]:
@@ -325,8 +345,16 @@ def validate_options(task: ExecutionTask) -> None:
     if trajectories is not None and isinstance(task, EstimatorTask):
         raise ValueError(
             f"options.{TRAJECTORIES_OPTION} applies to SamplerV2 jobs; the estimator's "
-            "precision sets its shots"
+            f"precision sets its shots (see options.{EXPECTATIONS_OPTION})"
         )
+    if requested_trajectory_expectations(task.options.raw):
+        if not isinstance(task, EstimatorTask):
+            raise ValueError(f"options.{EXPECTATIONS_OPTION} applies to EstimatorV2 jobs")
+        for index, pub in enumerate(task.pubs):
+            try:
+                unitary_part(pub.circuit)
+            except ValueError as error:
+                raise ValueError(f"PUB {index}: {error}") from None
 
 
 def _translated(task: ExecutionTask) -> ExecutionTask:

@@ -1,0 +1,145 @@
+"""Opt-in exact expectation values per noisy trajectory: unbiased, honest stds, stated.
+
+A GHZ-8 chain on fake_kolkata, transpiled, with Z_i and Z_i Z_i+1 observables at precision
+0.1 (K = 100 trajectories, a trajectory method). The reference is the exact noisy state's
+expectation values from one density-matrix run with the full device noise model (no readout
+error: the values are not measured). Over 30 seeded runs, every value's mean must match the
+reference within 4.5 standard errors of that mean, and the reported stds must match the spread
+of the values across runs (ratio between 0.6 and 1.6) and stay within the precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.quantum_info import DensityMatrix, SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_aer import AerSimulator
+from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
+from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
+from qiskit_runtime_server_aer.engine import AerEngine, validate_options
+from qiskit_runtime_server_aer.expectations import requested_trajectory_expectations
+
+QUBITS, PRECISION, RUNS = 8, 0.1, 30
+OPTIONS = {"experimental": {"trajectory_expectations": True}}
+
+
+def device(name: str) -> FakeDeviceDescription:
+    return FakeDeviceDescription(next(c for c in fake_device_classes() if c.backend_name == name))
+
+
+def ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for q in range(n - 1):
+        circuit.cx(q, q + 1)
+    return circuit
+
+
+def observables(n: int) -> list[SparsePauliOp]:
+    labels = [("Z", [i]) for i in range(n)] + [("ZZ", [i, i + 1]) for i in range(n - 1)]
+    return [SparsePauliOp.from_sparse_list([(p, q, 1.0)], n) for p, q in labels]
+
+
+def task(kolkata: FakeDeviceDescription, pub: EstimatorPub, seed: int, raw: dict) -> EstimatorTask:  # type: ignore[type-arg]
+    return EstimatorTask(
+        job_id="expectations", executor="aer", backend_name="fake_kolkata@aer", backend=kolkata,
+        options=TaskOptions(seed_estimator=seed, raw=raw), pubs=(pub,),
+    )  # fmt: skip
+
+
+def exact_values(
+    kolkata: FakeDeviceDescription, isa: QuantumCircuit, laid_out: list[SparsePauliOp]
+) -> np.ndarray:
+    """One density-matrix run with the full device noise model, saving the state of the
+    observables' qubits only (so Aer drops the device's idle ones)."""
+    supports = [
+        {q for q in range(o.num_qubits) if o.paulis[0].z[q] or o.paulis[0].x[q]} for o in laid_out
+    ]
+    kept = sorted(set().union(*supports))
+    reference = isa.copy()
+    reference.save_density_matrix(kept, label="rho")
+    noise = AerEngine().noise_models.device_noise(kolkata)
+    data = AerSimulator(method="density_matrix", noise_model=noise).run(reference).result().data()
+    state = DensityMatrix(data["rho"])
+    return np.array(
+        [state.expectation_value(SparsePauliOp(o.paulis[0][kept], o.coeffs)).real for o in laid_out]
+    )
+
+
+@pytest.fixture(scope="module")
+def kolkata() -> FakeDeviceDescription:
+    return device("fake_kolkata")
+
+
+@pytest.fixture(scope="module")
+def case(kolkata: FakeDeviceDescription) -> tuple[EstimatorPub, np.ndarray]:
+    """The ISA PUB and its exact noisy expectation values (density matrix, no readout)."""
+    backend = kolkata.backend()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(ghz(QUBITS))
+    laid_out = [o.apply_layout(isa.layout) for o in observables(QUBITS)]
+    pub = EstimatorPub.coerce((isa, laid_out), PRECISION)
+    return pub, exact_values(kolkata, isa, laid_out)
+
+
+def test_option_is_validated() -> None:
+    assert requested_trajectory_expectations({}) is False
+    assert requested_trajectory_expectations(OPTIONS) is True
+    with pytest.raises(ValueError, match="true or false"):
+        requested_trajectory_expectations({"experimental": {"trajectory_expectations": "yes"}})
+
+
+def test_unbiased_with_honest_stds(kolkata: FakeDeviceDescription, case: tuple) -> None:  # type: ignore[type-arg]
+    pub, reference = case
+    engine = AerEngine()
+    evs, stds = [], []
+    for run in range(RUNS):
+        # Aer seeds trajectory i with seed + i: consecutive seeds would share trajectories.
+        result = engine.run(task(kolkata, pub, run * 100_003, OPTIONS))
+        evs.append(result[0].data.evs)
+        stds.append(result[0].data.stds)
+        metadata = result[0].metadata["simulator"]
+        assert metadata["method"] != "density_matrix"
+        assert metadata["trajectories"] == 100
+        assert "no readout error" in metadata["expectations"]
+    assert "no readout error" in result.metadata["simulator"]["primitive"]
+    evs_array, stds_array = np.array(evs), np.array(stds)
+    mean_error = stds_array.mean(axis=0) / np.sqrt(RUNS)
+    deviation = np.abs(evs_array.mean(axis=0) - reference)
+    assert np.all(deviation <= 4.5 * mean_error + 1e-9), (deviation / mean_error).max()
+    # The reported standard error is the real one: it matches the spread across runs.
+    spread = evs_array.std(axis=0, ddof=1)
+    varying = spread > 1e-3
+    ratio = stds_array.mean(axis=0)[varying] / spread[varying]
+    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+    assert np.all(stds_array <= PRECISION + 1e-12)
+
+
+def test_density_matrix_plan_is_exact(kolkata: FakeDeviceDescription) -> None:
+    backend = kolkata.backend()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(ghz(3))
+    laid_out = [o.apply_layout(isa.layout) for o in observables(3)]
+    pub = EstimatorPub.coerce((isa, laid_out), 0.01)  # 10,000 trajectories: the DM is cheaper
+    result = AerEngine().run(task(kolkata, pub, 1, OPTIONS))
+    assert result[0].metadata["simulator"]["method"] == "density_matrix"
+    assert np.all(result[0].data.stds == 0)
+    expected = exact_values(kolkata, isa, laid_out)
+    np.testing.assert_allclose(result[0].data.evs, expected, atol=1e-9)
+
+
+def test_refused_where_it_does_not_apply(kolkata: FakeDeviceDescription, case: tuple) -> None:  # type: ignore[type-arg]
+    pub, _ = case
+    measured = pub.circuit.copy()
+    measured.measure_all()
+    measured.x(0)
+    mid = EstimatorPub(measured, pub.observables, pub.parameter_values, PRECISION)
+    with pytest.raises(ValueError, match="mid-circuit measurements"):
+        validate_options(task(kolkata, mid, 0, OPTIONS))
+    sampler = SamplerTask(
+        job_id="s", executor="aer", backend_name="fake_kolkata@aer", backend=kolkata,
+        options=TaskOptions(raw=OPTIONS), pubs=(),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="applies to EstimatorV2"):
+        validate_options(sampler)
