@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
-from qiskit_runtime_server.database.migrate import upgrade
+import sqlalchemy as sa
+from alembic import command
+from qiskit_runtime_server.database.engine import create_engine, database_url
+from qiskit_runtime_server.database.migrate import alembic_config, upgrade
 from qiskit_runtime_server.jobs.blobs import compress
 from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, SessionRecord, utcnow
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
@@ -190,3 +194,16 @@ def test_sessions_and_usage(store: SqlJobStore) -> None:
 def test_migrations_are_idempotent(store: SqlJobStore) -> None:
     upgrade(store.engine)
     store.ping()
+
+
+def test_a_database_of_the_first_schema_upgrades_with_its_jobs(tmp_path: Path) -> None:
+    """What a user upgrading the server has: jobs stored under revision 0001."""
+    engine = create_engine(database_url(tmp_path, None))
+    command.upgrade(alembic_config(engine), "0001")
+    old = SqlJobStore(engine)
+    old.add_job(job("kept"), "{}")
+    upgrade(engine)
+    assert SqlJobStore(engine).get_job("kept") is not None
+    indexes = {index["name"] for index in sa.inspect(engine).get_indexes("jobs")}
+    assert "ix_jobs_instance_status" in indexes
+    engine.dispose()
