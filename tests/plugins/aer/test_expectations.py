@@ -143,3 +143,38 @@ def test_refused_where_it_does_not_apply(kolkata: FakeDeviceDescription, case: t
     )  # fmt: skip
     with pytest.raises(ValueError, match="applies to EstimatorV2"):
         validate_options(sampler)
+    readout_only = {
+        "experimental": {**OPTIONS["experimental"], "noise_approximation": "readout_only"}
+    }
+    with pytest.raises(ValueError, match="nothing of the noise would remain"):
+        validate_options(task(kolkata, pub, 0, readout_only))
+
+
+def test_parameter_sets_do_not_share_trajectories(kolkata: FakeDeviceDescription) -> None:
+    """Aer seeds trajectory i of a run with seed + i and the circuits of one run 2113 apart, so
+    parameter sets run together with more than 2113 trajectories would replay each other's
+    noise events: each set runs alone, its seeds K apart from the previous set's."""
+    from unittest import mock
+
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("theta")
+    circuit = ghz(QUBITS)
+    circuit.rz(theta, 0)
+    backend = kolkata.backend()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(circuit)
+    laid_out = [o.apply_layout(isa.layout) for o in observables(QUBITS)]
+    pub = EstimatorPub.coerce((isa, [[o] for o in laid_out], [[0.0, 0.0, 0.0]]), 0.1)
+    calls: list[tuple[int, int, int]] = []
+    original = AerSimulator.run
+
+    def spy(self: AerSimulator, circuits: object, **options: int) -> object:
+        count = len(circuits) if isinstance(circuits, list) else 1
+        calls.append((count, options["shots"], options["seed_simulator"]))
+        return original(self, circuits, **options)
+
+    with mock.patch.object(AerSimulator, "run", spy):
+        result = AerEngine().run(task(kolkata, pub, 7, OPTIONS))
+    assert result[0].data.evs.shape == (len(laid_out), 3)
+    assert result[0].metadata["simulator"]["method"] != "density_matrix"
+    assert calls == [(1, 100, 7), (1, 100, 107), (1, 100, 207)]

@@ -350,6 +350,12 @@ def validate_options(task: ExecutionTask) -> None:
     if requested_trajectory_expectations(task.options.raw):
         if not isinstance(task, EstimatorTask):
             raise ValueError(f"options.{EXPECTATIONS_OPTION} applies to EstimatorV2 jobs")
+        if requested(task.options.raw) == "readout_only":
+            raise ValueError(
+                f"options.{EXPECTATIONS_OPTION} leaves readout errors out and "
+                f"{APPROXIMATION_OPTION}='readout_only' leaves only those: together nothing of "
+                "the noise would remain"
+            )
         for index, pub in enumerate(task.pubs):
             try:
                 unitary_part(pub.circuit)

@@ -84,27 +84,32 @@ def estimate(
         needed.setdefault(int(parameter_index[position]), set()).add(
             int(observable_index[position])
         )
-    circuits = []
+    exact = simulator.options.method == "density_matrix"
+    runs = 1 if exact else trajectories
+    values: dict[tuple[int, int], np.ndarray] = {}
     for index in range(len(bound)):
         run = bound[index].copy()
         for observable in sorted(needed.get(index, ())):
             operator = SparsePauliOp.from_list(list(observables[observable].items()))
             run.save_expectation_value(operator, run.qubits, pershot=True, label=f"o{observable}")
-        circuits.append(run)
-    exact = simulator.options.method == "density_matrix"
-    runs = 1 if exact else trajectories
-    options: dict[str, Any] = {"shots": runs}
-    if seed is not None:
-        options["seed_simulator"] = seed
-    result = simulator.run(circuits, **options).result()
+        # One run per parameter set, seeds ``runs`` apart: Aer seeds trajectory i of a run with
+        # seed + i, and the circuits of one run with seeds only 2113 apart, so parameter sets
+        # run together would replay each other's noise events.
+        options: dict[str, Any] = {"shots": runs}
+        if seed is not None:
+            options["seed_simulator"] = (seed + index * runs) % 2**63
+        data = simulator.run(run, **options).result().data(0)
+        for observable in needed.get(index, ()):
+            saved = np.asarray(data[f"o{observable}"], dtype=complex)
+            values[index, observable] = np.real(np.atleast_1d(saved))
     evs = np.zeros(shape)
     stds = np.zeros(shape)
     for position in np.ndindex(shape):
-        data = result.data(int(parameter_index[position]))
-        values = np.real(np.asarray(data[f"o{int(observable_index[position])}"], dtype=complex))
-        evs[position] = values.mean()
-        if runs > 1:
-            stds[position] = values.std(ddof=1) / math.sqrt(runs)
+        samples = values[int(parameter_index[position]), int(observable_index[position])]
+        evs[position] = samples.mean()
+        # Aer returns a single value where no noise applies (nothing is sampled): exact.
+        if len(samples) > 1:
+            stds[position] = samples.std(ddof=1) / math.sqrt(len(samples))
     metadata = {
         "target_precision": pub.precision,
         "shots": runs,
