@@ -25,3 +25,16 @@ def test_bad_service_crn_is_400(client: Client) -> None:
         client.get("/api/v1/jobs", headers={"Service-CRN": "not-a-crn"}), 400, "invalid_request",
         "Service-CRN",
     )  # fmt: skip
+
+
+def test_nan_and_infinity_are_not_json(client: Client) -> None:
+    """Python's parser takes them; a job stored with them could not be answered as JSON."""
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = (
+            '{"program_id": "sampler", "backend": "ideal_simulator@aer", '
+            f'"params": {{"version": 2, "pubs": [], "options": {{"x": {constant}}}}}}}'
+        )
+        response = client.post(
+            "/api/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert_ibm_error(response, 400, "invalid_request", f"{constant} is not a JSON value")

@@ -15,6 +15,12 @@ from fastapi import Request
 from ..errors import InvalidRequest, UnsupportedMediaType
 
 
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (RFC 8259): Python's parser takes them, and a job stored
+    with them could not be answered as JSON later."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 async def read_json_object(
     request: Request, *, empty: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -31,8 +37,10 @@ async def read_json_object(
     if not raw and empty is not None:
         return empty
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    except ValueError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")

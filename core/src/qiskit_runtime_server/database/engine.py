@@ -30,25 +30,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-#: Connections kept open, and the most there can be: more than the API's 40 worker threads plus
-#: the event loop (which reads job status itself) and the engine, so that no request waits for
-#: a connection another one holds.
-POOL_SIZE, MAX_OVERFLOW = 10, 40
-
-
 def create_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):  # use psycopg 3, not the psycopg2 default
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return sa.create_engine(
-            url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_pre_ping=True
-        )
+        return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 10},
-            pool_size=POOL_SIZE,
-            max_overflow=MAX_OVERFLOW,
+            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=10
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
