@@ -114,7 +114,7 @@ CASES = [
         "invalid_request",
         with_changes(SAMPLER, set_path("params", "options", {"default_shots": float("nan")})),
         JSON,
-        "default_shots",
+        "NaN is not a JSON value",
     ),
     Case(
         "wrong content type",

@@ -36,8 +36,13 @@ def create_engine(url: str) -> Engine:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     if url.startswith("sqlite"):
+        # More connections than the API has threads (40) plus its event loop, which reads job
+        # status itself on SQLite: no request, and never the loop, waits for a connection.
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=10
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=10,
+            max_overflow=40,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine

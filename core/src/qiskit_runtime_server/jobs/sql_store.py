@@ -119,6 +119,7 @@ def _session_values(changes: dict[str, Any]) -> dict[str, Any]:
 class SqlJobStore(JobStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.local_reads = engine.dialect.name == "sqlite"
 
     # -- jobs ----------------------------------------------------------------------------------
 

@@ -37,6 +37,12 @@ class JobQuery:
 class JobStore(ABC):
     """Where jobs, their params, results and logs, and sessions are kept."""
 
+    #: True when reading one job by key cannot wait on a network or a lock (SQLite in WAL mode:
+    #: a local file whose readers never wait for its writer). The API then answers job polls on
+    #: its event loop instead of paying a hop to a worker thread; over a network a slow or
+    #: unreachable database would stall every request.
+    local_reads: bool = False
+
     # -- jobs ----------------------------------------------------------------------------------
 
     @abstractmethod

@@ -132,11 +132,20 @@ def list_jobs(
     response_model=None,
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
 )
-def get_job(
+async def get_job(
     job_id: str, server: ServerDep, instance: InstanceDep, exclude_params: bool = False
 ) -> Response | dict[str, Any]:
-    """Clients poll this while they wait: without params the record's few plain fields go
-    straight into a JSONResponse (FastAPI's response encoding would cost more than the read)."""
+    """Clients poll this while they wait. Without params it is one read by key, answered with
+    a plain JSONResponse (FastAPI's response encoding would cost more than the read), on the
+    event loop when the store's reads are local (see ``JobStore.local_reads``)."""
+    if exclude_params and server.store.local_reads:
+        return _job_details(server, job_id, instance, exclude_params)
+    return await run_in_threadpool(_job_details, server, job_id, instance, exclude_params)
+
+
+def _job_details(
+    server: ServerState, job_id: str, instance: str, exclude_params: bool
+) -> Response | dict[str, Any]:
     job = _job(server, job_id, instance)
     if exclude_params:
         return JSONResponse(job.to_api())
