@@ -55,6 +55,7 @@ from .method import (
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
+from .sweeps import sample_pub
 from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
 from .trajectories import OPTION as TRAJECTORIES_OPTION
 from .trajectories import requested_trajectories, sample_trajectories
@@ -211,8 +212,9 @@ class AerEngine:
                     metadata["trajectories_note"] = (
                         "not used: one exact density-matrix run is cheaper than any trajectory"
                     )
-                sampler = AerSamplerV2.from_backend(simulator, seed=pub_seed)
-                pub_result = sampler.run([run_pub]).result()[0]
+                pub_result = sample_pub(
+                    simulator, run_pub, pub_seed, trajectories=plan.method != "density_matrix"
+                )
             pub_result.metadata["simulator"] = metadata
             pub_results.append(pub_result)
             methods.append(plan.method)
@@ -318,8 +320,19 @@ class AerEngine:
         )
 
     def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
-        sampler = AerSamplerV2.from_backend(simulator, seed=task.options.seed_simulator)
-        return sampler.run(list(task.pubs)).result()
+        seed = task.options.seed_simulator
+        noisy = simulator.options.noise_model is not None
+        if not noisy:  # sampled from one final state: one run shares nothing
+            return AerSamplerV2.from_backend(simulator, seed=seed).run(list(task.pubs)).result()
+        # A user's noise model on Aer's automatic method: possibly a trajectory per shot.
+        trajectories = simulator.options.method != "density_matrix"
+        return PrimitiveResult(
+            [
+                sample_pub(simulator, pub, _pub_seed(seed, i), trajectories=trajectories)
+                for i, pub in enumerate(task.pubs)
+            ],
+            metadata={"version": 2},
+        )
 
     def _estimate_sampled(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         options: dict[str, Any] = {}
