@@ -83,3 +83,34 @@ def test_sweep_shape_seeds_and_distributions(host: PluginHost) -> None:
         p_one = np.sin(angles[index][0] / 2) ** 2
         ones = meas[index].get_counts().get("1", 0)
         assert abs(ones - 3000 * p_one) <= 5 * np.sqrt(3000 * p_one * (1 - p_one)), index
+
+
+def test_estimator_circuits_run_alone_where_shots_are_trajectories(host: PluginHost) -> None:
+    """The estimator hands Aer the Pauli-basis circuits of every parameter set in one run: on
+    a trajectory plan with more shots than the stride, each runs alone, seeds shots apart."""
+    from unittest import mock
+
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit_aer import AerSimulator
+
+    manager = generate_preset_pass_manager(1, FakeKolkataV2(), seed_transpiler=1)
+    circuit = manager.run(uniform(13).remove_final_measurements(inplace=False))
+    observable = SparsePauliOp("Z" + "I" * 12).apply_layout(circuit.layout)
+    calls: list[tuple[int, int, int]] = []
+    original = AerSimulator.run
+
+    def spy(self: AerSimulator, circuits: object, **options: int) -> object:
+        count = len(circuits) if isinstance(circuits, list) else 1
+        if options.get("shots") == 4096:  # not the planner's one-shot MPS probe
+            calls.append((count, options["shots"], options["seed_simulator"]))
+        return original(self, circuits, **options)
+
+    options = {"default_precision": 1 / 64, "seed_estimator": 3}
+    with mock.patch.object(AerSimulator, "run", spy):
+        result = run_job(
+            host, "estimator", "fake_kolkata@aer", [(circuit, observable, [[0.3], [0.3]])],
+            options,
+        )  # fmt: skip
+    assert result[0].metadata["simulator"]["method"] != "density_matrix"
+    assert calls == [(1, 4096, 3), (1, 4096, 3 + 4096)]
+    assert result[0].data.evs.shape == (2,)

@@ -55,7 +55,7 @@ from .method import (
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
-from .sweeps import sample_pub
+from .sweeps import IndependentShotsSimulator, sample_pub
 from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
 from .trajectories import OPTION as TRAJECTORIES_OPTION
 from .trajectories import requested_trajectories, sample_trajectories
@@ -265,7 +265,12 @@ class AerEngine:
                 )  # fmt: skip
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
-            simulator = AerSimulator(
+            # The Pauli-basis circuits of every parameter set go to Aer in one run: with a
+            # trajectory per shot they must not share trajectories (sweeps.py).
+            simulator_class = (
+                AerSimulator if plan.method == "density_matrix" else IndependentShotsSimulator
+            )
+            simulator = simulator_class(
                 noise_model=self._approximate(noise, approximation),
                 **plan.simulator_options(),
                 **_thread_options(task),

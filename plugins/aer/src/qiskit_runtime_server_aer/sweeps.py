@@ -12,9 +12,12 @@ PUBs with one set or fewer shots than the stride.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from qiskit.primitives.containers import BitArray, DataBin, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.result import Result
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
@@ -46,3 +49,36 @@ def sample_pub(
         stacked = np.stack([array.array for array in arrays])
         fields[name] = BitArray(stacked.reshape(*shape, *stacked.shape[1:]), arrays[0].num_bits)
     return SamplerPubResult(DataBin(**fields, shape=shape), metadata=dict(parts[0].metadata))
+
+
+class _Finished:
+    """What ``AerSimulator.run`` returns, for results already computed."""
+
+    def __init__(self, result: Result) -> None:
+        self._result = result
+
+    def result(self) -> Result:
+        return self._result
+
+
+class IndependentShotsSimulator(AerSimulator):  # type: ignore[misc]
+    """An AerSimulator whose ``run`` of several circuits with more shots than the stride runs
+    each circuit alone, seeds a run's shots apart: for primitives that hand Aer all their
+    circuits at once (the estimator's Pauli-basis circuits of every parameter set), which
+    would otherwise share noise trajectories."""
+
+    def run(self, circuits: Any, **options: Any) -> Any:
+        shots = int(options.get("shots") or self.options.shots or 0)
+        if not isinstance(circuits, list) or len(circuits) < 2 or shots <= AER_CIRCUIT_SEED_STRIDE:
+            return super().run(circuits, **options)
+        seed = options.pop("seed_simulator", None)
+        base = seed if seed is not None else int(np.random.default_rng().integers(2**62))
+        results = [
+            super(IndependentShotsSimulator, self)
+            .run(circuit, seed_simulator=(base + index * shots) % 2**63, **options)
+            .result()
+            for index, circuit in enumerate(circuits)
+        ]
+        merged = results[0]
+        merged.results = [experiment for result in results for experiment in result.results]
+        return _Finished(merged)
