@@ -24,6 +24,7 @@ from qiskit_runtime_server_aer.approximation import (
     requested,
 )
 from qiskit_runtime_server_aer.noise import restrict
+from qrs_test_plugins.circuits import ghz
 
 
 def test_twirl_of_known_channels() -> None:
@@ -48,14 +49,6 @@ def su2(n: int) -> QuantumCircuit:
     return circuit.assign_parameters(values)
 
 
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    return circuit
-
-
 def z_and_zz(probabilities: np.ndarray, n: int) -> np.ndarray:
     outcomes = np.arange(2**n)
     signs = 1 - 2 * ((outcomes[:, None] >> np.arange(n)) & 1)
@@ -76,7 +69,7 @@ def exact(circuit: QuantumCircuit, model: NoiseModel | None) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("device", "build"),
-    [("fake_guadalupe", lambda: su2(8)), ("fake_kolkata", lambda: ghz(10))],
+    [("fake_guadalupe", lambda: su2(8)), ("fake_kolkata", lambda: ghz(10, measure=False))],
 )
 def test_biases_are_within_the_documented_bounds(device: str, build: object) -> None:
     description = FakeDeviceDescription(

@@ -18,24 +18,13 @@ from qiskit.quantum_info import DensityMatrix, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
-from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
+from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
 from qiskit_runtime_server_aer.engine import AerEngine, validate_options
 from qiskit_runtime_server_aer.expectations import requested_trajectory_expectations
+from qrs_test_plugins.circuits import fake_device, ghz
 
 QUBITS, PRECISION, RUNS = 8, 0.1, 30
 OPTIONS = {"experimental": {"trajectory_expectations": True}}
-
-
-def device(name: str) -> FakeDeviceDescription:
-    return FakeDeviceDescription(next(c for c in fake_device_classes() if c.backend_name == name))
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    return circuit
 
 
 def observables(n: int) -> list[SparsePauliOp]:
@@ -71,14 +60,16 @@ def exact_values(
 
 @pytest.fixture(scope="module")
 def kolkata() -> FakeDeviceDescription:
-    return device("fake_kolkata")
+    return fake_device("fake_kolkata")
 
 
 @pytest.fixture(scope="module")
 def case(kolkata: FakeDeviceDescription) -> tuple[EstimatorPub, np.ndarray]:
     """The ISA PUB and its exact noisy expectation values (density matrix, no readout)."""
     backend = kolkata.backend()
-    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(ghz(QUBITS))
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(
+        ghz(QUBITS, measure=False)
+    )
     laid_out = [o.apply_layout(isa.layout) for o in observables(QUBITS)]
     pub = EstimatorPub.coerce((isa, laid_out), PRECISION)
     return pub, exact_values(kolkata, isa, laid_out)
@@ -119,7 +110,9 @@ def test_unbiased_with_honest_stds(kolkata: FakeDeviceDescription, case: tuple) 
 
 def test_density_matrix_plan_is_exact(kolkata: FakeDeviceDescription) -> None:
     backend = kolkata.backend()
-    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(ghz(3))
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(
+        ghz(3, measure=False)
+    )
     laid_out = [o.apply_layout(isa.layout) for o in observables(3)]
     pub = EstimatorPub.coerce((isa, laid_out), 0.01)  # 10,000 trajectories: the DM is cheaper
     result = AerEngine().run(task(kolkata, pub, 1, OPTIONS))
@@ -159,7 +152,7 @@ def test_parameter_sets_do_not_share_trajectories(kolkata: FakeDeviceDescription
     from qiskit.circuit import Parameter
 
     theta = Parameter("theta")
-    circuit = ghz(QUBITS)
+    circuit = ghz(QUBITS, measure=False)
     circuit.rz(theta, 0)
     backend = kolkata.backend()
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(circuit)

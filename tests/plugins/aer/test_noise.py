@@ -8,29 +8,17 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import SamplerV2
-from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
 from qiskit_runtime_server_aer.noise import NoiseModelCache
-
-
-def description(name: str) -> FakeDeviceDescription:
-    cls = next(c for c in fake_device_classes() if c.backend_name == name)
-    return FakeDeviceDescription(cls)
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit
+from qrs_test_plugins.circuits import fake_device, ghz
 
 
 @pytest.mark.parametrize("device", ["fake_manila", "fake_kyiv"])
 def test_restricted_model_gives_the_same_counts_as_the_full_one(device: str) -> None:
-    desc = description(device)
+    desc = fake_device(device)
     backend = desc.backend()
-    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=2).run(ghz(3))
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=2).run(
+        ghz(3, measure=True)
+    )
     cache = NoiseModelCache()
     full = NoiseModel.from_backend_properties(backend.properties(), dt=backend.dt)
     restricted = cache.for_circuits(desc, [isa])
@@ -46,7 +34,7 @@ def test_restricted_model_gives_the_same_counts_as_the_full_one(device: str) -> 
 
 
 def test_restrictions_are_cached_per_qubits_and_instructions() -> None:
-    desc = description("fake_manila")
+    desc = fake_device("fake_manila")
     cache = NoiseModelCache()
     a, b = QuantumCircuit(5), QuantumCircuit(5)
     a.sx(0)

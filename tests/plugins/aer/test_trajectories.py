@@ -17,27 +17,15 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_runtime_server import SamplerTask, TaskOptions
-from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
+from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
 from qiskit_runtime_server_aer.engine import AerEngine
 from qiskit_runtime_server_aer.trajectories import (
     requested_trajectories,
     split_final_measurements,
 )
+from qrs_test_plugins.circuits import fake_device, ghz
 
 SHOTS, K, RUNS = 200, 10, 40
-
-
-def device(name: str) -> FakeDeviceDescription:
-    return FakeDeviceDescription(next(c for c in fake_device_classes() if c.backend_name == name))
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def z_and_zz(counts: dict[str, int]) -> np.ndarray:
@@ -81,9 +69,11 @@ def test_mid_circuit_measurements_are_refused() -> None:
 
 @pytest.mark.slow
 def test_unbiased_with_a_bounded_design_effect() -> None:
-    kolkata = device("fake_kolkata")
+    kolkata = fake_device("fake_kolkata")
     backend = kolkata.backend()
-    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=7).run(ghz(8))
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=7).run(
+        ghz(8, measure=True)
+    )
     engine = AerEngine()
     estimates = []
     for seed in range(RUNS):
@@ -113,8 +103,10 @@ def test_unbiased_with_a_bounded_design_effect() -> None:
 
 
 def test_the_density_matrix_plan_ignores_k_and_says_so() -> None:
-    kolkata = device("fake_kolkata")
-    isa = generate_preset_pass_manager(1, backend=kolkata.backend(), seed_transpiler=7).run(ghz(4))
+    kolkata = fake_device("fake_kolkata")
+    isa = generate_preset_pass_manager(1, backend=kolkata.backend(), seed_transpiler=7).run(
+        ghz(4, measure=True)
+    )
     result = run(AerEngine(), kolkata, isa, seed=1, shots=1000)
     metadata = result[0].metadata["simulator"]  # type: ignore[index]
     assert metadata["method"] == "density_matrix"
@@ -129,7 +121,7 @@ def test_bad_values_are_refused_at_submit() -> None:
     from qiskit_runtime_server.testing import run_job
 
     host = PluginHost.load()
-    circuit = ghz(2)
+    circuit = ghz(2, measure=True)
     for options in (
         {"experimental": {"trajectories": 0}},
         {"experimental": {"noise_approximation": "magic"}},
