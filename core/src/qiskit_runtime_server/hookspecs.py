@@ -71,9 +71,9 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
     """Check a job's executor-specific inputs (options under ``task.options.raw``, circuit
     features) when it is submitted, so that a mistake gets a 400 instead of a failed job.
 
-    Called in the server process after the core's own checks and before the job is stored (and
-    again in the worker, before ``qiskit_runtime_execute``), restricted to the plugin that
-    declared ``task.executor``. Raise ``ValueError`` with a message for the user to refuse the
+    Called in the server process after the core's own checks and before the job is stored,
+    restricted to the plugin that declared ``task.executor``; once accepted, a job is not
+    validated again in the worker. Raise ``ValueError`` with a message for the user to refuse the
     job; return ``None`` to accept it. Must be cheap: no simulation.
 
     .. versionadded:: 0.2

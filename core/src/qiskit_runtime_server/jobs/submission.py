@@ -148,7 +148,26 @@ def prepare_task(
         circuits = [pub.circuit for pub in estimator_pubs]
         sizes = [pub.size for pub in estimator_pubs]
 
-    for index, circuit in enumerate([] if accepted else circuits):
+    if not accepted:
+        _check(task, circuits, backend, catalogue)
+    return PreparedTask(
+        task=task,
+        ignored_options=[path for path in option_paths(options) if not info.honours(path)],
+        num_circuits=sum(sizes),
+        executions=executions,
+        circuits=circuits,
+    )
+
+
+def _check(
+    task: ExecutionTask,
+    circuits: list[QuantumCircuit],
+    backend: VirtualBackend,
+    catalogue: Catalogue,
+) -> None:
+    """The checks that only refuse: qubit counts, ISA (real devices), the executor's own."""
+    info = backend.executor.info
+    for index, circuit in enumerate(circuits):
         if circuit.num_qubits > backend.num_qubits:
             raise InvalidRequest(
                 f"PUB {index}: the circuit has {circuit.num_qubits} qubits but {backend.name} "
@@ -170,18 +189,10 @@ def prepare_task(
                     f"{problem}. Transpile it for the backend first, for example with "
                     "generate_preset_pass_manager(optimization_level=1, backend=backend)."
                 )
-    if not accepted:
-        try:
-            catalogue.plugins.validate(task)
-        except ValueError as error:
-            raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
-    return PreparedTask(
-        task=task,
-        ignored_options=[path for path in option_paths(options) if not info.honours(path)],
-        num_circuits=sum(sizes),
-        executions=executions,
-        circuits=circuits,
-    )
+    try:
+        catalogue.plugins.validate(task)
+    except ValueError as error:
+        raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
 
 
 def prepare_submission(
