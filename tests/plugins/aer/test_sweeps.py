@@ -1,4 +1,4 @@
-"""Parameter sets of a sampler PUB get independent shots (sweeps.py).
+"""Parameter sets and measurement circuits get independent shots (sweeps.py).
 
 Run in one Aer run, set j+1 would reuse set j's random numbers from its 2113th shot on: two
 identical sets of 4096 shots would agree on every shot at that offset. Here they agree no more

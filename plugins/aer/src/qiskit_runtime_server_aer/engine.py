@@ -55,7 +55,7 @@ from .method import (
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
-from .sweeps import IndependentShotsSimulator, sample_pub
+from .sweeps import simulator_class
 from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
 from .trajectories import OPTION as TRAJECTORIES_OPTION
 from .trajectories import requested_trajectories, sample_trajectories
@@ -133,7 +133,8 @@ class AerEngine:
         threads = _thread_options(task)
         simulator = AerSimulator(**threads)
         if noise is not None:
-            simulator = AerSimulator(
+            # Aer's automatic method may run a trajectory per shot (sweeps.py).
+            simulator = simulator_class(not density_matrix)(
                 noise_model=noise,
                 method="density_matrix" if density_matrix else "automatic",
                 **threads,
@@ -190,7 +191,7 @@ class AerEngine:
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             noise = self._approximate(noise, approximation)
-            simulator = AerSimulator(
+            simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=noise, **plan.simulator_options(), **_thread_options(task)
             )
             pub_seed = _pub_seed(seed, index)
@@ -212,9 +213,8 @@ class AerEngine:
                     metadata["trajectories_note"] = (
                         "not used: one exact density-matrix run is cheaper than any trajectory"
                     )
-                pub_result = sample_pub(
-                    simulator, run_pub, pub_seed, trajectories=plan.method != "density_matrix"
-                )
+                sampler = AerSamplerV2.from_backend(simulator, seed=pub_seed)
+                pub_result = sampler.run([run_pub]).result()[0]
             pub_result.metadata["simulator"] = metadata
             pub_results.append(pub_result)
             methods.append(plan.method)
@@ -265,12 +265,7 @@ class AerEngine:
                 )  # fmt: skip
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
-            # The Pauli-basis circuits of every parameter set go to Aer in one run: with a
-            # trajectory per shot they must not share trajectories (sweeps.py).
-            simulator_class = (
-                AerSimulator if plan.method == "density_matrix" else IndependentShotsSimulator
-            )
-            simulator = simulator_class(
+            simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=self._approximate(noise, approximation),
                 **plan.simulator_options(),
                 **_thread_options(task),
@@ -325,19 +320,8 @@ class AerEngine:
         )
 
     def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
-        seed = task.options.seed_simulator
-        noisy = simulator.options.noise_model is not None
-        if not noisy:  # sampled from one final state: one run shares nothing
-            return AerSamplerV2.from_backend(simulator, seed=seed).run(list(task.pubs)).result()
-        # A user's noise model on Aer's automatic method: possibly a trajectory per shot.
-        trajectories = simulator.options.method != "density_matrix"
-        return PrimitiveResult(
-            [
-                sample_pub(simulator, pub, _pub_seed(seed, i), trajectories=trajectories)
-                for i, pub in enumerate(task.pubs)
-            ],
-            metadata={"version": 2},
-        )
+        sampler = AerSamplerV2.from_backend(simulator, seed=task.options.seed_simulator)
+        return sampler.run(list(task.pubs)).result()
 
     def _estimate_sampled(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         options: dict[str, Any] = {}
