@@ -67,7 +67,9 @@ def unitary_part(circuit: QuantumCircuit) -> QuantumCircuit:
 def estimate(
     pub: EstimatorPub, simulator: AerSimulator, trajectories: int, seed: int | None
 ) -> tuple[PubResult, int]:
-    """The PUB's result, and the trajectories run (1 for an exact density-matrix run)."""
+    """The PUB's result, and the trajectories run (1 for an exact density-matrix run).
+    ``simulator`` comes from ``sweeps.simulator_class``, whose ``run`` keeps the parameter
+    sets' trajectories independent."""
     circuit = unitary_part(pub.circuit)
     shape = pub.shape
     parameters = pub.parameter_values
@@ -86,19 +88,20 @@ def estimate(
         )
     exact = simulator.options.method == "density_matrix"
     runs = 1 if exact else trajectories
-    values: dict[tuple[int, int], np.ndarray] = {}
+    circuits = []
     for index in range(len(bound)):
         run = bound[index].copy()
         for observable in sorted(needed.get(index, ())):
             operator = SparsePauliOp.from_list(list(observables[observable].items()))
             run.save_expectation_value(operator, run.qubits, pershot=True, label=f"o{observable}")
-        # One run per parameter set, seeds ``runs`` apart: Aer seeds trajectory i of a run with
-        # seed + i, and the circuits of one run with seeds only 2113 apart, so parameter sets
-        # run together would replay each other's noise events.
-        options: dict[str, Any] = {"shots": runs}
-        if seed is not None:
-            options["seed_simulator"] = (seed + index * runs) % 2**63
-        data = simulator.run(run, **options).result().data(0)
+        circuits.append(run)
+    options: dict[str, Any] = {"shots": runs}
+    if seed is not None:
+        options["seed_simulator"] = seed
+    result = simulator.run(circuits, **options).result()
+    values: dict[tuple[int, int], np.ndarray] = {}
+    for index in range(len(bound)):
+        data = result.data(index)
         for observable in needed.get(index, ()):
             saved = np.asarray(data[f"o{observable}"], dtype=complex)
             values[index, observable] = np.real(np.atleast_1d(saved))
