@@ -13,7 +13,7 @@ from qiskit_runtime_server.database.migrate import alembic_config, upgrade
 from qiskit_runtime_server.jobs.blobs import compress
 from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, SessionRecord, utcnow
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
-from qiskit_runtime_server.jobs.store import JobQuery
+from qiskit_runtime_server.jobs.store import JobOutcome, JobQuery
 
 INSTANCE = "crn:v1:test:a"
 
@@ -38,7 +38,7 @@ def test_round_trip_with_blobs_and_logs(store: SqlJobStore) -> None:
     assert loaded == record
     assert loaded.created.tzinfo is not None
     assert store.job_params("a") == '{"pubs": []}'
-    assert store.job_result("a") is None
+    assert store.job_outcome("a") == JobOutcome(INSTANCE, JobStatus.QUEUED, None, None)
     store.append_logs("a", ["second line"])
     assert store.job_logs("a") == ["first line", "second line"]
     assert store.get_job("missing") is None
@@ -56,7 +56,7 @@ def test_transition_is_compare_and_set(store: SqlJobStore) -> None:
     )  # fmt: skip
     assert done is not None
     assert done.usage_seconds == 1.5
-    assert store.job_result("a") == "{}"
+    assert store.job_outcome("a") == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, "{}")
     assert store.job_logs("a") == ["done"]
     # A cancel arriving after completion changes nothing.
     assert (
@@ -172,6 +172,39 @@ def test_scheduling_order_prefers_active_dedicated_sessions(store: SqlJobStore) 
     assert store.queue_position(store.get_job("in-batch")) == 1  # type: ignore[arg-type]
     assert store.queue_lengths() == {"fake_manila@aer": 4}
     assert [j.id for j in store.jobs_in_status(JobStatus.RUNNING)] == ["in-session"]
+
+
+def test_outcome_leaves_out_results_above_the_limit(store: SqlJobStore) -> None:
+    store.add_job(job("a"), "{}")
+    assert store.job_outcome("a", max_blob_bytes=10) == JobOutcome(
+        INSTANCE, JobStatus.QUEUED, None, None, complete=True
+    )
+    text = "".join(f"{index:x}" for index in range(20_000))  # compresses to kilobytes
+    store.transition("a", {JobStatus.QUEUED}, status=JobStatus.COMPLETED, result=compress(text))
+    small = store.job_outcome("a", max_blob_bytes=len(compress(text)))
+    assert small == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, text)
+    large = store.job_outcome("a", max_blob_bytes=len(compress(text)) - 1)
+    assert large == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, None, complete=False)
+    assert store.job_outcome("missing", max_blob_bytes=10) is None
+
+
+def test_claim_takes_the_next_job_and_says_whether_one_is_left(store: SqlJobStore) -> None:
+    store.add_job(job("older", seconds_ago=20), '{"n": 1}')
+    store.add_job(job("newer", seconds_ago=10), '{"n": 2}')
+    store.add_job(job("elsewhere", seconds_ago=30, executor="reference"), "{}")
+    now = utcnow()
+    first = store.claim_next("aer", running_at=now, log="started")
+    assert first is not None
+    assert (first.job.id, first.params, first.more_queued) == ("older", '{"n": 1}', True)
+    assert first.job.status == JobStatus.RUNNING
+    assert first.job.attempts == 1
+    assert first.job.running_at == now
+    assert store.job_logs("older") == ["started"]
+    last = store.claim_next("aer", running_at=now, log="started")
+    assert last is not None
+    assert (last.job.id, last.more_queued) == ("newer", False)
+    assert store.claim_next("aer", running_at=now, log="started") is None
+    assert store.get_job("elsewhere").status == JobStatus.QUEUED  # type: ignore[union-attr]
 
 
 def test_sessions_and_usage(store: SqlJobStore) -> None:

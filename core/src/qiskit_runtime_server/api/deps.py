@@ -34,12 +34,16 @@ async def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_instance(request: Request, principal: PrincipalDep) -> str:
+async def get_instance(request: Request) -> str:
     """The instance a runtime request acts for: its ``Service-CRN`` header, which the caller's
     key must allow. In the open mode every CRN is its own namespace of jobs and sessions, and
-    a request without the header acts for the default instance."""
+    a request without the header acts for the default instance. (It authenticates the caller
+    itself rather than depending on ``get_principal``: FastAPI walks a dependency's own
+    dependencies on every use, cached or not, and every job poll comes through here.)"""
     server: ServerState = request.app.state.server
-    return server.access.instance_for(principal, request.headers.get("service-crn"))
+    headers = request.headers
+    principal = server.access.authenticate(headers.get("authorization"))
+    return server.access.instance_for(principal, headers.get("service-crn"))
 
 
 InstanceDep = Annotated[str, Depends(get_instance)]

@@ -284,7 +284,7 @@ class JobEngine:
     ) -> None:
         job = worker.job
         worker.job, worker.deadline = None, None
-        self._pending.add(worker.executor)  # the engine thread's own write needs no lock
+        # No look at the queue here: an executor with jobs left is still in ``_pending``.
         if job is None or job.id != job_id:  # pragma: no cover - protocol error
             logger.error("worker %s reported job %s it was not running", worker.process.pid, job_id)
             return
@@ -374,6 +374,9 @@ class JobEngine:
                 logger.info("retention: deleted %d jobs finished before %s", deleted, cutoff)
 
     def _dispatch(self) -> None:
+        """Start queued jobs on idle workers. An executor stays in ``_pending`` while it may
+        have queued jobs: until a claim finds its queue empty (or takes its last job), or
+        until a submission adds it again."""
         with self._pending_lock:
             pending, self._pending = self._pending, set()
         for executor in pending:
@@ -387,7 +390,7 @@ class JobEngine:
                 worker = next((w for w in pool.workers if w.ready and w.job is None), None)
                 if worker is None:
                     # Jobs may be waiting: look again when a worker is ready or free.
-                    self._pending.add(executor)
+                    self._pending.add(executor)  # the engine thread's own write needs no lock
                     if len(pool.workers) < pool.size and self.store.next_queued(executor):
                         while len(pool.workers) < pool.size:
                             self._spawn(pool)
@@ -396,7 +399,7 @@ class JobEngine:
                     break
 
     def _start(self, worker: _Worker) -> bool:
-        """Give ``worker`` the next queued job of its executor; False if there is none."""
+        """Give ``worker`` the next queued job of its executor; whether jobs may be left."""
         now = utcnow()
         claimed = self.store.claim_next(
             worker.executor,
@@ -405,7 +408,7 @@ class JobEngine:
         )
         if claimed is None:
             return False
-        job, params = claimed
+        job = claimed.job
         worker.job = job
         worker.started = time.monotonic()
         worker.deadline = (
@@ -413,7 +416,9 @@ class JobEngine:
         )
         try:
             worker.conn.send(
-                Assignment(job.id, job.program_id, job.backend, params, self._threads_for(worker))
+                Assignment(
+                    job.id, job.program_id, job.backend, claimed.params, self._threads_for(worker)
+                )
             )
         except (BrokenPipeError, OSError):
             # The worker died before it got the job: give the job back to the queue.
@@ -423,7 +428,7 @@ class JobEngine:
             return True
         if job.session_id:
             self.sessions.job_started(job.session_id)
-        return True
+        return claimed.more_queued
 
     def _threads_for(self, worker: _Worker) -> int:
         """The cores shared among the CPU jobs running now, this one included: a job alone

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from ..database.schema import job_logs, job_tags, jobs, sessions
 from .blobs import compress, decompress
 from .models import JobRecord, JobStatus, SessionRecord
-from .store import JobQuery, JobStore
+from .store import Claim, JobOutcome, JobQuery, JobStore
 
 _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -27,16 +27,34 @@ _RECORD_COLUMNS = [c for c in jobs.c if c.name not in ("params", "result")]
 _JOB_FIELDS = {c.name for c in _RECORD_COLUMNS}
 _SESSION_FIELDS = {c.name for c in sessions.c}
 
+
+def _status_in(statuses: Sequence[str]) -> sa.ColumnElement[bool]:
+    """``status IN (...)`` for a fixed set, as equalities: ``in_`` would expand its list again
+    on every execution of a prebuilt statement."""
+    return sa.or_(*(jobs.c.status == status for status in statuses))
+
+
 _INSERT_JOB = jobs.insert()
 _INSERT_TAGS = job_tags.insert()
 _INSERT_LOGS = job_logs.insert()
 _GET_JOB = sa.select(*_RECORD_COLUMNS).where(jobs.c.id == sa.bindparam("b_id"))
 _JOB_PARAMS = sa.select(jobs.c.params).where(jobs.c.id == sa.bindparam("b_id"))
-_JOB_RESULT = sa.select(jobs.c.result).where(jobs.c.id == sa.bindparam("b_id"))
+# The status and result of a job; the second form reads the blob only when it is small (its
+# length is known without reading it). The last column says whether there is no blob at all.
+_OUTCOME = sa.select(
+    jobs.c.instance, jobs.c.status, jobs.c.reason, jobs.c.result, jobs.c.result.is_(None)
+).where(jobs.c.id == sa.bindparam("b_id"))
+_OUTCOME_IF_SMALL = sa.select(
+    jobs.c.instance,
+    jobs.c.status,
+    jobs.c.reason,
+    sa.case((sa.func.length(jobs.c.result) <= sa.bindparam("b_max"), jobs.c.result)),
+    jobs.c.result.is_(None),
+).where(jobs.c.id == sa.bindparam("b_id"))
 _PENDING_COUNT = (
     sa.select(sa.func.count())
     .select_from(jobs)
-    .where(jobs.c.instance == sa.bindparam("b_instance"), jobs.c.status.in_(_PENDING))
+    .where(jobs.c.instance == sa.bindparam("b_instance"), _status_in(_PENDING))
 )
 #: The job a free worker runs next: the oldest job of an active dedicated session, else the
 #: oldest job. Two steps, each reading an index in order: one query ordering by "in an active
@@ -60,9 +78,10 @@ _NEXT_OLDEST = (
     .order_by(jobs.c.created, jobs.c.id)
     .limit(1)
 )
-# Several servers may share a PostgreSQL store: they skip rows another one locked.
-_CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.with_for_update(of=jobs, skip_locked=True)
-_CLAIM_OLDEST = _NEXT_OLDEST.with_for_update(of=jobs, skip_locked=True)
+# Several servers may share a PostgreSQL store: they skip rows another one locked. A claim
+# reads two rows, to learn whether a job is left for the next free worker.
+_CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.limit(2).with_for_update(of=jobs, skip_locked=True)
+_CLAIM_OLDEST = _NEXT_OLDEST.limit(2).with_for_update(of=jobs, skip_locked=True)
 _CLAIM_UPDATE = (
     jobs.update()
     .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.status == JobStatus.QUEUED.value)
@@ -81,7 +100,7 @@ def _transition_statement(columns: tuple[str, ...], allowed_from: tuple[str, ...
     record; the engine uses a handful of such shapes, each built once."""
     return (
         jobs.update()
-        .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.status.in_(allowed_from))
+        .where(jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from))
         .values({name: sa.bindparam(f"b_{name}") for name in columns})
         .returning(*_RECORD_COLUMNS)
     )
@@ -140,10 +159,23 @@ class SqlJobStore(JobStore):
             blob = conn.execute(_JOB_PARAMS, {"b_id": job_id}).scalar()
         return decompress(blob) if blob is not None else None
 
-    def job_result(self, job_id: str) -> str | None:
+    def job_outcome(self, job_id: str, max_blob_bytes: int | None = None) -> JobOutcome | None:
         with self.engine.connect() as conn:
-            blob = conn.execute(_JOB_RESULT, {"b_id": job_id}).scalar()
-        return decompress(blob) if blob is not None else None
+            if max_blob_bytes is None:
+                row = conn.execute(_OUTCOME, {"b_id": job_id}).first()
+            else:
+                parameters = {"b_id": job_id, "b_max": max_blob_bytes}
+                row = conn.execute(_OUTCOME_IF_SMALL, parameters).first()
+        if row is None:
+            return None
+        instance, status, reason, blob, absent = row
+        return JobOutcome(
+            instance=instance,
+            status=JobStatus(status),
+            reason=reason,
+            text=decompress(blob) if blob is not None else None,
+            complete=blob is not None or bool(absent),
+        )
 
     def job_logs(self, job_id: str) -> list[str]:
         with self.engine.connect() as conn:
@@ -266,28 +298,30 @@ class SqlJobStore(JobStore):
 
     # -- scheduling ----------------------------------------------------------------------------
 
-    def next_queued(self, executor: str) -> JobRecord | None:
-        with self.engine.connect() as conn:
-            row = self._next(conn, executor, _NEXT_IN_SESSIONS, _NEXT_OLDEST)
-        return _job(row) if row else None
-
     @staticmethod
     def _next(
         conn: Connection, executor: str, in_session: sa.Select[Any], oldest: sa.Select[Any]
-    ) -> Row[Any] | None:
+    ) -> tuple[Row[Any] | None, bool]:
+        """The next job's row, and whether it may not be the last one queued (a job of an
+        active dedicated session is never taken for the last: others may wait outside)."""
         active = list(conn.execute(_ACTIVE_DEDICATED).scalars())
         if active:
-            row = conn.execute(in_session, {"b_executor": executor, "b_sessions": active}).first()
+            params = {"b_executor": executor, "b_sessions": active}
+            row = conn.execute(in_session, params).first()
             if row is not None:
-                return row
-        return conn.execute(oldest, {"b_executor": executor}).first()
+                return row, True
+        rows = conn.execute(oldest, {"b_executor": executor}).all()
+        return (rows[0] if rows else None), len(rows) > 1
 
-    def claim_next(
-        self, executor: str, *, running_at: datetime, log: str
-    ) -> tuple[JobRecord, str] | None:
+    def next_queued(self, executor: str) -> JobRecord | None:
+        with self.engine.connect() as conn:
+            row, _ = self._next(conn, executor, _NEXT_IN_SESSIONS, _NEXT_OLDEST)
+        return _job(row) if row else None
+
+    def claim_next(self, executor: str, *, running_at: datetime, log: str) -> Claim | None:
         with self.engine.begin() as conn:
             for _ in range(10):  # a job cancelled between the two statements: take the next
-                row = self._next(conn, executor, _CLAIM_IN_SESSIONS, _CLAIM_OLDEST)
+                row, more = self._next(conn, executor, _CLAIM_IN_SESSIONS, _CLAIM_OLDEST)
                 if row is None:
                     return None
                 claimed = conn.execute(
@@ -298,7 +332,7 @@ class SqlJobStore(JobStore):
                     values = dict(claimed._mapping)
                     params = decompress(values.pop("params"))
                     values["status"] = JobStatus(values["status"])
-                    return JobRecord(**values), params
+                    return Claim(JobRecord(**values), params, more)
         return None
 
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]:

@@ -34,6 +34,30 @@ class JobQuery:
     ascending: bool = False
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A job moved to ``Running`` for a worker."""
+
+    job: JobRecord
+    params: str
+    #: Whether another job of the executor was queued at the time: the engine asks again only
+    #: then (or when a job is submitted), instead of paying a query to learn the queue is empty.
+    more_queued: bool
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What ``GET /jobs/{id}/results`` needs, read in one go."""
+
+    instance: str
+    status: JobStatus
+    reason: str | None
+    #: The stored result text, or None when there is none.
+    text: str | None
+    #: False when the stored result was larger than the reader's limit and was not read.
+    complete: bool = True
+
+
 class JobStore(ABC):
     """Where jobs, their params, results and logs, and sessions are kept."""
 
@@ -56,8 +80,10 @@ class JobStore(ABC):
     def job_params(self, job_id: str) -> str | None: ...
 
     @abstractmethod
-    def job_result(self, job_id: str) -> str | None:
-        """The RuntimeEncoder result of a completed job, or the failure text of a failed one."""
+    def job_outcome(self, job_id: str, max_blob_bytes: int | None = None) -> JobOutcome | None:
+        """The job's status and result text (the RuntimeEncoder result of a completed job, the
+        failure text of a failed one), without reading a stored result larger than
+        ``max_blob_bytes`` (compressed); None when the job does not exist."""
 
     @abstractmethod
     def job_logs(self, job_id: str) -> list[str]: ...
@@ -101,9 +127,7 @@ class JobStore(ABC):
         sessions first, then the oldest."""
 
     @abstractmethod
-    def claim_next(
-        self, executor: str, *, running_at: datetime, log: str
-    ) -> tuple[JobRecord, str] | None:
+    def claim_next(self, executor: str, *, running_at: datetime, log: str) -> Claim | None:
         """Atomically move :meth:`next_queued` to ``Running`` (one more attempt, ``log``
         appended) and return it with its params text; None when nothing is queued."""
 

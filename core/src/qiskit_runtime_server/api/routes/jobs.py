@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ...errors import Conflict, InvalidRequest, LimitExceeded, NotFound
 from ...jobs.models import JobRecord, JobStatus, isoformat, utcnow
-from ...jobs.store import JobQuery
+from ...jobs.store import JobOutcome, JobQuery
 from ...jobs.submission import check_tags, prepare_submission
 from ...state import ServerState
 from ..bodies import JOB_BODY, TAGS_BODY, read_json_object
@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
 MAX_LIST_LIMIT = 1000
+#: Stored (compressed) results up to this size are read on the event loop when reads are
+#: local: about a millisecond of work at most.
+SMALL_RESULT_BYTES = 256 * 1024
 #: Offsets beyond this are refused (the database takes 64-bit integers at most).
 MAX_OFFSET = 2**31 - 1
 
@@ -153,16 +156,27 @@ def _job_details(
 
 
 @router.get("/jobs/{job_id}/results", summary="Job results")
-def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
+async def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     """The PrimitiveResult as RuntimeEncoder JSON; for a failed or cancelled job, 200 with the
-    reason (the client reads this text to build ``job.error_message()``)."""
-    job = _job(server, job_id, instance)
-    if job.status == JobStatus.COMPLETED:
-        return Response(server.store.job_result(job.id) or "", media_type="application/json")
-    if job.status.final:
-        text = server.store.job_result(job.id) or job.reason or ""
-        return Response(text, media_type="text/plain")
-    raise NotFound(f"job {job_id} is {job.status.value}; its results exist once it completes")
+    reason (the client reads this text to build ``job.error_message()``). Every client fetches
+    this once per job: with local reads, a result of up to ``SMALL_RESULT_BYTES`` is answered
+    from the event loop, a larger one (or any over a network) from a worker thread."""
+    if server.store.local_reads:
+        outcome = server.store.job_outcome(job_id, max_blob_bytes=SMALL_RESULT_BYTES)
+        if outcome is None or outcome.complete:
+            return _results_response(outcome, job_id, instance)
+    outcome = await run_in_threadpool(server.store.job_outcome, job_id)
+    return _results_response(outcome, job_id, instance)
+
+
+def _results_response(outcome: JobOutcome | None, job_id: str, instance: str) -> Response:
+    if outcome is None or outcome.instance != instance:
+        raise NotFound(f"job {job_id} was not found")
+    if outcome.status == JobStatus.COMPLETED:
+        return Response(outcome.text or "", media_type="application/json")
+    if outcome.status.final:
+        return Response(outcome.text or outcome.reason or "", media_type="text/plain")
+    raise NotFound(f"job {job_id} is {outcome.status.value}; its results exist once it completes")
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a job")
