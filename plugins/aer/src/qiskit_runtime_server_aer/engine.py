@@ -1,6 +1,6 @@
 """Running sampler and estimator tasks on Qiskit Aer.
 
-* Sampler: Aer's SamplerV2 on an AerSimulator carrying the noise model: fake devices get the
+* Sampler: an AerSimulator carrying the noise model, sampled by sampling.py: fake devices get the
   device's noise (built once per backend), the ideal device none, and a user's
   ``simulator.noise_model`` replaces either.
 * Estimator with noise: measured in Pauli bases with ceil(1/precision^2) shots per PUB, as
@@ -28,7 +28,6 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
-from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qiskit_runtime_server import (
     Availability,
     EstimatorTask,
@@ -55,6 +54,7 @@ from .method import (
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
+from .sampling import sample
 from .sweeps import simulator_class
 from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
 from .trajectories import OPTION as TRAJECTORIES_OPTION
@@ -62,6 +62,7 @@ from .trajectories import requested_trajectories, sample_trajectories
 from .translation import for_aer
 
 EXECUTOR_NAME = "aer"
+SAMPLER_PRIMITIVE = "AerSimulator counts, shots in a random order (sampling.py)"
 
 HONOURED_OPTIONS = frozenset(
     {
@@ -143,7 +144,7 @@ class AerEngine:
         result: PrimitiveResult
         if isinstance(task, SamplerTask):
             result = self._sample(task, simulator)
-            primitive = "Aer SamplerV2"
+            primitive = SAMPLER_PRIMITIVE
         elif noise is not None:
             result = self._estimate_sampled(task, simulator)
             primitive = "Pauli-basis measurements (BackendEstimatorV2)"
@@ -213,12 +214,11 @@ class AerEngine:
                     metadata["trajectories_note"] = (
                         "not used: one exact density-matrix run is cheaper than any trajectory"
                     )
-                sampler = AerSamplerV2.from_backend(simulator, seed=pub_seed)
-                pub_result = sampler.run([run_pub]).result()[0]
+                pub_result = sample(simulator, [run_pub], pub_seed)[0]
             pub_result.metadata["simulator"] = metadata
             pub_results.append(pub_result)
             methods.append(plan.method)
-        primitive = "Aer SamplerV2"
+        primitive = SAMPLER_PRIMITIVE
         if trajectories is not None:
             primitive = f"Aer trajectories (options.{TRAJECTORIES_OPTION}={trajectories})"
         return _device_noise_result(
@@ -320,8 +320,7 @@ class AerEngine:
         )
 
     def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
-        sampler = AerSamplerV2.from_backend(simulator, seed=task.options.seed_simulator)
-        return sampler.run(list(task.pubs)).result()
+        return sample(simulator, task.pubs, task.options.seed_simulator)
 
     def _estimate_sampled(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         options: dict[str, Any] = {}
