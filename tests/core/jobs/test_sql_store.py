@@ -38,7 +38,8 @@ def test_round_trip_with_blobs_and_logs(store: SqlJobStore) -> None:
     assert loaded == record
     assert loaded.created.tzinfo is not None
     assert store.job_params("a") == '{"pubs": []}'
-    assert store.job_outcome("a") == JobOutcome(INSTANCE, JobStatus.QUEUED, None, None)
+    assert store.job_outcome("a", INSTANCE) == JobOutcome(JobStatus.QUEUED, None, None)
+    assert store.job_outcome("a", "crn:v1:another:instance") is None
     store.append_logs("a", ["second line"])
     assert store.job_logs("a") == ["first line", "second line"]
     assert store.get_job("missing") is None
@@ -56,7 +57,7 @@ def test_transition_is_compare_and_set(store: SqlJobStore) -> None:
     )  # fmt: skip
     assert done is not None
     assert done.usage_seconds == 1.5
-    assert store.job_outcome("a") == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, "{}")
+    assert store.job_outcome("a", INSTANCE) == JobOutcome(JobStatus.COMPLETED, None, b"{}")
     assert store.job_logs("a") == ["done"]
     # A cancel arriving after completion changes nothing.
     assert (
@@ -176,16 +177,17 @@ def test_scheduling_order_prefers_active_dedicated_sessions(store: SqlJobStore) 
 
 def test_outcome_leaves_out_results_above_the_limit(store: SqlJobStore) -> None:
     store.add_job(job("a"), "{}")
-    assert store.job_outcome("a", max_blob_bytes=10) == JobOutcome(
-        INSTANCE, JobStatus.QUEUED, None, None, complete=True
-    )
-    text = "".join(f"{index:x}" for index in range(20_000))  # compresses to kilobytes
+    queued = JobOutcome(JobStatus.QUEUED, None, None, complete=True)
+    assert store.job_outcome("a", INSTANCE, 10) == queued
+    text = "".join(f"{index:x}" for index in range(20_000))  # 76 kB, 36 kB compressed
     store.transition("a", {JobStatus.QUEUED}, status=JobStatus.COMPLETED, result=compress(text))
-    small = store.job_outcome("a", max_blob_bytes=len(compress(text)))
-    assert small == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, text)
-    large = store.job_outcome("a", max_blob_bytes=len(compress(text)) - 1)
-    assert large == JobOutcome(INSTANCE, JobStatus.COMPLETED, None, None, complete=False)
-    assert store.job_outcome("missing", max_blob_bytes=10) is None
+    complete = JobOutcome(JobStatus.COMPLETED, None, text.encode())
+    assert store.job_outcome("a", INSTANCE, len(text)) == complete
+    left_out = JobOutcome(JobStatus.COMPLETED, None, None, complete=False)
+    assert store.job_outcome("a", INSTANCE, len(compress(text)) - 1) == left_out
+    # Small when stored, large when inflated: not inflated beyond the limit either.
+    assert store.job_outcome("a", INSTANCE, len(text) - 1) == left_out
+    assert store.job_outcome("missing", INSTANCE, 10) is None
 
 
 def test_claim_takes_the_next_job_and_says_whether_one_is_left(store: SqlJobStore) -> None:

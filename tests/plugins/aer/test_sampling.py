@@ -92,3 +92,16 @@ def test_a_circuit_without_measurements_gives_zeros() -> None:
     circuit.h(0)
     result = sample(AerSimulator(), [SamplerPub.coerce((circuit, None, 5))], seed=1)[0]
     assert result.data.c.get_counts() == {"00": 5}
+
+
+def test_a_pub_without_parameter_sets_gives_an_empty_result() -> None:
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(1, 1)
+    circuit.rx(theta, 0)
+    circuit.measure(0, 0)
+    empty = SamplerPub.coerce((circuit, np.empty((0, 1)), 10))
+    full = SamplerPub.coerce((circuit, [[np.pi]], 10))
+    results = sample(AerSimulator(), [empty, full], seed=1)
+    assert results[0].data.shape == (0,)
+    assert results[0].data.c.num_shots == 10
+    assert results[1].data.c[0].get_counts() == {"1": 10}

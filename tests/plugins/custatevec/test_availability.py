@@ -107,3 +107,33 @@ def test_control_flow_is_refused_at_submit(monkeypatch: pytest.MonkeyPatch) -> N
         circuit.x(0)
     with pytest.raises(InvalidRequest, match="control flow"):
         run_job(PluginHost.load(), "sampler", "ideal_simulator@custatevec", [(circuit, None, 5)])
+
+
+@pytest.mark.parametrize(
+    "case", ["instruction without a definition", "gate without a matrix", "estimator measures"]
+)
+def test_what_the_engine_cannot_run_is_refused_at_submit(
+    monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Gate, Instruction
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.testing import run_job
+
+    monkeypatch.setenv("QRS_CUSTATEVEC_KERNEL", "numpy")
+    circuit = QuantumCircuit(1, 1)
+    if case == "instruction without a definition":
+        circuit.append(Instruction("mystery", 1, 0, []), [0])
+        circuit.measure(0, 0)
+        program, pubs, reason = "sampler", [(circuit, None, 5)], "'mystery' is not supported"
+    elif case == "gate without a matrix":
+        circuit.append(Gate("opaque", 1, []), [0])
+        circuit.measure(0, 0)
+        program, pubs, reason = "sampler", [(circuit, None, 5)], "cannot compile this circuit"
+    else:
+        circuit.h(0)
+        circuit.measure(0, 0)
+        program, pubs, reason = "estimator", [(circuit, SparsePauliOp("Z"))], "measurements"
+    with pytest.raises(InvalidRequest, match=f"PUB 0: .*{reason}"):
+        run_job(PluginHost.load(), program, "ideal_simulator@custatevec", pubs)

@@ -11,4 +11,18 @@ def compress(text: str) -> bytes:
 
 
 def decompress(blob: bytes) -> str:
-    return zlib.decompress(blob).decode()
+    return decompress_bytes(blob).decode()
+
+
+def decompress_bytes(blob: bytes) -> bytes:
+    return zlib.decompress(blob)
+
+
+def decompress_at_most(blob: bytes, limit: int) -> bytes | None:
+    """The decompressed bytes if there are at most ``limit`` of them, else None (without
+    inflating more than that: a small blob of repetitive text can expand a thousandfold)."""
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(blob, limit + 1)
+    if len(data) > limit or inflater.unconsumed_tail:
+        return None
+    return data + inflater.flush()

@@ -46,6 +46,8 @@ RUNNING = {JobStatus.RUNNING}
 #: Restarts a job survives before it is failed as interrupted.
 MAX_ATTEMPTS = 3
 SESSION_SWEEP_SECONDS = 1.0
+#: How often executors with an idle worker look at the queue without being told of a job.
+IDLE_LOOK_SECONDS = 1.0
 #: Retention runs hourly, or more often when the retention itself is shorter than hours.
 RETENTION_SWEEP_MAX_SECONDS = 3600.0
 
@@ -124,6 +126,7 @@ class JobEngine:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="qrs-engine", daemon=True)
         self._last_session_sweep = 0.0
+        self._last_idle_look = 0.0
         self._last_retention_sweep = 0.0
 
     # -- control from other threads ------------------------------------------------------------
@@ -361,6 +364,11 @@ class JobEngine:
 
     def _sweep(self) -> None:
         now = time.monotonic()
+        if now - self._last_idle_look >= IDLE_LOOK_SECONDS:
+            self._last_idle_look = now
+            for pool in self._pools.values():
+                if any(w.ready and w.job is None for w in pool.workers):
+                    self._pending.add(pool.executor)
         if now - self._last_session_sweep >= SESSION_SWEEP_SECONDS:
             self._last_session_sweep = now
             self.sessions.sweep()
@@ -376,27 +384,38 @@ class JobEngine:
     def _dispatch(self) -> None:
         """Start queued jobs on idle workers. An executor stays in ``_pending`` while it may
         have queued jobs: until a claim finds its queue empty (or takes its last job), or
-        until a submission adds it again."""
+        until a submission adds it again. The once-a-second look of ``_sweep`` covers what a
+        claim cannot see (a row another server holds locked, a job submitted to another
+        server sharing the database)."""
         with self._pending_lock:
             pending, self._pending = self._pending, set()
-        for executor in pending:
-            pool = self._pools.get(executor)
-            if pool is None:
-                continue
-            if pool.broken is not None:
-                self._fail_queued(pool)
-                continue
-            while True:
-                worker = next((w for w in pool.workers if w.ready and w.job is None), None)
-                if worker is None:
-                    # Jobs may be waiting: look again when a worker is ready or free.
-                    self._pending.add(executor)  # the engine thread's own write needs no lock
-                    if len(pool.workers) < pool.size and self.store.next_queued(executor):
-                        while len(pool.workers) < pool.size:
-                            self._spawn(pool)
-                    break
-                if not self._start(worker):
-                    break
+        remaining = list(pending)
+        try:
+            while remaining:
+                self._dispatch_executor(remaining[0])
+                remaining.pop(0)
+        finally:
+            # A failed look (the database unreachable, say) is tried again on the next step.
+            self._pending.update(remaining)  # the engine thread's own write needs no lock
+
+    def _dispatch_executor(self, executor: str) -> None:
+        pool = self._pools.get(executor)
+        if pool is None:
+            return
+        if pool.broken is not None:
+            self._fail_queued(pool)
+            return
+        while True:
+            worker = next((w for w in pool.workers if w.ready and w.job is None), None)
+            if worker is None:
+                # Jobs may be waiting: look again when a worker is ready or free.
+                self._pending.add(executor)
+                if len(pool.workers) < pool.size and self.store.next_queued(executor):
+                    while len(pool.workers) < pool.size:
+                        self._spawn(pool)
+                return
+            if not self._start(worker):
+                return
 
     def _start(self, worker: _Worker) -> bool:
         """Give ``worker`` the next queued job of its executor; whether jobs may be left."""

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from ..database.schema import job_logs, job_tags, jobs, sessions
-from .blobs import compress, decompress
+from .blobs import compress, decompress, decompress_at_most, decompress_bytes
 from .models import JobRecord, JobStatus, SessionRecord
 from .store import Claim, JobOutcome, JobQuery, JobStore
 
@@ -31,6 +31,8 @@ _SESSION_FIELDS = {c.name for c in sessions.c}
 def _status_in(statuses: Sequence[str]) -> sa.ColumnElement[bool]:
     """``status IN (...)`` for a fixed set, as equalities: ``in_`` would expand its list again
     on every execution of a prebuilt statement."""
+    if not statuses:
+        raise ValueError("a status condition needs at least one status")
     return sa.or_(*(jobs.c.status == status for status in statuses))
 
 
@@ -39,18 +41,18 @@ _INSERT_TAGS = job_tags.insert()
 _INSERT_LOGS = job_logs.insert()
 _GET_JOB = sa.select(*_RECORD_COLUMNS).where(jobs.c.id == sa.bindparam("b_id"))
 _JOB_PARAMS = sa.select(jobs.c.params).where(jobs.c.id == sa.bindparam("b_id"))
-# The status and result of a job; the second form reads the blob only when it is small (its
-# length is known without reading it). The last column says whether there is no blob at all.
-_OUTCOME = sa.select(
-    jobs.c.instance, jobs.c.status, jobs.c.reason, jobs.c.result, jobs.c.result.is_(None)
-).where(jobs.c.id == sa.bindparam("b_id"))
+# The status and result of an instance's job; the second form reads the blob only when it is
+# small (its length is known without reading it). The last column: whether there is no blob.
+_OUTCOME_WHERE = (jobs.c.id == sa.bindparam("b_id"), jobs.c.instance == sa.bindparam("b_instance"))
+_OUTCOME = sa.select(jobs.c.status, jobs.c.reason, jobs.c.result, jobs.c.result.is_(None)).where(
+    *_OUTCOME_WHERE
+)
 _OUTCOME_IF_SMALL = sa.select(
-    jobs.c.instance,
     jobs.c.status,
     jobs.c.reason,
     sa.case((sa.func.length(jobs.c.result) <= sa.bindparam("b_max"), jobs.c.result)),
     jobs.c.result.is_(None),
-).where(jobs.c.id == sa.bindparam("b_id"))
+).where(*_OUTCOME_WHERE)
 _PENDING_COUNT = (
     sa.select(sa.func.count())
     .select_from(jobs)
@@ -78,9 +80,10 @@ _NEXT_OLDEST = (
     .order_by(jobs.c.created, jobs.c.id)
     .limit(1)
 )
-# Several servers may share a PostgreSQL store: they skip rows another one locked. A claim
-# reads two rows, to learn whether a job is left for the next free worker.
-_CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.limit(2).with_for_update(of=jobs, skip_locked=True)
+# Several servers may share a PostgreSQL store: they skip rows another one locked. A claim of
+# the oldest job reads two rows, to learn whether a job is left for the next free worker (a
+# hint: a row locked elsewhere is not seen, and the engine looks again every second anyway).
+_CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.with_for_update(of=jobs, skip_locked=True)
 _CLAIM_OLDEST = _NEXT_OLDEST.limit(2).with_for_update(of=jobs, skip_locked=True)
 _CLAIM_UPDATE = (
     jobs.update()
@@ -159,22 +162,30 @@ class SqlJobStore(JobStore):
             blob = conn.execute(_JOB_PARAMS, {"b_id": job_id}).scalar()
         return decompress(blob) if blob is not None else None
 
-    def job_outcome(self, job_id: str, max_blob_bytes: int | None = None) -> JobOutcome | None:
+    def job_outcome(
+        self, job_id: str, instance: str, max_result_bytes: int | None = None
+    ) -> JobOutcome | None:
+        parameters: dict[str, Any] = {"b_id": job_id, "b_instance": instance}
         with self.engine.connect() as conn:
-            if max_blob_bytes is None:
-                row = conn.execute(_OUTCOME, {"b_id": job_id}).first()
+            if max_result_bytes is None:
+                row = conn.execute(_OUTCOME, parameters).first()
             else:
-                parameters = {"b_id": job_id, "b_max": max_blob_bytes}
+                parameters["b_max"] = max_result_bytes
                 row = conn.execute(_OUTCOME_IF_SMALL, parameters).first()
         if row is None:
             return None
-        instance, status, reason, blob, absent = row
+        status, reason, blob, absent = row
+        body: bytes | None = None
+        if blob is not None:
+            if max_result_bytes is None:
+                body = decompress_bytes(blob)
+            else:
+                body = decompress_at_most(blob, max_result_bytes)
         return JobOutcome(
-            instance=instance,
             status=JobStatus(status),
             reason=reason,
-            text=decompress(blob) if blob is not None else None,
-            complete=blob is not None or bool(absent),
+            body=body,
+            complete=body is not None or bool(absent),
         )
 
     def job_logs(self, job_id: str) -> list[str]:

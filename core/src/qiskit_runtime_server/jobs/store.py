@@ -49,11 +49,10 @@ class Claim:
 class JobOutcome:
     """What ``GET /jobs/{id}/results`` needs, read in one go."""
 
-    instance: str
     status: JobStatus
     reason: str | None
-    #: The stored result text, or None when there is none.
-    text: str | None
+    #: The stored result (UTF-8 text), or None when there is none.
+    body: bytes | None
     #: False when the stored result was larger than the reader's limit and was not read.
     complete: bool = True
 
@@ -80,10 +79,12 @@ class JobStore(ABC):
     def job_params(self, job_id: str) -> str | None: ...
 
     @abstractmethod
-    def job_outcome(self, job_id: str, max_blob_bytes: int | None = None) -> JobOutcome | None:
-        """The job's status and result text (the RuntimeEncoder result of a completed job, the
-        failure text of a failed one), without reading a stored result larger than
-        ``max_blob_bytes`` (compressed); None when the job does not exist."""
+    def job_outcome(
+        self, job_id: str, instance: str, max_result_bytes: int | None = None
+    ) -> JobOutcome | None:
+        """The status and stored result of the instance's job (the RuntimeEncoder result of a
+        completed job, the failure text of a failed one), leaving out a result of more than
+        ``max_result_bytes`` (compressed or not); None when the instance has no such job."""
 
     @abstractmethod
     def job_logs(self, job_id: str) -> list[str]: ...
@@ -129,7 +130,8 @@ class JobStore(ABC):
     @abstractmethod
     def claim_next(self, executor: str, *, running_at: datetime, log: str) -> Claim | None:
         """Atomically move :meth:`next_queued` to ``Running`` (one more attempt, ``log``
-        appended) and return it with its params text; None when nothing is queued."""
+        appended) and return the claim (the job, its params text, whether more are queued);
+        None when nothing is queued."""
 
     @abstractmethod
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]: ...

@@ -131,7 +131,7 @@ class AerEngine:
             return self._estimate_with_device_noise(task)
         density_matrix = _density_matrix_is_cheaper(task)
         noise, noise_label = self._noise(task, density_matrix)
-        threads = _thread_options(task, max(len(active_qubits(p.circuit)) for p in task.pubs))
+        threads = _thread_options(task, max(_simulated_qubits(pub) for pub in task.pubs))
         simulator = AerSimulator(**threads)
         if noise is not None:
             # Aer's automatic method may run a trajectory per shot (sweeps.py).
@@ -438,6 +438,15 @@ def _pub_metadata(plan: Plan, approximation: str | None) -> dict[str, Any]:
     if approximation is not None:
         metadata["approximation_bias"] = DOCUMENTED_BIAS[approximation]
     return metadata
+
+
+def _simulated_qubits(pub: SamplerPub | EstimatorPub) -> int:
+    """Qubits a run of ``pub`` simulates: those its circuit acts on, and an estimator's
+    observables' (measured, or kept for their expectation values, even when idle)."""
+    qubits = set(active_qubits(pub.circuit))
+    if isinstance(pub, EstimatorPub):
+        qubits |= _observable_qubits(pub)
+    return len(qubits)
 
 
 def _observable_qubits(pub: EstimatorPub) -> set[int]:

@@ -32,38 +32,56 @@ def sample(
     by_shots: dict[int, list[int]] = {}
     for index, pub in enumerate(pubs):
         by_shots.setdefault(pub.shots or 0, []).append(index)
+    rng = np.random.default_rng(seed)
     for shots, indices in by_shots.items():
         group = [pubs[index] for index in indices]
-        pub_results = _run_group(simulator, group, shots, seed)
+        pub_results = _run_group(simulator, group, shots, seed, rng)
         for index, pub_result in zip(indices, pub_results, strict=True):
             results[index] = pub_result
     return PrimitiveResult([r for r in results if r is not None], metadata={"version": 2})
 
 
 def _run_group(
-    simulator: AerSimulator, pubs: list[SamplerPub], shots: int, seed: int | None
+    simulator: AerSimulator,
+    pubs: list[SamplerPub],
+    shots: int,
+    seed: int | None,
+    rng: np.random.Generator,
 ) -> list[SamplerPubResult]:
-    binds = [_parameter_binds(pub) for pub in pubs]
-    run = simulator.run(
-        [pub.circuit for pub in pubs], shots=shots, seed_simulator=seed, parameter_binds=binds
-    )
-    result: Result = run.result()
-    rng = np.random.default_rng(seed)
+    """One run of PUBs with equal shots; Aer lists the experiments PUB by PUB, each PUB's
+    parameter sets in the C order of its shape."""
+    runnable = [pub for pub in pubs if pub.parameter_values.size]
+    experiments: list[Any] = []
+    metadata: dict[str, Any] = {}
+    if runnable:
+        binds = [_parameter_binds(pub) for pub in runnable]
+        circuits = [pub.circuit for pub in runnable]
+        run = simulator.run(circuits, shots=shots, seed_simulator=seed, parameter_binds=binds)
+        result: Result = run.result()
+        experiments = list(result.results)
+        expected = sum(pub.parameter_values.size for pub in runnable)
+        if len(experiments) != expected:
+            raise RuntimeError(
+                f"Aer returned {len(experiments)} results for {expected} experiments: "
+                f"{getattr(result, 'status', 'no status')}"
+            )
+        metadata = result.metadata
     pub_results = []
     start = 0
     for pub in pubs:
         sets = pub.parameter_values.size
-        experiments = result.results[start : start + sets]
-        start += sets
         width = pub.circuit.num_clbits
-        bits = np.stack([_shots(experiment, shots, width, rng) for experiment in experiments])
-        metadata = {
+        bits = np.zeros((sets, shots, width), dtype=bool)
+        for offset, experiment in enumerate(experiments[start : start + sets]):
+            bits[offset] = _shots(experiment, shots, width, rng)
+        start += sets
+        pub_metadata = {
             "shots": shots,
             "circuit_metadata": pub.circuit.metadata,
-            "simulator_metadata": result.metadata,
+            "simulator_metadata": metadata,
         }
         pub_results.append(
-            sampler_pub_result(pub.circuit, bits, pub.parameter_values.shape, metadata)
+            sampler_pub_result(pub.circuit, bits, pub.parameter_values.shape, pub_metadata)
         )
     return pub_results
 

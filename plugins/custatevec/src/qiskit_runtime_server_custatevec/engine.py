@@ -117,11 +117,7 @@ class Engine:
         compact = compact_estimator_pub(pub)
         circuit = compact.circuit
         program = self.program(circuit, sweep_values(circuit, compact.parameter_values))
-        if program.dynamic or program.final_measurements:
-            raise UnsupportedCircuit(
-                "an estimator circuit must not contain measurements or resets: the observables "
-                "are measured by the estimator itself"
-            )
+        _check_estimator_program(program)
         observables = compact.observables
         labels = list(dict.fromkeys(label for obs in observables.ravel() for label in obs))
         column = {label: t for t, label in enumerate(labels)}
@@ -154,6 +150,39 @@ class Engine:
                 "circuit_metadata": pub.circuit.metadata,
                 "simulator": _program_metadata(program, sweep),
             },
+        )
+
+
+def check_runnable(pub: SamplerPub | EstimatorPub) -> None:
+    """Raise UnsupportedCircuit for a PUB the engine would refuse when it runs: the circuit is
+    compiled as the engine compiles it, with its first parameter set only, and an estimator's
+    observables are read. The plugin calls this at submit, so that such a job gets a 400."""
+    if isinstance(pub, SamplerPub):
+        circuit = compact_sampler_pub(pub).circuit
+        compile_circuit(circuit, _first_set(circuit, pub.parameter_values))
+        return
+    compact = compact_estimator_pub(pub)
+    circuit = compact.circuit
+    _check_estimator_program(
+        compile_circuit(circuit, _first_set(circuit, compact.parameter_values))
+    )
+    for observable in compact.observables.ravel():
+        for label in observable:
+            _pauli_term(label)
+
+
+def _first_set(circuit: Any, bindings: object) -> NDArray[np.float64]:
+    """The first parameter set of a sweep (zeros for an empty sweep: the check is about the
+    circuit's instructions, not its values)."""
+    values = sweep_values(circuit, bindings)[:1]
+    return values if values.shape[0] else np.zeros((1, values.shape[1]))
+
+
+def _check_estimator_program(program: Program) -> None:
+    if program.dynamic or program.final_measurements:
+        raise UnsupportedCircuit(
+            "an estimator circuit must not contain measurements or resets: the observables "
+            "are measured by the estimator itself"
         )
 
 

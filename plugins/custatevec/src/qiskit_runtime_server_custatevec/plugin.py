@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qiskit.circuit import ControlFlowOp
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 
-from .engine import Engine
+from .engine import Engine, check_runnable
 from .executor import describe, make_engine
+from .program import UnsupportedCircuit
 
 _engine: Engine | None = None
 
@@ -29,14 +29,20 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
 
 @hookimpl
 def qiskit_runtime_validate(task: ExecutionTask) -> None:
-    """Refuse at submit what the engine cannot run (a 400 rather than a failed job)."""
+    """Refuse at submit what the engine cannot run (a 400 rather than a failed job): control
+    flow, instructions it cannot lower, measurements in an estimator circuit, non-Pauli
+    observables. No GPU is touched and nothing is simulated: the circuit is compiled on the
+    host with one parameter set (standard gates' matrices come from a cache)."""
     for index, pub in enumerate(task.pubs):
-        for instruction in pub.circuit.data:
-            if isinstance(instruction.operation, ControlFlowOp):
-                raise ValueError(
-                    f"PUB {index}: classical control flow ({instruction.operation.name}) is not "
-                    "supported by the custatevec executor yet; run this circuit on an @aer backend"
-                )
+        try:
+            check_runnable(pub)
+        except UnsupportedCircuit as error:
+            raise ValueError(f"PUB {index}: {error}") from None
+        except Exception as error:  # an opaque gate without a matrix, say: a 400, not a 500
+            raise ValueError(
+                f"PUB {index}: the custatevec executor cannot compile this circuit: "
+                f"{type(error).__name__}: {error}"
+            ) from None
 
 
 @hookimpl

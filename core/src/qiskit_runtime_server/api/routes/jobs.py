@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
 MAX_LIST_LIMIT = 1000
-#: Stored (compressed) results up to this size are read on the event loop when reads are
-#: local: about a millisecond of work at most.
+#: Results of up to this many bytes (stored and decompressed) are read on the event loop when
+#: reads are local: well under a millisecond of work.
 SMALL_RESULT_BYTES = 256 * 1024
 #: Offsets beyond this are refused (the database takes 64-bit integers at most).
 MAX_OFFSET = 2**31 - 1
@@ -74,7 +74,7 @@ def _create_job(
     # retries a POST that fails with a 5xx and would submit the job twice.
     try:
         server.engine.notify(record.executor)
-    except Exception:  # pragma: no cover - the engine polls the store anyway
+    except Exception:  # pragma: no cover - idle workers look at the queue every second
         logger.exception("could not wake the job engine for job %s", record.id)
     return {"id": record.id, "backend": record.backend, "session_id": record.session_id}
 
@@ -162,20 +162,24 @@ async def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> 
     this once per job: with local reads, a result of up to ``SMALL_RESULT_BYTES`` is answered
     from the event loop, a larger one (or any over a network) from a worker thread."""
     if server.store.local_reads:
-        outcome = server.store.job_outcome(job_id, max_blob_bytes=SMALL_RESULT_BYTES)
+        outcome = server.store.job_outcome(job_id, instance, SMALL_RESULT_BYTES)
         if outcome is None or outcome.complete:
-            return _results_response(outcome, job_id, instance)
-    outcome = await run_in_threadpool(server.store.job_outcome, job_id)
-    return _results_response(outcome, job_id, instance)
+            return _results_response(outcome, job_id)
+    return await run_in_threadpool(_read_results, server, job_id, instance)
 
 
-def _results_response(outcome: JobOutcome | None, job_id: str, instance: str) -> Response:
-    if outcome is None or outcome.instance != instance:
+def _read_results(server: ServerState, job_id: str, instance: str) -> Response:
+    return _results_response(server.store.job_outcome(job_id, instance), job_id)
+
+
+def _results_response(outcome: JobOutcome | None, job_id: str) -> Response:
+    if outcome is None:
         raise NotFound(f"job {job_id} was not found")
     if outcome.status == JobStatus.COMPLETED:
-        return Response(outcome.text or "", media_type="application/json")
+        return Response(outcome.body or b"", media_type="application/json")
     if outcome.status.final:
-        return Response(outcome.text or outcome.reason or "", media_type="text/plain")
+        text = outcome.body or (outcome.reason or "").encode()
+        return Response(text, media_type="text/plain")
     raise NotFound(f"job {job_id} is {outcome.status.value}; its results exist once it completes")
 
 
