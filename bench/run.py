@@ -81,6 +81,16 @@ class Server:
                 raise RuntimeError(self.log.read_text())
             time.sleep(0.1)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by the server process and its workers."""
+
+        def used(process: psutil.Process) -> float:
+            times = process.cpu_times()
+            return float(times.user + times.system)
+
+        workers = self.process.children(recursive=True)
+        return {"server": used(self.process), "workers": sum(used(w) for w in workers)}
+
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of the server process and of its worker processes."""
         workers = self.process.children(recursive=True)
@@ -236,12 +246,14 @@ def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
             for _ in range(10):
                 run_job(warm, body, poll=0.005)
         threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+        cpu_before, client_before = server.cpu_seconds(), sum(os.times()[:2])
         began = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - began
+        cpu_after, client_after = server.cpu_seconds(), sum(os.times()[:2])
         with httpx.Client(base_url=server.url, timeout=60) as client:
             listed = client.get("/api/v1/jobs", params={"limit": 1, "pending": "false"}).json()
     finally:
@@ -249,11 +261,16 @@ def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
     completed = outcomes.count("Completed")
     lost = jobs + 10 - listed["count"]
     rate = completed / elapsed
+    # Where the machine's cores went: the server process is one GIL, the workers are many.
+    per_job = {key: (cpu_after[key] - cpu_before[key]) * 1000 / jobs for key in cpu_after}
+    client_ms = (client_after - client_before) * 1000 / jobs
     return [
         Row(
             f"throughput: {jobs} such jobs, {clients} clients",
             f"{rate:.0f} jobs/s ({elapsed:.1f} s); {completed} completed, {lost} lost, "
-            f"{len(errors) + len(outcomes) - completed} errors",
+            f"{len(errors) + len(outcomes) - completed} errors; CPU per job: server "
+            f"{per_job['server']:.1f} ms, workers {per_job['workers']:.1f} ms, these "
+            f"clients {client_ms:.1f} ms",
             ">= 100 jobs/s, 0 lost, 0 errors",
             rate >= 100 and lost == 0 and not errors and completed == jobs,
         )
