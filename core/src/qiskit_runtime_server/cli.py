@@ -71,8 +71,8 @@ def serve(**options: Any) -> None:
         raise click.ClickException(problem)
     if (settings.ssl_certfile is None) != (settings.ssl_keyfile is None):
         raise click.ClickException("TLS needs both --ssl-certfile and --ssl-keyfile")
-    # The API's event loop and the job engine's thread share the GIL: a short switch interval
-    # keeps either from waiting behind the other for the default 5 ms.
+    # The API's event loop and its worker threads share the GIL: a short switch interval
+    # keeps a poll from waiting behind a submission for the default 5 ms.
     sys.setswitchinterval(0.0005)
     try:
         app = create_app(settings)

@@ -9,7 +9,7 @@ from .auth import AccessControl, InstanceConfig, Limits
 from .catalogue import Catalogue
 from .database.engine import create_engine, database_url, redacted
 from .database.migrate import upgrade
-from .jobs.engine import JobEngine
+from .jobs.engine_process import EngineProcess
 from .jobs.sessions import SessionService
 from .jobs.sql_store import SqlJobStore
 from .jobs.store import JobStore
@@ -27,7 +27,7 @@ class ServerState:
     catalogue: Catalogue
     store: JobStore
     sessions: SessionService
-    engine: JobEngine
+    engine: EngineProcess
     tokens: TokenIssuer
     access: AccessControl
 
@@ -54,7 +54,7 @@ class ServerState:
             catalogue=Catalogue(plugins),
             store=store,
             sessions=sessions,
-            engine=JobEngine(store, sessions, plugins, settings),
+            engine=EngineProcess(store, plugins, settings),
             tokens=tokens,
             access=access,
         )

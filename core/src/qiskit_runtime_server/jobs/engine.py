@@ -66,6 +66,25 @@ def _exit_reason(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
+def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
+    """Move a queued or running job to ``Cancelled`` as the user asked; None when it was
+    neither (the engine then stops the worker that ran it)."""
+    return store.transition(
+        job_id,
+        {JobStatus.QUEUED, JobStatus.RUNNING},
+        status=JobStatus.CANCELLED,
+        reason="Cancelled by the user",
+        reason_code=REASON_CANCELLED_BY_USER,
+        finished_at=utcnow(),
+        logs=[f"{isoformat(utcnow())} INFO job cancelled by the user"],
+    )
+
+
+def available_executors(plugins: PluginHost) -> list[str]:
+    """The executors the engine runs jobs for: those available on this host."""
+    return [name for name, e in plugins.executors.items() if e.info.availability.available]
+
+
 @dataclass(eq=False)
 class _Worker:
     executor: str
@@ -162,19 +181,15 @@ class JobEngine:
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a queued or running job (a running one's worker is killed at once)."""
-        record = self.store.transition(
-            job_id,
-            {JobStatus.QUEUED, JobStatus.RUNNING},
-            status=JobStatus.CANCELLED,
-            reason="Cancelled by the user",
-            reason_code=REASON_CANCELLED_BY_USER,
-            finished_at=utcnow(),
-            logs=[f"{isoformat(utcnow())} INFO job cancelled by the user"],
-        )
+        record = cancel_in_store(self.store, job_id)
         if record is not None:
-            self._commands.put(("stop", job_id))
-            self.wake()
+            self.stop_job(job_id)
         return record
+
+    def stop_job(self, job_id: str) -> None:
+        """Kill the worker running ``job_id``, if any (the job is already cancelled)."""
+        self._commands.put(("stop", job_id))
+        self.wake()
 
     def alive_workers(self) -> int:
         return sum(w.ready for pool in list(self._pools.values()) for w in list(pool.workers))

@@ -51,7 +51,7 @@ class Assignment:
     threads: int = 0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to kill this process if the server dies (kill -9 included)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
@@ -61,7 +61,7 @@ def _die_with_parent() -> None:
 
 def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     """Entry point of a worker process."""
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, str(spec.threads))
