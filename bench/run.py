@@ -82,17 +82,18 @@ class Server:
             time.sleep(0.1)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system) used so far by the server process and its workers."""
+        """CPU time (user + system) used so far by the API process and by its children (the
+        engine process and the worker processes)."""
 
         def used(process: psutil.Process) -> float:
             times = process.cpu_times()
             return float(times.user + times.system)
 
         workers = self.process.children(recursive=True)
-        return {"server": used(self.process), "workers": sum(used(w) for w in workers)}
+        return {"server": used(self.process), "engine+workers": sum(used(w) for w in workers)}
 
     def rss_mb(self) -> dict[str, float]:
-        """Resident memory of the server process and of its worker processes."""
+        """Resident memory of the API process and of its children (engine and workers)."""
         workers = self.process.children(recursive=True)
         return {
             "server": self.process.memory_info().rss / 2**20,
@@ -261,16 +262,16 @@ def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
     completed = outcomes.count("Completed")
     lost = jobs + 10 - listed["count"]
     rate = completed / elapsed
-    # Where the machine's cores went: the server process is one GIL, the workers are many.
+    # Where the machine's cores went: the API process is one GIL, its children are many.
     per_job = {key: (cpu_after[key] - cpu_before[key]) * 1000 / jobs for key in cpu_after}
     client_ms = (client_after - client_before) * 1000 / jobs
     return [
         Row(
             f"throughput: {jobs} such jobs, {clients} clients",
             f"{rate:.0f} jobs/s ({elapsed:.1f} s); {completed} completed, {lost} lost, "
-            f"{len(errors) + len(outcomes) - completed} errors; CPU per job: server "
-            f"{per_job['server']:.1f} ms, workers {per_job['workers']:.1f} ms, these "
-            f"clients {client_ms:.1f} ms",
+            f"{len(errors) + len(outcomes) - completed} errors; CPU per job: API process "
+            f"{per_job['server']:.1f} ms, engine and workers {per_job['engine+workers']:.1f} "
+            f"ms, these clients {client_ms:.1f} ms",
             ">= 100 jobs/s, 0 lost, 0 errors",
             rate >= 100 and lost == 0 and not errors and completed == jobs,
         )
@@ -457,7 +458,7 @@ def bench_memory(first: int = 100, total: int = 1000, clients: int = 8) -> list[
         Row(
             f"memory: RSS after {total} jobs vs after {first}",
             f"server {marks[first]['server']:.0f} -> {marks[total]['server']:.0f} MB "
-            f"({growth['server']:+.1f}), workers {marks[first]['workers']:.0f} -> "
+            f"({growth['server']:+.1f}), engine and workers {marks[first]['workers']:.0f} -> "
             f"{marks[total]['workers']:.0f} MB ({growth['workers']:+.1f})",
             "within 50 MB",
             all(abs(value) <= 50 for value in growth.values()),

@@ -21,6 +21,7 @@ from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
 from qiskit_runtime_server_aer.engine import AerEngine, validate_options
 from qiskit_runtime_server_aer.expectations import requested_trajectory_expectations
+from qrs_test_plugins.aer_runs import recorded_runs
 from qrs_test_plugins.circuits import fake_device, ghz
 
 QUBITS, PRECISION, RUNS = 8, 0.1, 30
@@ -148,8 +149,6 @@ def test_parameter_sets_do_not_share_trajectories(kolkata: FakeDeviceDescription
     2113 apart, so with 2500 trajectories parameter sets run together would replay each
     other's noise events: each set runs alone, its seeds K apart from the previous set's
     (13 qubits: no density matrix)."""
-    from unittest import mock
-
     from qiskit.circuit import Parameter
 
     theta = Parameter("theta")
@@ -159,16 +158,7 @@ def test_parameter_sets_do_not_share_trajectories(kolkata: FakeDeviceDescription
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(circuit)
     laid_out = [o.apply_layout(isa.layout) for o in observables(13)[:3]]
     pub = EstimatorPub.coerce((isa, [[o] for o in laid_out], [[0.0, 0.0, 0.0]]), 0.02)
-    calls: list[tuple[int, int, int]] = []
-    original = AerSimulator.run
-
-    def spy(self: AerSimulator, circuits: object, **options: int) -> object:
-        count = len(circuits) if isinstance(circuits, list) else 1
-        if options.get("shots") == 2500:  # not the planner's one-shot MPS probe
-            calls.append((count, options["shots"], options["seed_simulator"]))
-        return original(self, circuits, **options)
-
-    with mock.patch.object(AerSimulator, "run", spy):
+    with recorded_runs(2500) as calls:
         result = AerEngine().run(task(kolkata, pub, 7, OPTIONS))
     assert result[0].data.evs.shape == (len(laid_out), 3)
     assert result[0].metadata["simulator"]["method"] != "density_matrix"

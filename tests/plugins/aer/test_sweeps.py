@@ -16,6 +16,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
 from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.testing import run_job
+from qrs_test_plugins.aer_runs import recorded_runs
 
 SHOTS = 4096
 OFFSET = 2113
@@ -88,25 +89,13 @@ def test_sweep_shape_seeds_and_distributions(host: PluginHost) -> None:
 def test_estimator_circuits_run_alone_where_shots_are_trajectories(host: PluginHost) -> None:
     """The estimator hands Aer the Pauli-basis circuits of every parameter set in one run: on
     a trajectory plan with more shots than the stride, each runs alone, seeds shots apart."""
-    from unittest import mock
-
     from qiskit.quantum_info import SparsePauliOp
-    from qiskit_aer import AerSimulator
 
     manager = generate_preset_pass_manager(1, FakeKolkataV2(), seed_transpiler=1)
     circuit = manager.run(uniform(13).remove_final_measurements(inplace=False))
     observable = SparsePauliOp("Z" + "I" * 12).apply_layout(circuit.layout)
-    calls: list[tuple[int, int, int]] = []
-    original = AerSimulator.run
-
-    def spy(self: AerSimulator, circuits: object, **options: int) -> object:
-        count = len(circuits) if isinstance(circuits, list) else 1
-        if options.get("shots") == 4096:  # not the planner's one-shot MPS probe
-            calls.append((count, options["shots"], options["seed_simulator"]))
-        return original(self, circuits, **options)
-
     options = {"default_precision": 1 / 64, "seed_estimator": 3}
-    with mock.patch.object(AerSimulator, "run", spy):
+    with recorded_runs(4096) as calls:
         result = run_job(
             host, "estimator", "fake_kolkata@aer", [(circuit, observable, [[0.3], [0.3]])],
             options,

@@ -11,11 +11,7 @@ def compress(text: str) -> bytes:
 
 
 def decompress(blob: bytes) -> str:
-    return decompress_bytes(blob).decode()
-
-
-def decompress_bytes(blob: bytes) -> bytes:
-    return zlib.decompress(blob)
+    return zlib.decompress(blob).decode()
 
 
 def decompress_at_most(blob: bytes, limit: int) -> bytes | None:

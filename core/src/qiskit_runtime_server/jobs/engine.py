@@ -28,7 +28,6 @@ from ..plugins import PluginHost
 from ..settings import Settings
 from .blobs import compress
 from .models import (
-    REASON_CANCELLED_BY_USER,
     REASON_EXECUTOR_FAILED,
     REASON_MAX_EXECUTION_TIME,
     JobRecord,
@@ -64,20 +63,6 @@ def _exit_reason(exitcode: int | None) -> str:
         }
         return f"was killed by signal {name}{hints.get(name, '')}"
     return f"exited with code {exitcode}"
-
-
-def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
-    """Move a queued or running job to ``Cancelled`` as the user asked; None when it was
-    neither (the engine then stops the worker that ran it)."""
-    return store.transition(
-        job_id,
-        {JobStatus.QUEUED, JobStatus.RUNNING},
-        status=JobStatus.CANCELLED,
-        reason="Cancelled by the user",
-        reason_code=REASON_CANCELLED_BY_USER,
-        finished_at=utcnow(),
-        logs=[f"{isoformat(utcnow())} INFO job cancelled by the user"],
-    )
 
 
 def available_executors(plugins: PluginHost) -> list[str]:
@@ -121,9 +106,8 @@ class JobEngine:
             name for name, executor in plugins.executors.items() if executor.info.device != "CPU"
         }
         cpus = os.cpu_count() or 1
-        for name, executor in plugins.executors.items():
-            if not executor.info.availability.available:
-                continue
+        for name in available_executors(plugins):
+            executor = plugins.executors[name]
             default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
             size = max(1, settings.executor_workers.get(name, default))
             threads = cpus
@@ -179,13 +163,6 @@ class JobEngine:
             self._pending.add(executor)
         self.wake()
 
-    def cancel(self, job_id: str) -> JobRecord | None:
-        """Cancel a queued or running job (a running one's worker is killed at once)."""
-        record = cancel_in_store(self.store, job_id)
-        if record is not None:
-            self.stop_job(job_id)
-        return record
-
     def stop_job(self, job_id: str) -> None:
         """Kill the worker running ``job_id``, if any (the job is already cancelled)."""
         self._commands.put(("stop", job_id))
@@ -193,10 +170,6 @@ class JobEngine:
 
     def alive_workers(self) -> int:
         return sum(w.ready for pool in list(self._pools.values()) for w in list(pool.workers))
-
-    @property
-    def executors(self) -> list[str]:
-        return list(self._pools)
 
     # -- start-up ------------------------------------------------------------------------------
 

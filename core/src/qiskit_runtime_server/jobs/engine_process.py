@@ -23,8 +23,8 @@ from typing import Any
 
 from ..plugins import PluginHost
 from ..settings import Settings
-from .engine import JobEngine, available_executors, cancel_in_store
-from .models import JobRecord
+from .engine import JobEngine, available_executors
+from .models import REASON_CANCELLED_BY_USER, JobRecord, JobStatus, isoformat, utcnow
 from .store import JobStore
 from .worker import die_with_parent
 
@@ -96,6 +96,20 @@ class EngineProcess:
         except (BrokenPipeError, OSError):
             # The engine process is gone: /readyz says so; idle work waits for a restart.
             logger.error("the job engine process is not running (message %s lost)", message)
+
+
+def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
+    """Move a queued or running job to ``Cancelled`` as the user asked; None when it was
+    neither."""
+    return store.transition(
+        job_id,
+        {JobStatus.QUEUED, JobStatus.RUNNING},
+        status=JobStatus.CANCELLED,
+        reason="Cancelled by the user",
+        reason_code=REASON_CANCELLED_BY_USER,
+        finished_at=utcnow(),
+        logs=[f"{isoformat(utcnow())} INFO job cancelled by the user"],
+    )
 
 
 def engine_main(receiver: Connection, alive: Any, settings: Settings) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from ..database.schema import job_logs, job_tags, jobs, sessions
-from .blobs import compress, decompress, decompress_at_most, decompress_bytes
+from .blobs import compress, decompress, decompress_at_most
 from .models import JobRecord, JobStatus, SessionRecord
 from .store import Claim, JobOutcome, JobQuery, JobStore
 
@@ -41,18 +41,16 @@ _INSERT_TAGS = job_tags.insert()
 _INSERT_LOGS = job_logs.insert()
 _GET_JOB = sa.select(*_RECORD_COLUMNS).where(jobs.c.id == sa.bindparam("b_id"))
 _JOB_PARAMS = sa.select(jobs.c.params).where(jobs.c.id == sa.bindparam("b_id"))
-# The status and result of an instance's job; the second form reads the blob only when it is
-# small (its length is known without reading it). The last column: whether there is no blob.
-_OUTCOME_WHERE = (jobs.c.id == sa.bindparam("b_id"), jobs.c.instance == sa.bindparam("b_instance"))
-_OUTCOME = sa.select(jobs.c.status, jobs.c.reason, jobs.c.result, jobs.c.result.is_(None)).where(
-    *_OUTCOME_WHERE
-)
-_OUTCOME_IF_SMALL = sa.select(
+# The status and result of an instance's job, the blob only when it is at most b_max bytes
+# (its length is known without reading it). The last column: whether there is no blob at all.
+_OUTCOME = sa.select(
     jobs.c.status,
     jobs.c.reason,
     sa.case((sa.func.length(jobs.c.result) <= sa.bindparam("b_max"), jobs.c.result)),
     jobs.c.result.is_(None),
-).where(*_OUTCOME_WHERE)
+).where(jobs.c.id == sa.bindparam("b_id"), jobs.c.instance == sa.bindparam("b_instance"))
+#: ``job_outcome``'s limit when there is none (a 64-bit integer, as the databases take).
+_NO_LIMIT = 2**62
 _PENDING_COUNT = (
     sa.select(sa.func.count())
     .select_from(jobs)
@@ -165,22 +163,14 @@ class SqlJobStore(JobStore):
     def job_outcome(
         self, job_id: str, instance: str, max_result_bytes: int | None = None
     ) -> JobOutcome | None:
-        parameters: dict[str, Any] = {"b_id": job_id, "b_instance": instance}
+        limit = _NO_LIMIT if max_result_bytes is None else max_result_bytes
+        parameters = {"b_id": job_id, "b_instance": instance, "b_max": limit}
         with self.engine.connect() as conn:
-            if max_result_bytes is None:
-                row = conn.execute(_OUTCOME, parameters).first()
-            else:
-                parameters["b_max"] = max_result_bytes
-                row = conn.execute(_OUTCOME_IF_SMALL, parameters).first()
+            row = conn.execute(_OUTCOME, parameters).first()
         if row is None:
             return None
         status, reason, blob, absent = row
-        body: bytes | None = None
-        if blob is not None:
-            if max_result_bytes is None:
-                body = decompress_bytes(blob)
-            else:
-                body = decompress_at_most(blob, max_result_bytes)
+        body = decompress_at_most(blob, limit) if blob is not None else None
         return JobOutcome(
             status=JobStatus(status),
             reason=reason,
