@@ -315,13 +315,14 @@ def bench_responsiveness(qubits: int = 20) -> list[Row]:
 
 
 def bench_parallelism(qubits: int = 16) -> list[Row]:
-    """Twice: with the default thread policy (a job alone gets every CPU, so the first of two
-    jobs submitted together holds both CPUs when the second starts) and with QRS_JOB_THREADS=1
-    (one CPU per job: lone jobs are slower, jobs together take half the time); then the
-    machine's own ceiling: the same two simulations in two plain processes, no server."""
+    """Two noiseless jobs, with the default threads (each job owns one core; a noiseless state
+    does not borrow the idle one) and, for comparison, with QRS_JOB_THREADS set to every core
+    (a lone job is faster, jobs together oversubscribe the cores); then the machine's own
+    ceiling: the same two simulations in two plain processes, no server."""
+    every_core = str(os.cpu_count() or 1)
     return [
         _parallelism(qubits, {}),
-        _parallelism(qubits, {"QRS_JOB_THREADS": "1"}),
+        _parallelism(qubits, {"QRS_JOB_THREADS": every_core}, target=False),
         _machine_parallelism(qubits),
     ]
 
@@ -366,7 +367,7 @@ def _machine_parallelism(qubits: int, repeats: int = 3) -> Row:
     )
 
 
-def _parallelism(qubits: int, env: dict[str, str], repeats: int = 3) -> Row:
+def _parallelism(qubits: int, env: dict[str, str], repeats: int = 3, target: bool = True) -> Row:
     # The same circuit in both jobs (sampled with different seeds): with jobs of unequal cost
     # the ratio would measure the imbalance, not the engine.
     circuit = _parallel_circuit(qubits)
@@ -416,8 +417,8 @@ def _parallelism(qubits: int, env: dict[str, str], repeats: int = 3) -> Row:
         f"parallelism: two {qubits}-qubit jobs ({setting})",
         f"together {parallel:.2f} s vs one after the other {sequential:.2f} s (medians of "
         f"{repeats}): ratio {ratio:.2f}",
-        "<= 0.6",
-        ratio <= 0.6,
+        "<= 0.6" if target else "for comparison",
+        (ratio <= 0.6) if target else None,
     )
 
 

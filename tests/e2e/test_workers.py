@@ -66,19 +66,21 @@ def test_cancel_stops_a_running_job_within_a_second(service, testkit, gate) -> N
         gate.open()
 
 
-def threads_of(service: QiskitRuntimeService, job_id: str) -> int:
-    found = re.search(r"testkit: (\d+) threads", service.job(job_id).logs())
+def threads_of(service: QiskitRuntimeService, job_id: str) -> tuple[int, int]:
+    """The cores a job owned and the idle cores it was offered, from its log."""
+    found = re.search(r"testkit: (\d+) threads, (\d+) idle", service.job(job_id).logs())
     assert found, service.job(job_id).logs()
-    return int(found.group(1))
+    return int(found.group(1)), int(found.group(2))
 
 
-def test_a_lone_job_gets_every_cpu_and_jobs_started_together_split_them(
+def test_each_job_owns_its_workers_cpus_and_a_lone_job_is_offered_the_idle_ones(
     service, testkit, gate
 ) -> None:  # type: ignore[no-untyped-def]
     cpus = os.cpu_count() or 1
+    share = max(1, cpus // 2)  # the test server runs two workers per executor
     lone = SamplerV2(mode=testkit).run([circuit()], shots=5)
     lone.result()
-    assert threads_of(service, lone.job_id()) == cpus
+    assert threads_of(service, lone.job_id()) == (share, cpus - share)
     gate.close()
     try:
         first = SamplerV2(mode=testkit).run([circuit("gate")], shots=5)
@@ -88,7 +90,7 @@ def test_a_lone_job_gets_every_cpu_and_jobs_started_together_split_them(
     finally:
         gate.open()
     first.result(), second.result()
-    assert threads_of(service, second.job_id()) == max(1, cpus // 2)
+    assert threads_of(service, second.job_id()) == (share, max(0, cpus - 2 * share))
 
 
 def test_max_execution_time_reaches_the_client_as_its_timeout_error(service, testkit) -> None:  # type: ignore[no-untyped-def]

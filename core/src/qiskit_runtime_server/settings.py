@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     job_threads: int | None = Field(
         None,
         gt=0,
-        description="CPU threads each job of a CPU executor may use (default: the CPUs shared "
-        "among the jobs running when it starts; a job alone gets all of them).",
+        description="CPU threads each job of a CPU executor owns (default: the CPUs divided "
+        "among the executor's workers; the cores idle when a job starts are offered to it too).",
     )
     prestart_workers: bool = Field(
         True,

@@ -58,9 +58,13 @@ class _Task:
     log: Callable[[str], None] = _discard
     #: True once the user cancelled the job; long executors should check it between steps.
     cancelled: Callable[[], bool] = _never_cancelled
-    #: CPU threads the job may use: the host's cores shared among the jobs running when it
-    #: started (0: the executor decides). A job alone on the host gets every core.
+    #: CPU threads the job owns: its worker's share of the host's cores (0: the executor
+    #: decides). Jobs running together never use more than the host has.
     threads: int = 0
+    #: Further cores no job was using when this one started. Use them only for independent
+    #: work (shots, trajectories, experiments): a job starting later takes its core back, and
+    #: threads that wait for each other at every step (one state's update) then stall.
+    idle_threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The job engine's share of CPU threads per job and its looks at the queue, with stand-in
+"""The job engine's CPU threads per job and its looks at the queue, with stand-in
 workers (the rest of the engine runs in tests/e2e, with real worker processes)."""
 
 from __future__ import annotations
@@ -32,19 +32,36 @@ def busy_worker(engine: JobEngine) -> _Worker:
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 8])
-def test_cpus_are_shared_among_the_jobs_running(store: SqlJobStore, cpus: int) -> None:
-    jobs = engine(store)
+def test_each_job_owns_its_workers_core_and_is_offered_the_idle_ones(
+    store: SqlJobStore, cpus: int
+) -> None:
     with mock.patch.object(os, "cpu_count", return_value=cpus):
-        assert jobs._threads_for(busy_worker(jobs)) == cpus
-        assert jobs._threads_for(busy_worker(jobs)) == max(1, cpus // 2)
-        assert jobs._threads_for(busy_worker(jobs)) == max(1, cpus // 3)
+        jobs = engine(store)  # as many workers as cores
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, cpus - 1)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, max(0, cpus - 2))
+        # Jobs waiting for a worker will take the idle cores at once.
+        assert jobs._threads_for(busy_worker(jobs), more_queued=True) == (1, 0)
+
+
+def test_fewer_workers_own_more_cores_each(store: SqlJobStore) -> None:
+    with mock.patch.object(os, "cpu_count", return_value=8):
+        jobs = engine(store, workers=2)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (4, 4)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (4, 0)
+
+
+def test_no_core_is_idle_while_another_executor_has_jobs_waiting(store: SqlJobStore) -> None:
+    with mock.patch.object(os, "cpu_count", return_value=8):
+        jobs = engine(store)
+        jobs._pending = {"testkit", "other"}
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 0)
 
 
 def test_job_threads_fixes_the_share(store: SqlJobStore) -> None:
-    jobs = engine(store, job_threads=1)
     with mock.patch.object(os, "cpu_count", return_value=8):
-        assert jobs._threads_for(busy_worker(jobs)) == 1
-        assert jobs._threads_for(busy_worker(jobs)) == 1
+        jobs = engine(store, job_threads=2)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (2, 6)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (2, 4)
 
 
 def idle_worker(engine: JobEngine) -> _Worker:

@@ -60,7 +60,7 @@ def _misbehave(task: ExecutionTask, request: str) -> None:
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult:
     assert isinstance(task, SamplerTask)
-    task.log(f"INFO testkit: {task.threads} threads")
+    task.log(f"INFO testkit: {task.threads} threads, {task.idle_threads} idle")
     for pub in task.pubs:
         request = (pub.circuit.metadata or {}).get("testkit")
         if request:

@@ -421,10 +421,11 @@ class JobEngine:
         worker.deadline = (
             worker.started + job.max_execution_time if job.max_execution_time else None
         )
+        threads, idle_threads = self._threads_for(worker, claimed.more_queued)
         try:
             worker.conn.send(
                 Assignment(
-                    job.id, job.program_id, job.backend, claimed.params, self._threads_for(worker)
+                    job.id, job.program_id, job.backend, claimed.params, threads, idle_threads
                 )
             )
         except (BrokenPipeError, OSError):
@@ -437,20 +438,24 @@ class JobEngine:
             self.sessions.job_started(job.session_id)
         return claimed.more_queued
 
-    def _threads_for(self, worker: _Worker) -> int:
-        """The cores shared among the CPU jobs running now, this one included: a job alone
-        gets every core, jobs started together split them. A job that starts while another
-        holds every core still gets one, so for a while the cores are oversubscribed; a fixed
-        ``job_threads`` avoids that at the price of lone jobs using fewer cores."""
+    def _threads_for(self, worker: _Worker, more_queued: bool) -> tuple[int, int]:
+        """The cores a job owns and the cores nobody uses when it starts.
+
+        Each worker of a CPU executor owns an equal share of the cores (one each by default: as
+        many workers as cores), so jobs that run together never oversubscribe the machine and
+        two jobs take about half the time of running them in turn. The executor may also use
+        the idle cores, for independent work only (shots, trajectories): it loses little when
+        a job starting later takes a core back, while one state's update, whose threads wait
+        for each other at every gate, would stall. No core is idle while jobs of any executor
+        wait for a worker."""
         cpus = os.cpu_count() or 1
         if worker.executor in self._gpu_executors:
-            return cpus
-        if self.settings.job_threads is not None:
-            return self.settings.job_threads
-        running = sum(
-            1 for busy in self._busy_workers() if busy.executor not in self._gpu_executors
-        )
-        return max(1, cpus // max(1, running))
+            return cpus, 0
+        share = self.settings.job_threads or max(1, cpus // self._pool_of(worker).size)
+        if more_queued or self._pending - {worker.executor}:
+            return share, 0
+        busy = sum(1 for w in self._busy_workers() if w.executor not in self._gpu_executors)
+        return share, max(0, cpus - share * busy)
 
     def _fail_queued(self, pool: _Pool) -> None:
         """Fail the queued jobs of an executor whose workers cannot start."""

@@ -47,8 +47,9 @@ class Assignment:
     program_id: str
     backend: str
     params: str
-    #: CPU threads for this job (see ExecutionTask.threads).
+    #: CPU threads for this job (see ExecutionTask.threads and .idle_threads).
     threads: int = 0
+    idle_threads: int = 0
 
 
 def die_with_parent() -> None:
@@ -122,7 +123,9 @@ def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[
             accepted=True,
         )
         executor = prepared.task.executor
-        task = dataclasses.replace(prepared.task, log=log, threads=job.threads)
+        task = dataclasses.replace(
+            prepared.task, log=log, threads=job.threads, idle_threads=job.idle_threads
+        )
         result = host.execute(task)
         add_server_metadata(result, task, prepared.ignored_options)
         blob = compress(json.dumps(result, cls=RuntimeEncoder))

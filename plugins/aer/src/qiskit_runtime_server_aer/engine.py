@@ -131,7 +131,11 @@ class AerEngine:
             return self._estimate_with_device_noise(task)
         density_matrix = _density_matrix_is_cheaper(task)
         noise, noise_label = self._noise(task, density_matrix)
-        threads = _thread_options(task, max(_simulated_qubits(pub) for pub in task.pubs))
+        threads = _thread_options(
+            task,
+            max(_simulated_qubits(pub) for pub in task.pubs),
+            independent=noise is not None and not density_matrix,
+        )
         simulator = AerSimulator(**threads)
         if noise is not None:
             # Aer's automatic method may run a trajectory per shot (sweeps.py).
@@ -193,7 +197,9 @@ class AerEngine:
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             noise = self._approximate(noise, approximation)
             simulator = simulator_class(plan.method != "density_matrix")(
-                noise_model=noise, **plan.simulator_options(), **_thread_options(task, plan.qubits)
+                noise_model=noise,
+                **plan.simulator_options(),
+                **_thread_options(task, plan.qubits, plan.trajectories),
             )
             pub_seed = _pub_seed(seed, index)
             metadata = _pub_metadata(plan, approximation)
@@ -268,7 +274,7 @@ class AerEngine:
             simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=self._approximate(noise, approximation),
                 **plan.simulator_options(),
-                **_thread_options(task, plan.qubits),
+                **_thread_options(task, plan.qubits, plan.trajectories),
             )
             metadata = _pub_metadata(plan, approximation)
             if per_trajectory:
@@ -469,12 +475,15 @@ def _observable_qubits(pub: EstimatorPub) -> set[int]:
 ONE_THREAD_MAX_QUBITS = 6
 
 
-def _thread_options(task: ExecutionTask, qubits: int) -> dict[str, Any]:
-    """The server's share of cores for this job (all of them when it runs alone), or one
-    thread for a run on ``qubits`` active qubits that cannot use more."""
+def _thread_options(task: ExecutionTask, qubits: int, independent: bool) -> dict[str, Any]:
+    """The job's own cores, plus the idle ones when the run's work is ``independent`` (a
+    trajectory per shot, which Aer spreads over threads shot by shot); one thread for a run on
+    ``qubits`` active qubits that cannot use more."""
     if qubits <= ONE_THREAD_MAX_QUBITS:
         return {"max_parallel_threads": 1}
-    return {"max_parallel_threads": task.threads} if task.threads > 0 else {}
+    if task.threads <= 0:
+        return {}
+    return {"max_parallel_threads": task.threads + (task.idle_threads if independent else 0)}
 
 
 #: Aer seeds shot i of a run with seed + i, so the seeds of two PUBs must be further apart than

@@ -72,6 +72,11 @@ class Plan:
     def simulator_options(self) -> dict[str, Any]:
         return {"method": self.method}
 
+    @property
+    def trajectories(self) -> bool:
+        """Whether each shot is a trajectory of its own (independent work for threads)."""
+        return self.method != "density_matrix"
+
 
 def largest_useful_bond(qubits: int) -> int:
     """The largest chi for which an MPS trajectory beats a shot-branched statevector."""
