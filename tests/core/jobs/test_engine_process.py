@@ -1,38 +1,78 @@
-"""The engine in its own process: it runs jobs the API announces, and the API never waits on
-it (end-to-end behaviour is in tests/e2e)."""
+"""The engine in its own process: the API never waits on it, and a dead one is replaced (the
+end-to-end behaviour is in tests/e2e)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from qiskit import QuantumCircuit
+from qiskit_runtime_server.jobs.engine_process import EngineProcess
+from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, utcnow
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.state import ServerState
+from qiskit_runtime_server.testing import encode_job_body
 
 
-def test_the_api_does_not_wait_on_a_dead_engine_process(tmp_path: Path) -> None:
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[ServerState]:
     settings = Settings(
         data_dir=tmp_path, load_entry_points=False, plugins=["qrs_test_plugins.testkit"]
     )
     state = ServerState.build(settings)
-    engine = state.engine
-    engine.start()
+    state.engine.start()
     try:
-        deadline = time.monotonic() + 60
-        while engine.alive_workers() == 0:
-            assert time.monotonic() < deadline, "the engine process started no worker"
-            time.sleep(0.1)
-        process = engine._process
-        assert process is not None
-        process.kill()
-        process.join(timeout=10)
-        assert engine.alive_workers() == 0
-        # Far more than a pipe holds: each must fail at once, not block the request's thread.
-        sent = threading.Thread(target=lambda: [engine.notify("testkit") for _ in range(20_000)])
-        sent.start()
-        sent.join(timeout=30)
-        assert not sent.is_alive()
+        wait_for_workers(state.engine)
+        yield state
     finally:
-        engine.stop()
+        state.engine.stop()
         state.store.close()
+
+
+def wait_for_workers(engine: EngineProcess) -> None:
+    deadline = time.monotonic() + 60
+    while engine.alive_workers() == 0:
+        assert time.monotonic() < deadline, "the engine process started no worker"
+        time.sleep(0.1)
+
+
+def kill(engine: EngineProcess) -> None:
+    process = engine._process
+    assert process is not None
+    process.kill()
+    process.join(timeout=10)
+
+
+def test_the_api_does_not_wait_on_a_dead_engine_process(state: ServerState) -> None:
+    kill(state.engine)
+    assert state.engine.alive_workers() == 0
+    # Far more than a pipe holds: each must fail at once, not block the request's thread.
+    sent = threading.Thread(target=lambda: [state.engine.notify("testkit") for _ in range(20_000)])
+    sent.start()
+    sent.join(timeout=30)
+    assert not sent.is_alive()
+
+
+def test_a_dead_engine_process_is_replaced_and_runs_the_queued_jobs(state: ServerState) -> None:
+    dead = state.engine._process
+    kill(state.engine)
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    body = encode_job_body("sampler", "ideal_simulator@testkit", [(circuit, None, 5)])
+    record = JobRecord(
+        id="after-death", instance="i", program_id="sampler",
+        backend="ideal_simulator@testkit", executor="testkit", created=utcnow(),
+    )  # fmt: skip
+    state.store.add_job(record, json.dumps(body["params"]))
+    state.engine.notify("testkit")  # lost: no engine to hear it
+    deadline = time.monotonic() + 60
+    while (job := state.store.get_job("after-death")) is None or not job.status.final:
+        assert time.monotonic() < deadline, "no new engine process ran the job"
+        time.sleep(0.1)
+    assert job.status == JobStatus.COMPLETED, job.reason
+    assert state.engine._process is not dead
+    wait_for_workers(state.engine)

@@ -6,7 +6,9 @@ the API process's CPU per job in the throughput benchmark. Here a spawned child 
 the :class:`~.engine.JobEngine` with its own connection to the store (the store is the only
 state the two share). The API keeps :class:`EngineProcess`, a proxy with the calls it makes:
 ``notify`` a submission, ``cancel`` a job, the ``executors`` and the ``alive_workers`` count.
-The child dies with the API process (``kill -9`` included), and its workers die with it.
+The child dies with the API process (``kill -9`` included), and its workers die with it. If
+the child dies alone, the API starts another: it re-queues the jobs that were running, as after
+a restart of the whole server.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ logger = logging.getLogger(__name__)
 
 #: How often the child publishes its count of live workers (for ``/readyz``).
 ALIVE_PUBLISH_SECONDS = 0.1
+#: How often the API checks that the child lives.
+SUPERVISE_SECONDS = 0.5
+#: Pause before starting another child, doubled after each death (up to the maximum) and
+#: reset once a child has lived that long: a child that cannot start is not respawned in a loop.
+RESTART_PAUSE_SECONDS = 1.0
+RESTART_PAUSE_MAX_SECONDS = 60.0
 
 
 class EngineProcess:
@@ -43,23 +51,57 @@ class EngineProcess:
         self.executors = available_executors(plugins)
         self._context = multiprocessing.get_context("spawn")
         self._alive: Any = self._context.Value("i", 0, lock=False)
-        self._receiver, self._sender = self._context.Pipe(duplex=False)
         self._send_lock = threading.Lock()
         self._process: BaseProcess | None = None
+        self._sender: Connection | None = None
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="qrs-engine-supervisor", daemon=True
+        )
 
     def start(self) -> None:
+        self._launch()
+        self._supervisor.start()
+
+    def _launch(self) -> None:
+        receiver, sender = self._context.Pipe(duplex=False)
         # Not a daemon: daemonic processes may not start the worker processes.
-        self._process = self._context.Process(
-            target=engine_main,
-            args=(self._receiver, self._alive, self.settings),
-            name="qrs-engine",
+        process = self._context.Process(
+            target=engine_main, args=(receiver, self._alive, self.settings), name="qrs-engine"
         )
-        self._process.start()
+        process.start()
         # The child holds the reading end now. Without this copy, a message sent after the
         # child died fails at once instead of filling the pipe and blocking the API thread.
-        self._receiver.close()
+        receiver.close()
+        with self._send_lock:
+            if self._sender is not None:
+                self._sender.close()
+            self._process, self._sender = process, sender
+
+    def _supervise(self) -> None:
+        pause = RESTART_PAUSE_SECONDS
+        started = time.monotonic()
+        while not self._stopping.wait(SUPERVISE_SECONDS):
+            process = self._process
+            if process is None or process.is_alive():
+                if time.monotonic() - started > RESTART_PAUSE_MAX_SECONDS:
+                    pause = RESTART_PAUSE_SECONDS
+                continue
+            logger.error(
+                "the job engine process died (exit code %s); starting another in %.0f s",
+                process.exitcode,
+                pause,
+            )
+            if self._stopping.wait(pause):
+                return
+            self._launch()
+            started = time.monotonic()
+            pause = min(2 * pause, RESTART_PAUSE_MAX_SECONDS)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=5)
         process = self._process
         if process is None:
             return
@@ -69,7 +111,9 @@ class EngineProcess:
         if process.is_alive():
             process.kill()
             process.join(timeout=5)
-        self._sender.close()
+        with self._send_lock:
+            if self._sender is not None:
+                self._sender.close()
 
     def notify(self, executor: str) -> None:
         """A job for ``executor`` was queued."""
@@ -92,9 +136,12 @@ class EngineProcess:
     def _send(self, message: tuple[str, str]) -> None:
         try:
             with self._send_lock:
+                if self._sender is None:
+                    raise BrokenPipeError
                 self._sender.send(message)
         except (BrokenPipeError, OSError):
-            # The engine process is gone: /readyz says so; idle work waits for a restart.
+            # The engine process is gone: /readyz says so until the supervisor has started
+            # another, which looks at every queue when it starts (the jobs are in the store).
             logger.error("the job engine process is not running (message %s lost)", message)
 
 
