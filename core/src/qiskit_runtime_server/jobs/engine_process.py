@@ -64,6 +64,7 @@ class EngineProcess:
         self._supervisor.start()
 
     def _launch(self) -> None:
+        self._alive.value = 0  # not the dead child's count
         receiver, sender = self._context.Pipe(duplex=False)
         # Not a daemon: daemonic processes may not start the worker processes.
         process = self._context.Process(
