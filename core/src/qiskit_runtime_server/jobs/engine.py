@@ -123,6 +123,8 @@ class JobEngine:
         self._commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         # Executors that may have queued jobs: only those are looked up in the store.
         self._pending: set[str] = set(self._pools)
+        #: Executors the current dispatch round has still to look at.
+        self._unvisited: list[str] = []
         self._pending_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -377,7 +379,7 @@ class JobEngine:
         server sharing the database)."""
         with self._pending_lock:
             pending, self._pending = self._pending, set()
-        remaining = list(pending)
+        remaining = self._unvisited = list(pending)
         try:
             while remaining:
                 self._dispatch_executor(remaining[0])
@@ -452,7 +454,8 @@ class JobEngine:
         if worker.executor in self._gpu_executors:
             return cpus, 0
         share = self.settings.job_threads or max(1, cpus // self._pool_of(worker).size)
-        if more_queued or self._pending - {worker.executor}:
+        others = (self._pending | set(self._unvisited)) - {worker.executor}
+        if more_queued or others:
             return share, 0
         busy = sum(1 for w in self._busy_workers() if w.executor not in self._gpu_executors)
         return share, max(0, cpus - share * busy)
