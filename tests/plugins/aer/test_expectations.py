@@ -4,8 +4,8 @@ A GHZ-8 chain on fake_kolkata, transpiled, with Z_i and Z_i Z_i+1 observables at
 0.1 (K = 100 trajectories, a trajectory method). The reference is the exact noisy state's
 expectation values from one density-matrix run with the full device noise model (no readout
 error: the values are not measured). Over 30 seeded runs, every value's mean must match the
-reference within 4.5 standard errors of that mean, and the reported stds must match the spread
-of the values across runs (ratio between 0.6 and 1.6) and stay within the precision.
+reference within 4.5 standard errors of that mean, and the reported stds (root mean square over the runs)
+must match the spread of the values across runs (ratio between 0.6 and 1.6) and stay within the precision.
 """
 
 from __future__ import annotations
@@ -98,13 +98,16 @@ def test_unbiased_with_honest_stds(kolkata: FakeDeviceDescription, case: tuple) 
         assert "no readout error" in metadata["expectations"]
     assert "no readout error" in result.metadata["simulator"]["primitive"]
     evs_array, stds_array = np.array(evs), np.array(stds)
-    mean_error = stds_array.mean(axis=0) / np.sqrt(RUNS)
+    # Root mean square: a run's variance estimate is unbiased, its std is not (most of these
+    # values move only when a rare error happens, so many runs see none and report std 0).
+    reported = np.sqrt((stds_array**2).mean(axis=0))
+    mean_error = reported / np.sqrt(RUNS)
     deviation = np.abs(evs_array.mean(axis=0) - reference)
     assert np.all(deviation <= 4.5 * mean_error + 1e-9), (deviation / mean_error).max()
     # The reported standard error is the real one: it matches the spread across runs.
     spread = evs_array.std(axis=0, ddof=1)
     varying = spread > 1e-3
-    ratio = stds_array.mean(axis=0)[varying] / spread[varying]
+    ratio = reported[varying] / spread[varying]
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
     assert np.all(stds_array <= PRECISION + 1e-12)
 
