@@ -481,7 +481,8 @@ def bench_memory(first: int = 100, total: int = 1000, clients: int = 8) -> list[
 def bench_noisy(repeats: int = 3) -> list[Row]:
     """Noisy 1024-shot sampler jobs on fake_kolkata@aer through the real client, next to
     qiskit-ibm-runtime's local testing mode on the same circuit (per-shot extrapolation: its
-    cost is one trajectory per shot, so it would take many minutes to run in full) and to plain
+    cost is one trajectory per shot, so it would take many minutes to run in full; even shot counts,
+    so that both threads work in both runs) and to plain
     Aer with shot branching and the device noise model, run once in this process (issue 6's
     yardstick; its distributions are wrong with these noise models, see docs/simulation.md)."""
     import numpy as np
@@ -527,12 +528,12 @@ def bench_noisy(repeats: int = 3) -> list[Row]:
             plan = result[0].metadata["simulator"]
             local = SamplerV2(mode=fake)
             began = time.perf_counter()
-            local.run([isa], shots=1).result()
-            one = time.perf_counter() - began
+            local.run([isa], shots=2).result()
+            two = time.perf_counter() - began
             began = time.perf_counter()
-            local.run([isa], shots=9).result()
-            per_shot = max(1e-3, (time.perf_counter() - began - one) / 8)
-            local_estimate = one + per_shot * 1023
+            local.run([isa], shots=18).result()
+            per_shot = max(1e-3, (time.perf_counter() - began - two) / 16)
+            local_estimate = two + per_shot * 1022
             began = time.perf_counter()
             branching.run(isa, shots=1024, seed_simulator=1).result()
             branched = time.perf_counter() - began
@@ -542,7 +543,7 @@ def bench_noisy(repeats: int = 3) -> list[Row]:
                     f"noisy: {name} on fake_kolkata@aer, 1024 shots",
                     f"server median {median:.1f} s (runs {', '.join(f'{t:.1f}' for t in times)}; "
                     f"{plan['method']}, bond dimension {plan.get('bond_dimension', '-')}) vs "
-                    f"local testing mode ~{local_estimate:.0f} s (from 1 and 9 shots): "
+                    f"local testing mode ~{local_estimate:.0f} s (from 2 and 18 shots): "
                     f"{local_estimate / median:.0f}x; plain Aer with shot branching "
                     f"{branched:.1f} s: {branched / median:.1f}x",
                     (f"<= {target:.0f} s, exact" if target else "exact")
@@ -595,21 +596,21 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
     result = EstimatorV2(mode=backend).run([(isa, observables)]).result()
     elapsed = time.perf_counter() - began
     local = EstimatorV2(mode=fake)
-    local.options.default_shots = 1
+    local.options.default_shots = 2
     began = time.perf_counter()
     local.run([(isa, observables)]).result()
-    one = time.perf_counter() - began
-    local.options.default_shots = 9
+    two = time.perf_counter() - began
+    local.options.default_shots = 18
     began = time.perf_counter()
     local.run([(isa, observables)]).result()
-    per_shot = max(1e-3, (time.perf_counter() - began - one) / 8)
-    local_estimate = one + per_shot * 4095
+    per_shot = max(1e-3, (time.perf_counter() - began - two) / 16)
+    local_estimate = two + per_shot * 4094
     stds = result[0].data.stds
     measured = Row(
         "noisy: EstimatorV2, 39 Z/ZZ observables of efficient_su2(20) on fake_kolkata@aer",
         f"server {elapsed:.1f} s ({result[0].metadata['simulator']['method']}, 4096 shots, "
         f"stds {stds.min():.4f}-{stds.max():.4f}) vs local testing mode ~{local_estimate:.0f} s "
-        f"(from 1 and 9 shots): {local_estimate / elapsed:.0f}x",
+        f"(from 2 and 18 shots): {local_estimate / elapsed:.0f}x",
         "exact; faster than local mode",
         elapsed < local_estimate,
     )
