@@ -34,7 +34,9 @@ def create_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):  # use psycopg 3, not the psycopg2 default
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # As many connections as the API has threads (40; on PostgreSQL the event loop reads
+        # nothing itself), so that no request waits for one; PostgreSQL allows 100 by default.
+        return sa.create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
     if url.startswith("sqlite"):
         # More connections than the API has threads (40) plus its event loop, which reads job
         # status itself on SQLite: no request, and never the loop, waits for a connection.
