@@ -14,13 +14,13 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_runtime_server import SamplerTask, TaskOptions
 from qiskit_runtime_server.backend_description import BackendDescription
-from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
 from qiskit_runtime_server.builtin.ideal_simulator import (
     IDEAL_SIMULATOR_NAME,
     ideal_configuration,
 )
 from qiskit_runtime_server.document_backend import DocumentDescription
 from qiskit_runtime_server_aer.engine import AerEngine
+from qrs_test_plugins.circuits import fake_device, ghz
 
 
 @contextmanager
@@ -38,15 +38,6 @@ def aer_threads() -> Iterator[list[tuple[str, int]]]:
         yield runs
 
 
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for qubit in range(n - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit
-
-
 def run(backend: BackendDescription, name: str, circuit: QuantumCircuit) -> None:
     task = SamplerTask(
         job_id="threads", executor="aer", backend_name=f"{name}@aer", backend=backend,
@@ -56,15 +47,11 @@ def run(backend: BackendDescription, name: str, circuit: QuantumCircuit) -> None
     AerEngine().run(task)
 
 
-def fake_guadalupe() -> FakeDeviceDescription:
-    return FakeDeviceDescription(
-        next(c for c in fake_device_classes() if c.backend_name == "fake_guadalupe")
-    )
-
-
 def test_noisy_trajectories_use_the_idle_cores_too() -> None:
-    device = fake_guadalupe()
-    isa = generate_preset_pass_manager(1, backend=device.backend(), seed_transpiler=1).run(ghz(8))
+    device = fake_device("fake_guadalupe")
+    isa = generate_preset_pass_manager(1, backend=device.backend(), seed_transpiler=1).run(
+        ghz(8, measure=True)
+    )
     with aer_threads() as runs:
         run(device, "fake_guadalupe", isa)
     assert runs
@@ -75,5 +62,5 @@ def test_noisy_trajectories_use_the_idle_cores_too() -> None:
 def test_one_state_keeps_to_the_jobs_own_cores(qubits: int, threads: int) -> None:
     with aer_threads() as runs:
         ideal = DocumentDescription(IDEAL_SIMULATOR_NAME, ideal_configuration())
-        run(ideal, IDEAL_SIMULATOR_NAME, ghz(qubits))
+        run(ideal, IDEAL_SIMULATOR_NAME, ghz(qubits, measure=True))
     assert runs == [("automatic", threads)]
