@@ -544,7 +544,7 @@ def bench_noisy(repeats: int = 3) -> list[Row]:
                     f"server median {median:.1f} s (runs {', '.join(f'{t:.1f}' for t in times)}; "
                     f"{plan['method']}, bond dimension {plan.get('bond_dimension', '-')}) vs "
                     f"local testing mode ~{local_estimate:.0f} s (from 2 and 18 shots): "
-                    f"{local_estimate / median:.0f}x; plain Aer with shot branching "
+                    f"{local_estimate / median:.1f}x; plain Aer with shot branching "
                     f"{branched:.1f} s: {branched / median:.1f}x",
                     (f"<= {target:.0f} s, exact" if target else "exact")
                     + "; not slower than Aer with shot branching"
@@ -610,7 +610,7 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
         "noisy: EstimatorV2, 39 Z/ZZ observables of efficient_su2(20) on fake_kolkata@aer",
         f"server {elapsed:.1f} s ({result[0].metadata['simulator']['method']}, 4096 shots, "
         f"stds {stds.min():.4f}-{stds.max():.4f}) vs local testing mode ~{local_estimate:.0f} s "
-        f"(from 2 and 18 shots): {local_estimate / elapsed:.0f}x",
+        f"(from 2 and 18 shots): {local_estimate / elapsed:.1f}x",
         "exact; faster than local mode",
         elapsed < local_estimate,
     )
