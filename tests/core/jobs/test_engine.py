@@ -38,9 +38,24 @@ def test_each_job_owns_its_workers_core_and_is_offered_the_idle_ones(
     with mock.patch.object(os, "cpu_count", return_value=cpus):
         jobs = engine(store)  # as many workers as cores
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, cpus - 1)
-        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, max(0, cpus - 2))
-        # Jobs waiting for a worker will take the idle cores at once.
+        # The first job was offered every idle core: none is left for the second.
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 0)
+
+
+def test_no_core_is_offered_while_jobs_wait_for_a_worker(store: SqlJobStore) -> None:
+    with mock.patch.object(os, "cpu_count", return_value=8):
+        jobs = engine(store)
         assert jobs._threads_for(busy_worker(jobs), more_queued=True) == (1, 0)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 6)
+
+
+def test_a_finished_jobs_cores_are_idle_again(store: SqlJobStore) -> None:
+    with mock.patch.object(os, "cpu_count", return_value=8):
+        jobs = engine(store)
+        first = busy_worker(jobs)
+        assert jobs._threads_for(first, more_queued=False) == (1, 7)
+        first.job = None
+        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 7)
 
 
 def test_fewer_workers_own_more_cores_each(store: SqlJobStore) -> None:
@@ -50,17 +65,10 @@ def test_fewer_workers_own_more_cores_each(store: SqlJobStore) -> None:
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (4, 0)
 
 
-def test_no_core_is_idle_while_another_executor_has_jobs_waiting(store: SqlJobStore) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=8):
-        jobs = engine(store)
-        jobs._pending = {"testkit", "other"}
-        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 0)
-
-
 def test_job_threads_fixes_the_share(store: SqlJobStore) -> None:
     with mock.patch.object(os, "cpu_count", return_value=8):
         jobs = engine(store, job_threads=2)
-        assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (2, 6)
+        assert jobs._threads_for(busy_worker(jobs), more_queued=True) == (2, 0)
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (2, 4)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -38,11 +39,16 @@ def aer_threads() -> Iterator[list[tuple[str, int]]]:
         yield runs
 
 
-def run(backend: BackendDescription, name: str, circuit: QuantumCircuit) -> None:
+def run(
+    backend: BackendDescription,
+    name: str,
+    circuit: QuantumCircuit,
+    raw: dict[str, Any] | None = None,
+) -> None:
     task = SamplerTask(
         job_id="threads", executor="aer", backend_name=f"{name}@aer", backend=backend,
-        options=TaskOptions(seed_simulator=1), pubs=(SamplerPub.coerce((circuit, None, 100)),),
-        threads=2, idle_threads=3,
+        options=TaskOptions(seed_simulator=1, raw=raw or {}),
+        pubs=(SamplerPub.coerce((circuit, None, 100)),), threads=2, idle_threads=3,
     )  # fmt: skip
     AerEngine().run(task)
 
@@ -56,6 +62,18 @@ def test_noisy_trajectories_use_the_idle_cores_too() -> None:
         run(device, "fake_guadalupe", isa)
     assert runs
     assert all(method != "density_matrix" and threads == 5 for method, threads in runs), runs
+
+
+def test_readout_errors_alone_are_one_state_sampled() -> None:
+    device = fake_device("fake_guadalupe")
+    isa = generate_preset_pass_manager(1, backend=device.backend(), seed_transpiler=1).run(
+        ghz(8, measure=True)
+    )
+    preview = {"experimental": {"noise_approximation": "readout_only"}}
+    with aer_threads() as runs:
+        run(device, "fake_guadalupe", isa, preview)
+    assert runs
+    assert all(threads == 2 for _, threads in runs), runs
 
 
 @pytest.mark.parametrize(("qubits", "threads"), [(8, 2), (3, 1)])

@@ -79,6 +79,8 @@ class _Worker:
     job: JobRecord | None = None
     started: float = 0.0
     deadline: float | None = None
+    #: Cores offered to the job it runs (its share and the idle ones it was offered).
+    cores: int = 0
 
 
 @dataclass(eq=False)
@@ -123,8 +125,6 @@ class JobEngine:
         self._commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         # Executors that may have queued jobs: only those are looked up in the store.
         self._pending: set[str] = set(self._pools)
-        #: Executors the current dispatch round has still to look at.
-        self._unvisited: list[str] = []
         self._pending_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -379,7 +379,7 @@ class JobEngine:
         server sharing the database)."""
         with self._pending_lock:
             pending, self._pending = self._pending, set()
-        remaining = self._unvisited = list(pending)
+        remaining = list(pending)
         try:
             while remaining:
                 self._dispatch_executor(remaining[0])
@@ -444,21 +444,27 @@ class JobEngine:
         """The cores a job owns and the cores nobody uses when it starts.
 
         Each worker of a CPU executor owns an equal share of the cores (one each by default: as
-        many workers as cores), so jobs that run together never oversubscribe the machine and
-        two jobs take about half the time of running them in turn. The executor may also use
-        the idle cores, for independent work only (shots, trajectories): it loses little when
-        a job starting later takes a core back, while one state's update, whose threads wait
-        for each other at every gate, would stall. No core is idle while jobs of any executor
-        wait for a worker."""
+        many workers as cores), so the shares of jobs running together never add up to more
+        than the machine has and two jobs take about half the time of running them in turn.
+        The executor may also use the idle cores, for independent work only (shots,
+        trajectories): it loses little when a job starting later takes a core back, while one
+        state's update, whose threads wait for each other at every gate, would stall. Cores
+        already offered to running jobs are not idle, and none are while this executor has
+        jobs waiting for a worker."""
         cpus = os.cpu_count() or 1
         if worker.executor in self._gpu_executors:
             return cpus, 0
         share = self.settings.job_threads or max(1, cpus // self._pool_of(worker).size)
-        others = (self._pending | set(self._unvisited)) - {worker.executor}
-        if more_queued or others:
-            return share, 0
-        busy = sum(1 for w in self._busy_workers() if w.executor not in self._gpu_executors)
-        return share, max(0, cpus - share * busy)
+        idle = 0
+        if not more_queued:
+            taken = sum(
+                w.cores
+                for w in self._busy_workers()
+                if w is not worker and w.executor not in self._gpu_executors
+            )
+            idle = max(0, cpus - taken - share)
+        worker.cores = share + idle
+        return share, idle
 
     def _fail_queued(self, pool: _Pool) -> None:
         """Fail the queued jobs of an executor whose workers cannot start."""

@@ -75,6 +75,11 @@ class EngineProcess:
         # child died fails at once instead of filling the pipe and blocking the API thread.
         receiver.close()
         with self._send_lock:
+            if self._stopping.is_set():
+                # ``stop()`` ran meanwhile and will not see this child: closing its pipe makes
+                # it stop by itself.
+                sender.close()
+                return
             if self._sender is not None:
                 self._sender.close()
             self._process, self._sender = process, sender
@@ -94,24 +99,32 @@ class EngineProcess:
                 pause,
             )
             if self._stopping.wait(pause):
-                return
-            self._launch()
+                break
+            try:
+                self._launch()
+            except Exception:  # out of file descriptors, say: try again after a longer pause
+                logger.exception("starting another job engine process failed")
             started = time.monotonic()
             pause = min(2 * pause, RESTART_PAUSE_MAX_SECONDS)
+        # A child started by this thread gets SIGKILL when the thread ends (PDEATHSIG is per
+        # thread): it must have stopped first, so this thread ends only after ``stop()``'s work.
+        self._stop_child()
 
     def stop(self) -> None:
         self._stopping.set()
         if self._supervisor.is_alive():
-            self._supervisor.join(timeout=5)
+            self._supervisor.join(timeout=30)
+        else:
+            self._stop_child()
+
+    def _stop_child(self) -> None:
         process = self._process
-        if process is None:
-            return
-        if process.is_alive():
+        if process is not None and process.is_alive():
             self._send(("stop", ""))
             process.join(timeout=15)
-        if process.is_alive():
-            process.kill()
-            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
         with self._send_lock:
             if self._sender is not None:
                 self._sender.close()

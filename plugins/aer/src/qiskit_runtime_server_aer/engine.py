@@ -134,7 +134,7 @@ class AerEngine:
         threads = _thread_options(
             task,
             max(_simulated_qubits(pub) for pub in task.pubs),
-            independent=noise is not None and not density_matrix,
+            independent=_has_gate_errors(noise) and not density_matrix,
         )
         simulator = AerSimulator(**threads)
         if noise is not None:
@@ -197,9 +197,7 @@ class AerEngine:
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             noise = self._approximate(noise, approximation)
             simulator = simulator_class(plan.method != "density_matrix")(
-                noise_model=noise,
-                **plan.simulator_options(),
-                **_thread_options(task, plan.qubits, plan.trajectories),
+                noise_model=noise, **_plan_options(task, plan, noise)
             )
             pub_seed = _pub_seed(seed, index)
             metadata = _pub_metadata(plan, approximation)
@@ -271,10 +269,9 @@ class AerEngine:
                 )  # fmt: skip
                 run_pub = pub
             task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+            noise = self._approximate(noise, approximation)
             simulator = simulator_class(plan.method != "density_matrix")(
-                noise_model=self._approximate(noise, approximation),
-                **plan.simulator_options(),
-                **_thread_options(task, plan.qubits, plan.trajectories),
+                noise_model=noise, **_plan_options(task, plan, noise)
             )
             metadata = _pub_metadata(plan, approximation)
             if per_trajectory:
@@ -473,6 +470,20 @@ def _observable_qubits(pub: EstimatorPub) -> set[int]:
 #: adds its wake-up: a 2-qubit 1024-shot noisy job took 9.7 ms with two threads and 6.7 ms
 #: with one after its worker idled for 30 ms (the same job back to back: 5.7 and 6.5 ms).
 ONE_THREAD_MAX_QUBITS = 6
+
+
+def _has_gate_errors(noise: NoiseModel | None) -> bool:
+    """Whether runs with ``noise`` are trajectories: without gate errors (readout errors only,
+    say) Aer simulates one state and samples it."""
+    return noise is not None and bool(noise._local_quantum_errors or noise._default_quantum_errors)
+
+
+def _plan_options(task: ExecutionTask, plan: Plan, noise: NoiseModel | None) -> dict[str, Any]:
+    """Aer options for a planned run: the plan's, and its threads; trajectory options only
+    where the run is trajectories."""
+    trajectories = plan.trajectories and _has_gate_errors(noise)
+    options = plan.simulator_options() if trajectories else {"method": plan.method}
+    return {**options, **_thread_options(task, plan.qubits, trajectories)}
 
 
 def _thread_options(task: ExecutionTask, qubits: int, independent: bool) -> dict[str, Any]:
