@@ -478,13 +478,24 @@ def bench_memory(first: int = 100, total: int = 1000, clients: int = 8) -> list[
     ]
 
 
+def local_mode_seconds(run: Callable[[int], object], shots: int) -> float:
+    """The time local testing mode would take for ``shots``, from runs of 2 and 18 shots (its
+    cost is a trajectory per shot; even counts, so that both threads work in both runs)."""
+    began = time.perf_counter()
+    run(2)
+    two = time.perf_counter() - began
+    began = time.perf_counter()
+    run(18)
+    per_shot = max(1e-3, (time.perf_counter() - began - two) / 16)
+    return two + per_shot * (shots - 2)
+
+
 def bench_noisy(repeats: int = 3) -> list[Row]:
     """Noisy 1024-shot sampler jobs on fake_kolkata@aer through the real client, next to
-    qiskit-ibm-runtime's local testing mode on the same circuit (per-shot extrapolation: its
-    cost is one trajectory per shot, so it would take many minutes to run in full; even shot counts,
-    so that both threads work in both runs) and to plain
-    Aer with shot branching and the device noise model, run once in this process (issue 6's
-    yardstick; its distributions are wrong with these noise models, see docs/simulation.md)."""
+    qiskit-ibm-runtime's local testing mode on the same circuit (extrapolated: in full it would
+    take many minutes) and to plain Aer with shot branching and the device noise model, run once
+    in this process (issue 6's yardstick; its distributions are wrong with these noise models,
+    see docs/simulation.md)."""
     import numpy as np
     from qiskit.circuit.library import efficient_su2
     from qiskit_aer import AerSimulator
@@ -527,13 +538,9 @@ def bench_noisy(repeats: int = 3) -> list[Row]:
                 times.append(time.perf_counter() - began)
             plan = result[0].metadata["simulator"]
             local = SamplerV2(mode=fake)
-            began = time.perf_counter()
-            local.run([isa], shots=2).result()
-            two = time.perf_counter() - began
-            began = time.perf_counter()
-            local.run([isa], shots=18).result()
-            per_shot = max(1e-3, (time.perf_counter() - began - two) / 16)
-            local_estimate = two + per_shot * 1022
+            local_estimate = local_mode_seconds(
+                lambda shots, local=local, isa=isa: local.run([isa], shots=shots).result(), 1024
+            )
             began = time.perf_counter()
             branching.run(isa, shots=1024, seed_simulator=1).result()
             branched = time.perf_counter() - began
@@ -548,7 +555,7 @@ def bench_noisy(repeats: int = 3) -> list[Row]:
                     f"{branched:.1f} s: {branched / median:.1f}x",
                     (f"<= {target:.0f} s, exact" if target else "exact")
                     + "; not slower than Aer with shot branching"
-                    + ("" if target else " or local mode (+10%: its time is extrapolated)"),
+                    + ("" if target else " nor local mode (+10%: its time is extrapolated)"),
                     median <= branched
                     and ((median <= target) if target else median <= 1.1 * local_estimate),
                 )
@@ -596,15 +603,12 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
     result = EstimatorV2(mode=backend).run([(isa, observables)]).result()
     elapsed = time.perf_counter() - began
     local = EstimatorV2(mode=fake)
-    local.options.default_shots = 2
-    began = time.perf_counter()
-    local.run([(isa, observables)]).result()
-    two = time.perf_counter() - began
-    local.options.default_shots = 18
-    began = time.perf_counter()
-    local.run([(isa, observables)]).result()
-    per_shot = max(1e-3, (time.perf_counter() - began - two) / 16)
-    local_estimate = two + per_shot * 4094
+
+    def run_local(shots: int) -> None:
+        local.options.default_shots = shots
+        local.run([(isa, observables)]).result()
+
+    local_estimate = local_mode_seconds(run_local, 4096)
     stds = result[0].data.stds
     measured = Row(
         "noisy: EstimatorV2, 39 Z/ZZ observables of efficient_su2(20) on fake_kolkata@aer",

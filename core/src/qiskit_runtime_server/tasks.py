@@ -59,7 +59,7 @@ class _Task:
     #: True once the user cancelled the job; long executors should check it between steps.
     cancelled: Callable[[], bool] = _never_cancelled
     #: CPU threads the job owns: its worker's share of the host's cores (0: the executor
-    #: decides). Jobs running together never use more than the host has.
+    #: decides). The shares of jobs running together never add up to more than the host has.
     threads: int = 0
     #: Further cores no job was using when this one started. Use them only for independent
     #: work (shots, trajectories, experiments): a job starting later takes its core back, and

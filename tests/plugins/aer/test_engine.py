@@ -23,16 +23,21 @@ from qiskit_runtime_server.document_backend import DocumentDescription
 from qiskit_runtime_server_aer.engine import AerEngine
 from qrs_test_plugins.circuits import fake_device, ghz
 
+fusion_thresholds: list[int] = []
+
 
 @contextmanager
 def aer_threads() -> Iterator[list[tuple[str, int]]]:
-    """(method, max_parallel_threads) of every 100-shot Aer run inside the block."""
+    """(method, max_parallel_threads) of every 100-shot Aer run inside the block; the fusion
+    threshold of each in ``fusion_thresholds``."""
     runs: list[tuple[str, int]] = []
+    fusion_thresholds.clear()
     original = AerSimulator.run
 
     def spy(self: AerSimulator, circuits: object, **options: object) -> object:
         if options.get("shots") == 100:
             runs.append((self.options.method, self.options.max_parallel_threads))
+            fusion_thresholds.append(self.options.fusion_threshold)
         return original(self, circuits, **options)
 
     with mock.patch.object(AerSimulator, "run", spy):
@@ -74,6 +79,8 @@ def test_readout_errors_alone_are_one_state_sampled() -> None:
         run(device, "fake_guadalupe", isa, preview)
     assert runs
     assert all(threads == 2 for _, threads in runs), runs
+    assert fusion_thresholds
+    assert 1 not in fusion_thresholds  # Aer's own fusion: this is not a trajectory run
 
 
 @pytest.mark.parametrize(("qubits", "threads"), [(8, 2), (3, 1)])

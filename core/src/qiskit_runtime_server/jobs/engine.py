@@ -112,14 +112,13 @@ class JobEngine:
             executor = plugins.executors[name]
             default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
             size = max(1, settings.executor_workers.get(name, default))
-            threads = cpus
             spec = WorkerSpec(
                 executor=name,
                 load_entry_points=settings.load_entry_points,
                 disabled_plugins=tuple(settings.disabled_plugins),
                 plugin_paths=tuple(settings.plugins),
                 default_shots=settings.default_shots,
-                threads=threads,
+                threads=cpus,
             )
             self._pools[name] = _Pool(name, size, spec)
         self._commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()

@@ -481,9 +481,9 @@ def _has_gate_errors(noise: NoiseModel | None) -> bool:
 def _plan_options(task: ExecutionTask, plan: Plan, noise: NoiseModel | None) -> dict[str, Any]:
     """Aer options for a planned run: the plan's, and its threads; trajectory options only
     where the run is trajectories."""
-    trajectories = plan.trajectories and _has_gate_errors(noise)
-    options = plan.simulator_options() if trajectories else {"method": plan.method}
-    return {**options, **_thread_options(task, plan.qubits, trajectories)}
+    noisy = _has_gate_errors(noise)
+    options = plan.simulator_options(noisy)
+    return {**options, **_thread_options(task, plan.qubits, plan.trajectories and noisy)}
 
 
 def _thread_options(task: ExecutionTask, qubits: int, independent: bool) -> dict[str, Any]:

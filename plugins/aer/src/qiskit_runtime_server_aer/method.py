@@ -78,8 +78,10 @@ class Plan:
             data["qubit_order"] = self.physical_order
         return data
 
-    def simulator_options(self) -> dict[str, Any]:
-        if self.method == "statevector":
+    def simulator_options(self, noisy: bool = True) -> dict[str, Any]:
+        """Aer's options for the run; ``noisy``: whether the noise has gate errors (without,
+        a statevector run is one state sampled, not trajectories)."""
+        if self.method == "statevector" and noisy:
             return {"method": self.method, **TRAJECTORY_FUSION}
         return {"method": self.method}
 
