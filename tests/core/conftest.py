@@ -35,7 +35,8 @@ def client(live: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def wait_final(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, Any]:
+def wait_final(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    """The job once final; the timeout allows for a worker's cold start on a loaded machine."""
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()

@@ -67,6 +67,7 @@ def test_kill_9_then_restart_accounts_for_every_job(
         assert all(job.status() == "QUEUED" for job in queued)
     finally:
         first.kill()
+    gate.close()  # forgets which jobs reached the gate: the re-run must reach it again
 
     second = ServerProcess(tmp_path, port=first.port, extra_env=server_env(database_url))
     with second:

@@ -4,7 +4,8 @@
 empty catalogue; adding ``./plugins/aer`` gives a working server; adding ``./plugins/custatevec``
 (without its CUDA extras, on this host without a GPU) lists the custatevec executor as
 unavailable with the reason, its backends offline, and jobs sent to them refused with a 400. Uses uv to build the
-environment (the packages come from uv's cache after the first run).
+environment, with the versions of the workspace's ``uv.lock`` (a release on PyPI since the lock
+cannot change what this test sees; the packages come from uv's cache).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ UV = shutil.which("uv")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # three installs and three cold servers on a loaded 2-core machine
     pytest.mark.skipif(UV is None, reason="uv is needed to build a fresh virtual environment"),
 ]
 
@@ -40,7 +42,17 @@ def test_core_alone_then_with_aer_then_with_custatevec(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     run(UV, "venv", "--quiet", "--python", sys.executable, venv)  # type: ignore[arg-type]
     python = venv / "bin" / "python"
-    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "core")  # type: ignore[arg-type]
+    locked = tmp_path / "constraints.txt"
+    run(UV, "export", "--project", ROOT, "--frozen", "--no-hashes", "--no-emit-workspace", "--no-emit-local",  # type: ignore[arg-type]
+        "--all-packages", "--quiet", "--output-file", locked)  # fmt: skip
+
+    def install(distribution: Path) -> None:
+        # Compiled once here: servers started with PYTHONDONTWRITEBYTECODE would otherwise
+        # compile qiskit from source at every start.
+        run(UV, "pip", "install", "--quiet", "--compile-bytecode", "--python", python,  # type: ignore[arg-type]
+            "--constraint", locked, distribution)  # fmt: skip
+
+    install(ROOT / "core")
 
     listing = run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
     assert "No executor is installed" in listing
@@ -51,7 +63,7 @@ def test_core_alone_then_with_aer_then_with_custatevec(tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/api/v1/backends").json() == {"devices": []}
     assert "No executor is installed" in server.log.read_text()
 
-    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "plugins" / "aer")  # type: ignore[arg-type]
+    install(ROOT / "plugins" / "aer")
     assert "executor aer: CPU" in run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
     with ServerProcess(tmp_path / "with-aer", executable=server_command) as server:
         server.wait_ready()
@@ -72,7 +84,7 @@ def test_core_alone_then_with_aer_then_with_custatevec(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert status == "Completed"
 
-    run(UV, "pip", "install", "--quiet", "--python", python, ROOT / "plugins" / "custatevec")  # type: ignore[arg-type]
+    install(ROOT / "plugins" / "custatevec")
     listing = run(venv / "bin" / "qiskit-runtime-server", "plugins").stdout
     assert "executor custatevec: GPU" in listing
     assert "unavailable: CuPy is not importable" in listing

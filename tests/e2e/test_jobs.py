@@ -109,9 +109,10 @@ def test_cancel_queued_and_running_jobs(service: QiskitRuntimeService, gate) -> 
         assert service.job(running[0].job_id()).status() == "CANCELLED"
         with pytest.raises(RuntimeInvalidStateError):
             service.job(queued.job_id()).result()
-        # The cancelled job's worker is stopped: a new job gets a worker within a second.
+        # The cancelled job's worker is stopped and replaced: a new job gets a worker (a cold
+        # start, which takes a loaded machine a while).
         follower = sampler.run([gated()], shots=5)
-        gate.wait_started({follower.job_id()}, timeout=30)
+        gate.wait_started({follower.job_id()}, timeout=120)
         assert "job cancelled by the user" in service.job(running[0].job_id()).logs()
     finally:
         gate.open()

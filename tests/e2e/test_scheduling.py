@@ -37,7 +37,9 @@ def start(tmp_path: Path, **settings: object) -> LiveServer:
 
 @pytest.fixture(scope="module")
 def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start(tmp_path_factory.mktemp("sessions"), session_interactive_ttl=1)
+    # Interactive TTL 3 s: long enough for a loaded machine to see the session active between
+    # its jobs, short enough to watch it expire.
+    live = start(tmp_path_factory.mktemp("sessions"), session_interactive_ttl=3)
     yield live
     live.stop()
 
@@ -69,15 +71,17 @@ def test_active_dedicated_session_jobs_go_first(session_server: LiveServer, gate
         session = Session(backend=backend)
         in_session = SamplerV2(mode=session)
         outside = SamplerV2(mode=backend)
-        # Both workers busy: the session's first job (held at the gate) and a sleeping job.
-        first = in_session.run([isa(backend, "gate")], shots=5)
-        sleeper = outside.run([isa(backend, "sleep:4")], shots=5)
+        held, sleeping, plain = isa(backend, "gate"), isa(backend, "sleep:8"), isa(backend)
+        # Both workers busy: the session's first job (held at the gate) and a sleeping job,
+        # which must still run when the gate opens (8 s leaves a slow machine time to spare).
+        first = in_session.run([held], shots=5)
+        sleeper = outside.run([sleeping], shots=5)
         gate.wait_started({first.job_id()})
         wait_until(lambda: sleeper.status() == "RUNNING")
         # An older job outside the session, then a newer one inside it.
-        older_outside = outside.run([isa(backend)], shots=5)
+        older_outside = outside.run([plain], shots=5)
         time.sleep(0.05)
-        newer_in_session = in_session.run([isa(backend)], shots=5)
+        newer_in_session = in_session.run([plain], shots=5)
         assert session.details()["state"] == "active"
         gate.open()  # frees one worker while the sleeper still runs
         for job in (first, sleeper, older_outside, newer_in_session):
@@ -94,7 +98,7 @@ def test_interactive_ttl_makes_an_idle_session_inactive(session_server: LiveServ
     with Session(backend=backend) as session:
         SamplerV2(mode=session).run([isa(backend)], shots=5).result()
         assert session.details()["state"] == "active"
-        wait_until(lambda: session.details()["state"] == "inactive", timeout=10)
+        wait_until(lambda: session.details()["state"] == "inactive", timeout=30)
         assert session.status() == "Pending"
         # A new job activates it again.
         SamplerV2(mode=session).run([isa(backend)], shots=5).result()
@@ -110,12 +114,14 @@ def test_max_ttl_closes_the_session_and_cancels_queued_jobs(
     backend = service.backend("fake_manila@testkit")
     gate.close()
     try:
-        session = Session(backend=backend, max_time=2)
+        session = Session(backend=backend, max_time=3)
         sampler = SamplerV2(mode=session)
+        # Every job is submitted before the TTL can pass: the two held ones take both workers,
+        # the third stays queued.
         held = [sampler.run([isa(backend, "gate")], shots=5) for _ in range(2)]
-        gate.wait_started({job.job_id() for job in held})
         queued = sampler.run([isa(backend)], shots=5)
-        wait_until(lambda: session.details()["state"] == "closed", timeout=15)
+        gate.wait_started({job.job_id() for job in held})
+        wait_until(lambda: session.details()["state"] == "closed", timeout=30)
         details = session.details()
         assert details["accepting_jobs"] is False
         assert queued.status() == "CANCELLED"
@@ -127,7 +133,7 @@ def test_max_ttl_closes_the_session_and_cancels_queued_jobs(
 
 
 def test_retention_deletes_finished_jobs(tmp_path: Path) -> None:
-    live = start(tmp_path, retention_days=2 / 86_400)  # two seconds
+    live = start(tmp_path, retention_days=5 / 86_400)  # five seconds
     try:
         service = connect(live.url)
         backend = service.backend("ideal_simulator@testkit")
@@ -136,6 +142,6 @@ def test_retention_deletes_finished_jobs(tmp_path: Path) -> None:
         job = SamplerV2(mode=backend).run([circuit], shots=5)
         job.result()
         url = f"{live.url}/api/v1/jobs/{job.job_id()}"
-        wait_until(lambda: httpx.get(url).status_code == 404, timeout=20)
+        wait_until(lambda: httpx.get(url).status_code == 404, timeout=30)
     finally:
         live.stop()

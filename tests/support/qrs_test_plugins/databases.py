@@ -50,7 +50,8 @@ def fresh_postgresql_database() -> Iterator[str]:
                 ),
                 {"n": name},
             )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            # FORCE: a connection that raced the termination does not fail the teardown.
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -13,11 +15,35 @@ from fastapi import FastAPI
 from ..state import ServerState
 
 
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands to outgoing connections (Linux; IANA's range elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free loopback port outside the ephemeral range.
+
+    A server started in another process binds its port seconds after it was chosen; a port
+    from the ephemeral range may meanwhile be taken by any outgoing connection (a database
+    client, an HTTP poll), and the server would fail to start.
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = [p for p in range(20_000, 32_768) if p not in ephemeral]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # every candidate taken: let the kernel choose
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 class LiveServer:
@@ -54,11 +80,15 @@ class LiveServer:
 
         deadline = time.monotonic() + timeout
         while True:
-            response = httpx.get(f"{self.url}/readyz", timeout=10)
-            if response.status_code == 200:
-                return
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=10)
+                answer = response.text
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError as exc:  # a slow answer on a loaded machine
+                answer = repr(exc)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the server at {self.url} is not ready: {response.text}")
+                raise RuntimeError(f"the server at {self.url} is not ready: {answer}")
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from httpx import Client
 from qiskit import QuantumCircuit
 from qiskit_runtime_server.testing import encode_job_body
@@ -33,7 +35,11 @@ def test_lifecycle(client: Client) -> None:
     job = client.post("/api/v1/jobs", json=body).json()
     assert job["session_id"] == session["id"]
     wait_final(client, job["id"])
-    details = client.get(f"/api/v1/sessions/{session['id']}").json()
+    # The session's time is added just after the job's final state is written.
+    deadline = time.monotonic() + 30
+    while (details := client.get(f"/api/v1/sessions/{session['id']}").json())["elapsed_time"] == 0:
+        assert time.monotonic() < deadline, details
+        time.sleep(0.02)
     assert details["state"] == "active"
     assert details["activated_at"] is not None
     assert details["elapsed_time"] > 0
