@@ -32,6 +32,7 @@ import psutil
 from qiskit import QuantumCircuit
 from qiskit.circuit.random import random_circuit
 from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_runtime_server.jobs.cpus import usable_cpus
 from qiskit_runtime_server.testing import encode_job_body
 from qiskit_runtime_server.testing.live_server import free_port
 
@@ -320,7 +321,7 @@ def bench_parallelism(qubits: int = 16) -> list[Row]:
     does not borrow the idle one) and, for comparison, with QRS_JOB_THREADS set to every core
     (a lone job is faster, jobs together oversubscribe the cores); then the machine's own
     ceiling: the same two simulations in two plain processes, no server."""
-    every_core = str(os.cpu_count() or 1)
+    every_core = str(usable_cpus())
     return [
         _parallelism(qubits, {}),
         _parallelism(qubits, {"QRS_JOB_THREADS": every_core}, target=False),

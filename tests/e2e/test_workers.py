@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -12,6 +11,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
+from qiskit_runtime_server.jobs.cpus import usable_cpus
 
 
 def circuit(request: str | None = None) -> QuantumCircuit:
@@ -76,7 +76,7 @@ def threads_of(service: QiskitRuntimeService, job_id: str) -> tuple[int, int]:
 def test_each_job_owns_its_workers_cpus_and_a_lone_job_is_offered_the_idle_ones(
     service, testkit, gate
 ) -> None:  # type: ignore[no-untyped-def]
-    cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     share = max(1, cpus // 2)  # the test server runs two workers per executor
     lone = SamplerV2(mode=testkit).run([circuit()], shots=5)
     lone.result()

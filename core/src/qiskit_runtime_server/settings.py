@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     workers: int | None = Field(
         None,
         gt=0,
-        description="Worker processes per CPU executor (default: the CPU count; GPU: 1).",
+        description="Worker processes per CPU executor (default: the usable CPUs; GPU: 1).",
     )
     executor_workers: dict[str, int] = Field(
         default_factory=dict, description='Worker processes per executor: {"aer": 4}.'

@@ -3,13 +3,13 @@ workers (the rest of the engine runs in tests/e2e, with real worker processes)."
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import sqlalchemy as sa
+from qiskit_runtime_server.jobs import engine as engine_module
 from qiskit_runtime_server.jobs.engine import IDLE_LOOK_SECONDS, JobEngine, _Worker
 from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, utcnow
 from qiskit_runtime_server.jobs.sessions import SessionService
@@ -35,7 +35,7 @@ def busy_worker(engine: JobEngine) -> _Worker:
 def test_each_job_owns_its_workers_core_and_is_offered_the_idle_ones(
     store: SqlJobStore, cpus: int
 ) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=cpus):
+    with mock.patch.object(engine_module, "usable_cpus", return_value=cpus):
         jobs = engine(store)  # as many workers as cores
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, cpus - 1)
         # The first job was offered every idle core: none is left for the second.
@@ -43,14 +43,14 @@ def test_each_job_owns_its_workers_core_and_is_offered_the_idle_ones(
 
 
 def test_no_core_is_offered_while_jobs_wait_for_a_worker(store: SqlJobStore) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=8):
+    with mock.patch.object(engine_module, "usable_cpus", return_value=8):
         jobs = engine(store)
         assert jobs._threads_for(busy_worker(jobs), more_queued=True) == (1, 0)
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (1, 6)
 
 
 def test_a_finished_jobs_cores_are_idle_again(store: SqlJobStore) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=8):
+    with mock.patch.object(engine_module, "usable_cpus", return_value=8):
         jobs = engine(store)
         first = busy_worker(jobs)
         assert jobs._threads_for(first, more_queued=False) == (1, 7)
@@ -59,14 +59,14 @@ def test_a_finished_jobs_cores_are_idle_again(store: SqlJobStore) -> None:
 
 
 def test_fewer_workers_own_more_cores_each(store: SqlJobStore) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=8):
+    with mock.patch.object(engine_module, "usable_cpus", return_value=8):
         jobs = engine(store, workers=2)
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (4, 4)
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (4, 0)
 
 
 def test_job_threads_fixes_the_share(store: SqlJobStore) -> None:
-    with mock.patch.object(os, "cpu_count", return_value=8):
+    with mock.patch.object(engine_module, "usable_cpus", return_value=8):
         jobs = engine(store, job_threads=2)
         assert jobs._threads_for(busy_worker(jobs), more_queued=True) == (2, 0)
         assert jobs._threads_for(busy_worker(jobs), more_queued=False) == (2, 4)

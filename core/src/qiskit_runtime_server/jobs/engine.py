@@ -27,6 +27,7 @@ from typing import Any
 from ..plugins import PluginHost
 from ..settings import Settings
 from .blobs import compress
+from .cpus import usable_cpus
 from .models import (
     REASON_EXECUTOR_FAILED,
     REASON_MAX_EXECUTION_TIME,
@@ -107,7 +108,7 @@ class JobEngine:
         self._gpu_executors = {
             name for name, executor in plugins.executors.items() if executor.info.device != "CPU"
         }
-        cpus = os.cpu_count() or 1
+        cpus = usable_cpus()
         for name in available_executors(plugins):
             executor = plugins.executors[name]
             default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
@@ -450,7 +451,7 @@ class JobEngine:
         state's update, whose threads wait for each other at every gate, would stall. Cores
         already offered to running jobs are not idle, and none are while this executor has
         jobs waiting for a worker."""
-        cpus = os.cpu_count() or 1
+        cpus = usable_cpus()
         if worker.executor in self._gpu_executors:
             return cpus, 0
         share = self.settings.job_threads or max(1, cpus // self._pool_of(worker).size)
