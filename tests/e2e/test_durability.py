@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import SamplerV2
@@ -111,3 +113,56 @@ def test_jobs_that_cannot_run_again_fail_as_interrupted(tmp_path: Path, gate: Ga
         assert interrupted.status() == "ERROR"
         assert "interrupted: the server stopped while the job ran" in interrupted.error_message()
         assert "executor 'testkit' is not available" in service.job(queued.job_id()).error_message()
+
+
+def test_servers_sharing_a_database_rerun_only_the_jobs_of_one_that_died(
+    tmp_path: Path, database_url: str | None, gate: Gate
+) -> None:
+    """Two servers, one database: starting the second leaves the first's running job alone, a
+    cancel through either stops it, and the first's jobs run again on the second once it dies
+    (``kill -9``). One testkit worker each."""
+    gate.close()
+    env = server_env(database_url)
+    first = ServerProcess(tmp_path, extra_env=env).start()
+    second = ServerProcess(tmp_path, extra_env=env)
+    try:
+        first.wait_ready()
+        sampler = SamplerV2(mode=connect(first.url).backend("ideal_simulator@testkit"))
+        on_first = sampler.run([circuit("gate")], shots=10)
+        gate.wait_started({on_first.job_id()})
+        second.start().wait_ready()
+        service = connect(second.url)
+        other_sampler = SamplerV2(mode=service.backend("ideal_simulator@testkit"))
+        on_second = other_sampler.run([circuit("gate")], shots=10)
+        gate.wait_started({on_second.job_id()})
+        assert service.job(on_first.job_id()).status() == "RUNNING"
+        assert service.job(on_first.job_id()).logs().count("job started") == 1
+
+        # A cancel through the second server stops the first server's worker.
+        worker = psutil.Process(worker_pid(service.job(on_first.job_id()).logs()))
+        service.job(on_first.job_id()).cancel()
+        worker.wait(timeout=30)
+        assert service.job(on_first.job_id()).status() == "CANCELLED"
+
+        # The first server's next job, then its death: the second server runs the job again.
+        interrupted = other_sampler.run([circuit("gate")], shots=10)
+        gate.wait_started({interrupted.job_id()})
+        assert f"worker process {worker_pid(service.job(interrupted.job_id()).logs())}" in (
+            connect(first.url).job(interrupted.job_id()).logs()
+        )
+        first.kill()
+        wait_until(lambda: "queued again" in service.job(interrupted.job_id()).logs())
+        gate.open()
+        assert interrupted.result()[0].data.meas.num_shots == 10
+        assert on_second.result()[0].data.meas.num_shots == 10
+        assert service.job(interrupted.job_id()).logs().count("job started") == 2
+    finally:
+        gate.open()
+        first.stop()
+        second.stop()
+
+
+def worker_pid(logs: str) -> int:
+    match = re.findall(r"job started \(worker process (\d+)\)", logs)
+    assert match, logs
+    return int(match[-1])

@@ -1,9 +1,11 @@
-"""The job engine's CPU threads per job and its looks at the queue, with stand-in
-workers (the rest of the engine runs in tests/e2e, with real worker processes)."""
+"""The job engine's CPU threads per job, its looks at the queue and its sharing of the database
+with other servers' engines, with stand-in workers (the rest of the engine runs in tests/e2e,
+with real worker processes)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 from unittest import mock
 
@@ -11,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 from qiskit_runtime_server.jobs import engine as engine_module
 from qiskit_runtime_server.jobs.engine import IDLE_LOOK_SECONDS, JobEngine, _Worker
-from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, utcnow
+from qiskit_runtime_server.jobs.liveness import Heartbeats, this_engine
+from qiskit_runtime_server.jobs.models import EngineRecord, JobRecord, JobStatus, utcnow
 from qiskit_runtime_server.jobs.sessions import SessionService
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
 from qiskit_runtime_server.jobs.worker import Assignment
@@ -124,6 +127,30 @@ def test_idle_workers_look_at_the_queue_every_second(store: SqlJobStore) -> None
     assert sent_job(worker) == "unannounced"
 
 
+def test_an_executor_without_workers_looks_at_the_queue_too(store: SqlJobStore) -> None:
+    """Its workers were killed (cancelled jobs): a job submitted through another server still
+    gets one started."""
+    jobs = engine(store)
+    jobs._pending.clear()
+    pool = jobs._pools["testkit"]
+
+    def spawn(pool: object) -> None:
+        jobs._pools["testkit"].workers.append(_Worker("testkit", mock.Mock(), mock.Mock()))
+
+    with mock.patch.object(jobs, "_spawn", side_effect=spawn) as spawned:
+        jobs._last_idle_look = time.monotonic() - IDLE_LOOK_SECONDS
+        jobs._sweep()
+        jobs._dispatch()
+        spawned.assert_not_called()  # nothing queued: no worker started for nothing
+        assert jobs._pending == set()
+        queued(store, "unannounced", 5)
+        jobs._last_idle_look = time.monotonic() - IDLE_LOOK_SECONDS
+        jobs._sweep()
+        jobs._dispatch()
+    assert spawned.call_count == pool.size
+    assert jobs._pending == {"testkit"}  # until a worker is ready
+
+
 def test_a_failed_look_at_the_queue_is_tried_again(store: SqlJobStore) -> None:
     jobs = engine(store)
     jobs._pending.clear()
@@ -138,3 +165,106 @@ def test_a_failed_look_at_the_queue_is_tried_again(store: SqlJobStore) -> None:
     assert jobs._pending == {"testkit"}
     jobs._dispatch()
     assert sent_job(worker) == "a"
+
+
+# -- several servers on one database --------------------------------------------------------------
+
+
+def running(store: SqlJobStore, job_id: str, engine_id: str | None) -> None:
+    record = JobRecord(
+        id=job_id, instance="i", program_id="sampler", backend="ideal_simulator@testkit",
+        executor="testkit", status=JobStatus.RUNNING, attempts=1, engine_id=engine_id,
+    )  # fmt: skip
+    store.add_job(record, "{}")
+
+
+def elsewhere(engine_id: str, executors: tuple[str, ...] = ("testkit",)) -> EngineRecord:
+    """An engine on another host: only its heartbeat tells whether it is alive."""
+    return EngineRecord(engine_id, "another-host", "another-boot", 1, "1", list(executors))
+
+
+def started(store: SqlJobStore) -> JobEngine:
+    jobs = engine(store)
+    store.register_engine(jobs.record)
+    jobs.recover()
+    return jobs
+
+
+def test_jobs_of_a_live_engine_elsewhere_keep_running_until_its_heartbeat_stops(
+    store: SqlJobStore,
+) -> None:
+    store.register_engine(elsewhere("other"))
+    running(store, "theirs", "other")
+    jobs = started(store)
+    jobs._heartbeats = Heartbeats(gone_after=0.0)
+    jobs.recover(starting=False)  # first sight of its count
+    assert store.job_states(["theirs"]) == {"theirs": (JobStatus.RUNNING, "other")}
+    assert store.beat("other")
+    jobs.recover(starting=False)  # it changed: alive
+    assert store.job_states(["theirs"])["theirs"][0] == JobStatus.RUNNING
+    jobs.recover(starting=False)  # unchanged since: gone
+    assert store.job_states(["theirs"])["theirs"][0] == JobStatus.QUEUED
+    assert "queued again" in store.job_logs("theirs")[-1]
+    assert [e.id for e in store.engines()] == [jobs.record.id]
+    assert jobs._pending == {"testkit"}
+
+
+def test_jobs_of_an_ended_engine_process_on_this_host_run_again_at_once(
+    store: SqlJobStore,
+) -> None:
+    me = this_engine(["testkit"])
+    ended = replace(me, id="ended", pid_started="not the process's start time")
+    store.register_engine(ended)
+    running(store, "a", "ended")
+    running(store, "b", "stopped cleanly")  # its engine unregistered itself
+    running(store, "c", None)  # from before engines were recorded
+    started(store)
+    assert {s for s, _ in store.job_states(["a", "b", "c"]).values()} == {JobStatus.QUEUED}
+    assert "ended" not in {e.id for e in store.engines()}
+
+
+def test_a_job_only_another_live_engine_can_run_is_left_to_it(store: SqlJobStore) -> None:
+    store.register_engine(elsewhere("gpu", ("custatevec",)))
+    queued_there = JobRecord(
+        id="gpu-job", instance="i", program_id="sampler", backend="fake_manila@custatevec",
+        executor="custatevec",
+    )  # fmt: skip
+    store.add_job(queued_there, "{}")
+    jobs = started(store)
+    assert store.job_states(["gpu-job"])["gpu-job"][0] == JobStatus.QUEUED
+    jobs._heartbeats = Heartbeats(gone_after=0.0)
+    jobs.recover(starting=False)
+    jobs.recover(starting=False)  # its heartbeat stopped: no engine can run the job
+    assert store.job_states(["gpu-job"])["gpu-job"][0] == JobStatus.FAILED
+
+
+def test_a_job_cancelled_through_another_server_stops_within_a_look(store: SqlJobStore) -> None:
+    jobs = started(store)
+    queued(store, "a", 1)
+    worker = idle_worker(jobs)
+    jobs._dispatch()
+    assert sent_job(worker) == "a"
+    jobs._stop_jobs_no_longer_ours()
+    assert worker in jobs._pools["testkit"].workers  # still ours and running
+    store.transition("a", {JobStatus.RUNNING}, status=JobStatus.CANCELLED)  # the other server
+    jobs._stop_jobs_no_longer_ours()
+    worker.process.kill.assert_called_once()
+    assert worker not in jobs._pools["testkit"].workers
+
+
+def test_an_engine_found_gone_keeps_its_results_off_a_job_run_again_elsewhere(
+    store: SqlJobStore,
+) -> None:
+    jobs = started(store)
+    queued(store, "a", 1)
+    worker = idle_worker(jobs)
+    jobs._dispatch()
+    # Another server found this engine gone and re-queued the job, which a third one took.
+    store.forget_engine(jobs.record.id)
+    store.transition("a", {JobStatus.RUNNING}, status=JobStatus.QUEUED)
+    assert store.claim_next("testkit", running_at=utcnow(), log="again", engine_id="third")
+    jobs._finish(worker, "a", JobStatus.COMPLETED, 0.1, [], result=b"late")
+    assert store.job_states(["a"]) == {"a": (JobStatus.RUNNING, "third")}
+    jobs._last_beat = 0.0
+    jobs._sweep()  # its heartbeat finds it unregistered: it registers again
+    assert jobs.record.id in {e.id for e in store.engines()}

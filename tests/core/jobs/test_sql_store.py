@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,8 +11,15 @@ import sqlalchemy as sa
 from alembic import command
 from qiskit_runtime_server.database.engine import create_engine, database_url
 from qiskit_runtime_server.database.migrate import alembic_config, upgrade
+from qiskit_runtime_server.database.schema import jobs
 from qiskit_runtime_server.jobs.blobs import compress
-from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, SessionRecord, utcnow
+from qiskit_runtime_server.jobs.models import (
+    EngineRecord,
+    JobRecord,
+    JobStatus,
+    SessionRecord,
+    utcnow,
+)
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
 from qiskit_runtime_server.jobs.store import JobOutcome, JobQuery
 
@@ -195,18 +203,43 @@ def test_claim_takes_the_next_job_and_says_whether_one_is_left(store: SqlJobStor
     store.add_job(job("newer", seconds_ago=10), '{"n": 2}')
     store.add_job(job("elsewhere", seconds_ago=30, executor="reference"), "{}")
     now = utcnow()
-    first = store.claim_next("aer", running_at=now, log="started")
+    first = store.claim_next("aer", running_at=now, log="started", engine_id="e1")
     assert first is not None
     assert (first.job.id, first.params, first.more_queued) == ("older", '{"n": 1}', True)
     assert first.job.status == JobStatus.RUNNING
     assert first.job.attempts == 1
     assert first.job.running_at == now
+    assert first.job.engine_id == "e1"
     assert store.job_logs("older") == ["started"]
-    last = store.claim_next("aer", running_at=now, log="started")
+    last = store.claim_next("aer", running_at=now, log="started", engine_id="e1")
     assert last is not None
     assert (last.job.id, last.more_queued) == ("newer", False)
-    assert store.claim_next("aer", running_at=now, log="started") is None
+    assert store.claim_next("aer", running_at=now, log="started", engine_id="e1") is None
     assert store.get_job("elsewhere").status == JobStatus.QUEUED  # type: ignore[union-attr]
+
+
+def test_an_owned_transition_needs_the_jobs_engine(store: SqlJobStore) -> None:
+    store.add_job(job("a"), "{}")
+    assert store.claim_next("aer", running_at=utcnow(), log="started", engine_id="e1")
+    done = {"status": JobStatus.COMPLETED, "finished_at": utcnow()}
+    assert store.transition("a", {JobStatus.RUNNING}, owner="e2", **done) is None
+    assert store.job_states(["a", "missing"]) == {"a": (JobStatus.RUNNING, "e1")}
+    assert store.transition("a", {JobStatus.RUNNING}, owner="e1", **done) is not None
+    assert store.job_states(["a"]) == {"a": (JobStatus.COMPLETED, "e1")}
+    assert store.job_states([]) == {}
+
+
+def test_engines_register_beat_and_are_forgotten(store: SqlJobStore) -> None:
+    first = EngineRecord("e1", "host", "boot", 10, "100", ["aer"], started_at=utcnow())
+    second = EngineRecord("e2", "other", "boot2", 11, "200", ["aer", "custatevec"])
+    store.register_engine(first)
+    store.register_engine(second)
+    assert store.beat("e1")
+    assert store.beat("e1")
+    assert store.engines() == [replace(first, beats=2), second]
+    store.forget_engine("e1")
+    assert not store.beat("e1")
+    assert store.engines() == [second]
 
 
 def test_sessions_and_usage(store: SqlJobStore) -> None:
@@ -235,10 +268,13 @@ def test_a_database_of_the_first_schema_upgrades_with_its_jobs(tmp_path: Path) -
     """What a user upgrading the server has: jobs stored under revision 0001."""
     engine = create_engine(database_url(tmp_path, None))
     command.upgrade(alembic_config(engine), "0001")
-    old = SqlJobStore(engine)
-    old.add_job(job("kept"), "{}")
+    kept = job("kept", status=JobStatus.RUNNING, attempts=1)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    row = {name: value for name, value in vars(kept).items() if name in columns}
+    with engine.begin() as conn:  # the server of revision 0001 knew only these columns
+        conn.execute(jobs.insert().values({**row, "status": "Running", "params": compress("{}")}))
     upgrade(engine)
-    assert SqlJobStore(engine).get_job("kept") is not None
+    assert SqlJobStore(engine).get_job("kept") == kept  # running, on no recorded engine
     indexes = {index["name"] for index in sa.inspect(engine).get_indexes("jobs")}
     assert "ix_jobs_instance_status" in indexes
     engine.dispose()

@@ -57,6 +57,8 @@ jobs = sa.Table(
     sa.Column("qiskit_version", sa.String(64), nullable=False),
     sa.Column("caller", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False),
+    # The engine running the job (see ``engines``): set when a worker claims it.
+    sa.Column("engine_id", sa.String(32)),
     # zlib-compressed: the params JSON as sent, and the RuntimeEncoder result (or failure text).
     sa.Column("params", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),
@@ -104,4 +106,20 @@ sessions = sa.Table(
     sa.Column("elapsed_time", sa.Float, nullable=False),
     sa.Column("timestamps", sa.JSON, nullable=False),
     sa.Index("ix_sessions_state", "state"),
+)
+
+# The job engines sharing this database (one per server), so that a server re-runs only the
+# running jobs of engines that are gone. ``beats`` counts heartbeats: others judge it by their
+# own clocks, never by comparing clocks across hosts.
+engines = sa.Table(
+    "engines",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_started", sa.String(32), nullable=False),
+    sa.Column("executors", sa.JSON, nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("beats", sa.BigInteger, nullable=False),
 )

@@ -28,6 +28,7 @@ from ..plugins import PluginHost
 from ..settings import Settings
 from .blobs import compress
 from .cpus import usable_cpus
+from .liveness import HEARTBEAT_SECONDS, Heartbeats, gone_here, this_engine
 from .models import (
     REASON_EXECUTOR_FAILED,
     REASON_MAX_EXECUTION_TIME,
@@ -46,10 +47,16 @@ RUNNING = {JobStatus.RUNNING}
 #: Restarts a job survives before it is failed as interrupted.
 MAX_ATTEMPTS = 3
 SESSION_SWEEP_SECONDS = 1.0
-#: How often executors with an idle worker look at the queue without being told of a job.
+#: How often executors with an idle worker (or room for one) look at the queue untold: a job
+#: submitted through another server sharing the database.
 IDLE_LOOK_SECONDS = 1.0
 #: Retention runs hourly, or more often when the retention itself is shorter than hours.
 RETENTION_SWEEP_MAX_SECONDS = 3600.0
+#: How often a busy engine checks that its jobs are still its own and not cancelled (through
+#: another server sharing the database, or a cancel message that did not arrive).
+OWNERSHIP_LOOK_SECONDS = 1.0
+#: How often an engine looks for other engines that are gone, to re-run their jobs.
+GONE_LOOK_SECONDS = 5.0
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -133,10 +140,17 @@ class JobEngine:
         self._last_session_sweep = 0.0
         self._last_idle_look = 0.0
         self._last_retention_sweep = 0.0
+        self._last_beat = 0.0
+        self._last_ownership_look = 0.0
+        self._last_gone_look = 0.0
+        #: This engine as the database knows it; the id stamps the jobs it claims.
+        self.record = this_engine(list(self._pools))
+        self._heartbeats = Heartbeats()
 
     # -- control from other threads ------------------------------------------------------------
 
     def start(self) -> None:
+        self.store.register_engine(self.record)
         self.recover()
         for pool in self._pools.values():
             for _ in range(pool.size if self.settings.prestart_workers else 1):
@@ -152,6 +166,11 @@ class JobEngine:
             for worker in pool.workers:
                 self._kill(worker)
             pool.workers.clear()
+        # Its running jobs (stopped above, still Running) are now anyone's to run again.
+        try:
+            self.store.forget_engine(self.record.id)
+        except Exception:  # the database is unreachable: others find the heartbeat stopped
+            logger.warning("could not unregister the job engine", exc_info=True)
         os.close(self._wake_read)
         os.close(self._wake_write)
 
@@ -175,30 +194,61 @@ class JobEngine:
 
     # -- start-up ------------------------------------------------------------------------------
 
-    def recover(self) -> None:
-        """After a restart: re-queue jobs that were running, fail those that cannot run."""
+    def recover(self, *, starting: bool = True) -> None:
+        """Re-queue the running jobs of engines that are gone (a previous run of this server
+        included), fail those that cannot run again and the queued jobs that no engine can
+        run. An engine on another host counts as alive until its heartbeat stops.
+
+        Also run every few seconds (``starting=False``); the queued jobs are then read only
+        when an engine was found gone, as their count is unbounded (running jobs are not)."""
+        # Jobs before engines: an engine that claimed a job read here was registered before.
+        running = self.store.jobs_in_status(JobStatus.RUNNING)
+        engines = self.store.engines()
+        gone = {
+            e.id
+            for e in engines
+            if e.id != self.record.id and (gone_here(e, self.record) or self._heartbeats.stopped(e))
+        }
+        alive = [e for e in engines if e.id not in gone]
+        if self.record.id not in {e.id for e in alive}:
+            alive.append(self.record)
+        runnable = {name for e in alive for name in e.executors}
+        registered = {e.id for e in alive}
         now = isoformat(utcnow())
-        for job in self.store.jobs_in_status(JobStatus.RUNNING):
-            if job.executor in self._pools and job.attempts < MAX_ATTEMPTS:
+        for job in running:
+            if job.engine_id in registered:
+                continue  # running on an engine that is alive
+            if job.executor in runnable and job.attempts < MAX_ATTEMPTS:
                 self.store.transition(
                     job.id,
                     RUNNING,
+                    owner=job.engine_id,
                     status=JobStatus.QUEUED,
                     running_at=None,
                     logs=[f"{now} WARNING the server stopped while the job ran; queued again"],
                 )
+                if job.executor in self._pools:
+                    self.notify(job.executor)
             else:
                 why = (
                     f"it was interrupted {job.attempts} times"
-                    if job.executor in self._pools
+                    if job.executor in runnable
                     else f"executor {job.executor!r} is not available on this server"
                 )
-                self._fail(job, f"interrupted: the server stopped while the job ran and {why}")
-        for job in self.store.jobs_in_status(JobStatus.QUEUED):
-            if job.executor not in self._pools:
                 self._fail(
-                    job, f"executor {job.executor!r} is not available on this server", running=False
+                    job,
+                    f"interrupted: the server stopped while the job ran and {why}",
+                    owner=job.engine_id,
                 )
+        if not (starting or gone):
+            return
+        for job in self.store.jobs_in_status(JobStatus.QUEUED):
+            if job.executor not in runnable:
+                reason = f"executor {job.executor!r} is not available on this server"
+                self._fail(job, reason, owner=None, running=False)
+        for engine_id in gone:
+            self.store.forget_engine(engine_id)
+            self._heartbeats.forget(engine_id)
 
     # -- the engine thread ---------------------------------------------------------------------
 
@@ -282,8 +332,8 @@ class JobEngine:
             logger.error("worker %s reported job %s it was not running", worker.process.pid, job_id)
             return
         self.store.transition(
-            job_id, RUNNING, status=status, finished_at=utcnow(), usage_seconds=elapsed,
-            logs=logs, **changes,
+            job_id, RUNNING, owner=self.record.id, status=status, finished_at=utcnow(),
+            usage_seconds=elapsed, logs=logs, **changes,
         )  # fmt: skip
         if job.session_id:
             self.sessions.job_finished(job.session_id, elapsed)
@@ -296,7 +346,8 @@ class JobEngine:
         reason = _exit_reason(worker.process.exitcode)
         if worker.job is not None:
             elapsed = time.monotonic() - worker.started
-            self._fail(worker.job, f"the worker process running the job {reason}", elapsed)
+            reason = f"the worker process running the job {reason}"
+            self._fail(worker.job, reason, elapsed, owner=self.record.id)
             if worker.job.session_id:
                 self.sessions.job_finished(worker.job.session_id, elapsed)
         elif not worker.ready:
@@ -308,11 +359,20 @@ class JobEngine:
         worker.process.join(timeout=1)
 
     def _fail(
-        self, job: JobRecord, reason: str, elapsed: float = 0.0, *, running: bool = True
+        self,
+        job: JobRecord,
+        reason: str,
+        elapsed: float = 0.0,
+        *,
+        owner: str | None,
+        running: bool = True,
     ) -> None:
+        """Fail ``job``: a running one only while engine ``owner`` runs it (None: whatever
+        engine, for a queued job or one that ran before engines were recorded)."""
         self.store.transition(
             job.id,
             RUNNING if running else {JobStatus.QUEUED},
+            owner=owner,
             status=JobStatus.FAILED,
             reason=reason,
             reason_code=REASON_EXECUTOR_FAILED,
@@ -345,7 +405,7 @@ class JobEngine:
             elapsed = now - worker.started
             reason = f"Job ran longer than its maximum execution time of {job.max_execution_time} s"
             self.store.transition(
-                job.id, RUNNING, status=JobStatus.CANCELLED, reason=reason,
+                job.id, RUNNING, owner=self.record.id, status=JobStatus.CANCELLED, reason=reason,
                 reason_code=REASON_MAX_EXECUTION_TIME, finished_at=utcnow(),
                 usage_seconds=elapsed, result=compress(reason),
                 logs=[f"{isoformat(utcnow())} ERROR {reason}"],
@@ -354,10 +414,26 @@ class JobEngine:
 
     def _sweep(self) -> None:
         now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            self._last_beat = now
+            if not self.store.beat(self.record.id):
+                # Others judged this engine gone (the database was unreachable for long) and
+                # may have re-queued its jobs: those are checked below, and it registers again.
+                logger.warning("the job engine was found gone by another server; registering")
+                self.store.register_engine(self.record)
+        if now - self._last_ownership_look >= OWNERSHIP_LOOK_SECONDS:
+            self._last_ownership_look = now
+            self._stop_jobs_no_longer_ours()
+        if now - self._last_gone_look >= GONE_LOOK_SECONDS:
+            self._last_gone_look = now
+            self.recover(starting=False)
         if now - self._last_idle_look >= IDLE_LOOK_SECONDS:
             self._last_idle_look = now
             for pool in self._pools.values():
-                if any(w.ready and w.job is None for w in pool.workers):
+                # An idle worker, or room for one (a killed worker is replaced only for a job).
+                if len(pool.workers) < pool.size or any(
+                    w.ready and w.job is None for w in pool.workers
+                ):
                     self._pending.add(pool.executor)
         if now - self._last_session_sweep >= SESSION_SWEEP_SECONDS:
             self._last_session_sweep = now
@@ -370,6 +446,18 @@ class JobEngine:
             deleted = self.store.delete_finished_before(cutoff)
             if deleted:
                 logger.info("retention: deleted %d jobs finished before %s", deleted, cutoff)
+
+    def _stop_jobs_no_longer_ours(self) -> None:
+        """Kill the workers whose job was cancelled through another server, or re-queued by
+        one that found this engine gone (its result would no longer be written anyway)."""
+        busy = {w.job.id: w for w in self._busy_workers() if w.job is not None}
+        if not busy:
+            return
+        states = self.store.job_states(busy)
+        for job_id, worker in busy.items():
+            status, engine_id = states.get(job_id, (None, None))
+            if status != JobStatus.RUNNING or engine_id != self.record.id:
+                self._kill(worker)
 
     def _dispatch(self) -> None:
         """Start queued jobs on idle workers. An executor stays in ``_pending`` while it may
@@ -398,11 +486,13 @@ class JobEngine:
         while True:
             worker = next((w for w in pool.workers if w.ready and w.job is None), None)
             if worker is None:
-                # Jobs may be waiting: look again when a worker is ready or free.
-                self._pending.add(executor)
-                if len(pool.workers) < pool.size and self.store.next_queued(executor):
+                if len(pool.workers) < pool.size:
+                    if self.store.next_queued(executor) is None:
+                        return  # a submission or the next look brings the executor back
                     while len(pool.workers) < pool.size:
                         self._spawn(pool)
+                # Jobs may be waiting: look again when a worker is ready or free.
+                self._pending.add(executor)
                 return
             if not self._start(worker):
                 return
@@ -414,6 +504,7 @@ class JobEngine:
             worker.executor,
             running_at=now,
             log=f"{isoformat(now)} INFO job started (worker process {worker.process.pid})",
+            engine_id=self.record.id,
         )
         if claimed is None:
             return False
@@ -433,7 +524,9 @@ class JobEngine:
         except (BrokenPipeError, OSError):
             # The worker died before it got the job: give the job back to the queue.
             worker.job = None
-            self.store.transition(job.id, RUNNING, status=JobStatus.QUEUED, running_at=None)
+            self.store.transition(
+                job.id, RUNNING, owner=self.record.id, status=JobStatus.QUEUED, running_at=None
+            )
             self._kill(worker)
             return True
         if job.session_id:
@@ -469,7 +562,8 @@ class JobEngine:
     def _fail_queued(self, pool: _Pool) -> None:
         """Fail the queued jobs of an executor whose workers cannot start."""
         while (job := self.store.next_queued(pool.executor)) is not None:
-            self._fail(job, f"executor {pool.executor!r} cannot run: {pool.broken}", running=False)
+            reason = f"executor {pool.executor!r} cannot run: {pool.broken}"
+            self._fail(job, reason, owner=None, running=False)
 
     def _spawn(self, pool: _Pool) -> None:
         parent, child = self._context.Pipe()

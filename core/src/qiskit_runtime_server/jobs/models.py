@@ -76,6 +76,8 @@ class JobRecord:
     caller: str | None = None
     #: How many times a worker started the job (a restart re-runs interrupted jobs).
     attempts: int = 0
+    #: The engine (server) whose worker runs or last ran the job: see :class:`EngineRecord`.
+    engine_id: str | None = None
 
     def api_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"status": self.status.value}
@@ -154,3 +156,23 @@ class SessionRecord:
                 for status, moment in self.timestamps
             ],
         }
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """A job engine (one per server) sharing the database. Servers re-queue the running jobs
+    of an engine only once it is gone: its process ended (same host) or its heartbeat stopped."""
+
+    id: str
+    host: str
+    #: The kernel's boot id: the same host name after a reboot is another machine's worth of
+    #: processes, and a process id of before means nothing.
+    boot_id: str
+    pid: int
+    #: The process's start time as the kernel counts it: a reused process id has another.
+    pid_started: str
+    #: The executors it runs jobs for.
+    executors: list[str]
+    started_at: datetime = field(default_factory=utcnow)
+    #: Heartbeats so far; others see the count change, never compare clocks.
+    beats: int = 0

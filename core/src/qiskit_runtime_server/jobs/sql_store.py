@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from ..database.schema import job_logs, job_tags, jobs, sessions
+from ..database.schema import engines, job_logs, job_tags, jobs, sessions
 from .blobs import compress, decompress, decompress_at_most
-from .models import JobRecord, JobStatus, SessionRecord
+from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
 from .store import Claim, JobOutcome, JobQuery, JobStore
 
 _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -90,18 +90,25 @@ _CLAIM_UPDATE = (
         status=JobStatus.RUNNING.value,
         running_at=sa.bindparam("b_running_at"),
         attempts=jobs.c.attempts + 1,
+        engine_id=sa.bindparam("b_engine_id"),
     )
     .returning(*_RECORD_COLUMNS, jobs.c.params)
 )
 
 
 @functools.lru_cache(maxsize=128)
-def _transition_statement(columns: tuple[str, ...], allowed_from: tuple[str, ...]) -> sa.Update:
-    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` RETURNING the
-    record; the engine uses a handful of such shapes, each built once."""
+def _transition_statement(
+    columns: tuple[str, ...], allowed_from: tuple[str, ...], owned: bool
+) -> sa.Update:
+    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` (and, if
+    ``owned``, the engine is ``:b_owner``) RETURNING the record; the engine uses a handful of
+    such shapes, each built once."""
+    condition = [jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from)]
+    if owned:
+        condition.append(jobs.c.engine_id == sa.bindparam("b_owner"))
     return (
         jobs.update()
-        .where(jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from))
+        .where(*condition)
         .values({name: sa.bindparam(f"b_{name}") for name in columns})
         .returning(*_RECORD_COLUMNS)
     )
@@ -230,14 +237,18 @@ class SqlJobStore(JobStore):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
+        owner: str | None = None,
         **changes: Any,
     ) -> JobRecord | None:
         values = self._job_changes(changes)
         if result is not None:
             values["result"] = result
         columns = tuple(sorted(values))
-        statement = _transition_statement(columns, tuple(sorted(s.value for s in allowed_from)))
+        statuses = tuple(sorted(s.value for s in allowed_from))
+        statement = _transition_statement(columns, statuses, owner is not None)
         parameters = {f"b_{name}": values[name] for name in columns}
+        if owner is not None:
+            parameters["b_owner"] = owner
         with self.engine.begin() as conn:
             row = conn.execute(statement, {"b_id": job_id, **parameters}).first()
             if row is None:
@@ -319,14 +330,17 @@ class SqlJobStore(JobStore):
             row, _ = self._next(conn, executor, _NEXT_IN_SESSIONS, _NEXT_OLDEST)
         return _job(row) if row else None
 
-    def claim_next(self, executor: str, *, running_at: datetime, log: str) -> Claim | None:
+    def claim_next(
+        self, executor: str, *, running_at: datetime, log: str, engine_id: str
+    ) -> Claim | None:
         with self.engine.begin() as conn:
             for _ in range(10):  # a job cancelled between the two statements: take the next
                 row, more = self._next(conn, executor, _CLAIM_IN_SESSIONS, _CLAIM_OLDEST)
                 if row is None:
                     return None
                 claimed = conn.execute(
-                    _CLAIM_UPDATE, {"b_id": row.id, "b_running_at": running_at}
+                    _CLAIM_UPDATE,
+                    {"b_id": row.id, "b_running_at": running_at, "b_engine_id": engine_id},
                 ).first()
                 if claimed is not None:
                     self._insert_logs(conn, row.id, [log])
@@ -344,6 +358,17 @@ class SqlJobStore(JobStore):
                 .order_by(jobs.c.created)
             )
             return [_job(row) for row in rows]
+
+    def job_states(self, job_ids: Collection[str]) -> dict[str, tuple[JobStatus, str | None]]:
+        if not job_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id, jobs.c.status, jobs.c.engine_id).where(
+                    jobs.c.id.in_(list(job_ids))
+                )
+            )
+            return {row.id: (JobStatus(row.status), row.engine_id) for row in rows}
 
     def queue_lengths(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -416,6 +441,26 @@ class SqlJobStore(JobStore):
             return [_session(row) for row in rows]
 
     # -- health --------------------------------------------------------------------------------
+
+    def register_engine(self, engine: EngineRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(engines.insert().values(**vars(engine)))
+
+    def beat(self, engine_id: str) -> bool:
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                engines.update().where(engines.c.id == engine_id).values(beats=engines.c.beats + 1)
+            )
+            return bool(updated.rowcount)
+
+    def engines(self) -> list[EngineRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(engines).order_by(engines.c.started_at))
+            return [EngineRecord(**row._mapping) for row in rows]
+
+    def forget_engine(self, engine_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(engines.delete().where(engines.c.id == engine_id))
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

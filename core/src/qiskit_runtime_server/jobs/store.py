@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .models import JobRecord, JobStatus, SessionRecord
+from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,13 @@ class JobStore(ABC):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
+        owner: str | None = None,
         **changes: Any,
     ) -> JobRecord | None:
-        """If the job's status is in ``allowed_from``: apply ``changes``, store ``result``
-        (zlib-compressed text) and append ``logs``, in one transaction. The new record, or None
-        if the job does not exist or was in another status."""
+        """If the job's status is in ``allowed_from`` (and, given ``owner``, its ``engine_id``
+        is that engine): apply ``changes``, store ``result`` (zlib-compressed text) and append
+        ``logs``, in one transaction. The new record, or None if the job does not exist or was
+        in another status or engine."""
 
     @abstractmethod
     def append_logs(self, job_id: str, lines: Sequence[str]) -> None: ...
@@ -128,13 +130,20 @@ class JobStore(ABC):
         sessions first, then the oldest."""
 
     @abstractmethod
-    def claim_next(self, executor: str, *, running_at: datetime, log: str) -> Claim | None:
-        """Atomically move :meth:`next_queued` to ``Running`` (one more attempt, ``log``
-        appended) and return the claim (the job, its params text, whether more are queued);
-        None when nothing is queued."""
+    def claim_next(
+        self, executor: str, *, running_at: datetime, log: str, engine_id: str
+    ) -> Claim | None:
+        """Atomically move :meth:`next_queued` to ``Running`` for engine ``engine_id`` (one
+        more attempt, ``log`` appended) and return the claim (the job, its params text, whether
+        more are queued); None when nothing is queued."""
 
     @abstractmethod
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]: ...
+
+    @abstractmethod
+    def job_states(self, job_ids: Collection[str]) -> dict[str, tuple[JobStatus, str | None]]:
+        """Status and engine of each existing job of ``job_ids`` (an engine checks that the
+        jobs it runs are still its own and not cancelled through another server)."""
 
     @abstractmethod
     def queue_lengths(self) -> dict[str, int]:
@@ -168,6 +177,22 @@ class JobStore(ABC):
     @abstractmethod
     def open_sessions(self) -> list[SessionRecord]:
         """Sessions that are not closed (for the time-to-live sweep)."""
+
+    # -- engines -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def register_engine(self, engine: EngineRecord) -> None: ...
+
+    @abstractmethod
+    def beat(self, engine_id: str) -> bool:
+        """Count a heartbeat; False if the engine is no longer registered."""
+
+    @abstractmethod
+    def engines(self) -> list[EngineRecord]: ...
+
+    @abstractmethod
+    def forget_engine(self, engine_id: str) -> None:
+        """Unregister: the engine stopped, or others found it gone."""
 
     # -- health --------------------------------------------------------------------------------
 
