@@ -83,9 +83,13 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
             )
         catalogue = Catalogue(host)
     except Exception as exc:
-        conn.send(("broken", f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(OSError):  # the engine is gone too: nobody to tell
+            conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    try:
+        conn.send(("ready", os.getpid()))
+    except OSError:  # the engine stopped while this worker started
+        return
     while True:
         try:
             message = conn.recv()
