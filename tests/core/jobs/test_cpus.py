@@ -1,4 +1,4 @@
-"""The cores the server may use: the affinity mask, capped by a container's CPU quota."""
+"""The cores the server may use: the affinity mask, capped by its cgroups' CPU quotas."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ import pytest
 from qiskit_runtime_server.jobs.cpus import usable_cpus
 
 AFFINITY = len(os.sched_getaffinity(0))
+
+
+def cgroups(tmp_path: Path, own: str, quotas: dict[str, str]) -> tuple[Path, Path]:
+    """A cgroup v2 tree with ``cpu.max`` files, and a /proc/self/cgroup naming ``own``."""
+    root = tmp_path / "cgroup"
+    for directory, cpu_max in quotas.items():
+        (root / directory).mkdir(parents=True, exist_ok=True)
+        (root / directory / "cpu.max").write_text(cpu_max)
+    own_file = tmp_path / "self-cgroup"
+    own_file.write_text(f"0::{own}\n")
+    return root, own_file
 
 
 @pytest.mark.parametrize(
@@ -23,10 +34,15 @@ AFFINITY = len(os.sched_getaffinity(0))
     ],
 )
 def test_a_cgroup_quota_caps_the_affinity_mask(tmp_path: Path, cpu_max: str, expected: int) -> None:
-    path = tmp_path / "cpu.max"
-    path.write_text(cpu_max)
-    assert usable_cpus(path) == expected
+    assert usable_cpus(*cgroups(tmp_path, "/", {".": cpu_max})) == expected
 
 
-def test_without_a_cgroup_file_the_affinity_mask_counts(tmp_path: Path) -> None:
-    assert usable_cpus(tmp_path / "absent") == AFFINITY
+def test_the_tightest_quota_of_the_cgroup_and_its_ancestors_counts(tmp_path: Path) -> None:
+    quotas = {"system.slice": "100000 100000", "system.slice/qrs.service": "max 100000"}
+    assert usable_cpus(*cgroups(tmp_path, "/system.slice/qrs.service", quotas)) == 1
+    elsewhere = {"other.slice": "100000 100000", "mine": "max 100000"}
+    assert usable_cpus(*cgroups(tmp_path / "b", "/mine", elsewhere)) == AFFINITY
+
+
+def test_without_cgroup_files_the_affinity_mask_counts(tmp_path: Path) -> None:
+    assert usable_cpus(tmp_path / "absent", tmp_path / "absent-too") == AFFINITY

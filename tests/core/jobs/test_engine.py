@@ -198,12 +198,12 @@ def test_jobs_of_a_live_engine_elsewhere_keep_running_until_its_heartbeat_stops(
     jobs = started(store)
     jobs._heartbeats = Heartbeats(gone_after=0.0)
     jobs.recover(starting=False)  # first sight of its count
-    assert store.job_states(["theirs"]) == {"theirs": (JobStatus.RUNNING, "other")}
+    assert store.job_states(["theirs"])["theirs"].status == JobStatus.RUNNING
     assert store.beat("other")
     jobs.recover(starting=False)  # it changed: alive
-    assert store.job_states(["theirs"])["theirs"][0] == JobStatus.RUNNING
+    assert store.job_states(["theirs"])["theirs"].status == JobStatus.RUNNING
     jobs.recover(starting=False)  # unchanged since: gone
-    assert store.job_states(["theirs"])["theirs"][0] == JobStatus.QUEUED
+    assert store.job_states(["theirs"])["theirs"].status == JobStatus.QUEUED
     assert "queued again" in store.job_logs("theirs")[-1]
     assert [e.id for e in store.engines()] == [jobs.record.id]
     assert jobs._pending == {"testkit"}
@@ -219,11 +219,13 @@ def test_jobs_of_an_ended_engine_process_on_this_host_run_again_at_once(
     running(store, "b", "stopped cleanly")  # its engine unregistered itself
     running(store, "c", None)  # from before engines were recorded
     started(store)
-    assert {s for s, _ in store.job_states(["a", "b", "c"]).values()} == {JobStatus.QUEUED}
+    assert {s.status for s in store.job_states(["a", "b", "c"]).values()} == {JobStatus.QUEUED}
     assert "ended" not in {e.id for e in store.engines()}
 
 
-def test_a_job_only_another_live_engine_can_run_is_left_to_it(store: SqlJobStore) -> None:
+def test_a_job_only_another_engine_can_run_waits_for_it(store: SqlJobStore) -> None:
+    """A CPU server leaves GPU jobs queued while the GPU server lives, and while it restarts;
+    only a server starting with no engine to run them fails them (an executor uninstalled)."""
     store.register_engine(elsewhere("gpu", ("custatevec",)))
     queued_there = JobRecord(
         id="gpu-job", instance="i", program_id="sampler", backend="fake_manila@custatevec",
@@ -231,11 +233,56 @@ def test_a_job_only_another_live_engine_can_run_is_left_to_it(store: SqlJobStore
     )  # fmt: skip
     store.add_job(queued_there, "{}")
     jobs = started(store)
-    assert store.job_states(["gpu-job"])["gpu-job"][0] == JobStatus.QUEUED
+    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.QUEUED
     jobs._heartbeats = Heartbeats(gone_after=0.0)
     jobs.recover(starting=False)
-    jobs.recover(starting=False)  # its heartbeat stopped: no engine can run the job
-    assert store.job_states(["gpu-job"])["gpu-job"][0] == JobStatus.FAILED
+    jobs.recover(starting=False)  # its heartbeat stopped: it is forgotten, the job waits
+    assert store.engines() == [jobs.record]
+    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.QUEUED
+    started(store)  # no registered engine runs custatevec
+    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.FAILED
+
+
+def test_a_broken_executor_leaves_queued_jobs_to_another_server(store: SqlJobStore) -> None:
+    jobs = started(store)
+    queued(store, "a", 1)
+    pool = jobs._pools["testkit"]
+    pool.broken = "no GPU driver"
+    store.register_engine(elsewhere("healthy"))
+    jobs._fail_queued(pool)
+    assert store.job_states(["a"])["a"].status == JobStatus.QUEUED
+    jobs._pending.clear()
+    jobs._last_idle_look = 0.0
+    jobs._sweep()
+    assert "testkit" not in jobs._pending  # no look every second at a broken executor
+    store.forget_engine("healthy")
+    jobs._fail_queued(pool)
+    assert store.job_states(["a"])["a"].status == JobStatus.FAILED
+
+
+def test_a_running_job_from_before_engines_were_recorded_is_taken_once(
+    store: SqlJobStore,
+) -> None:
+    running(store, "old", None)
+    first, second = engine(store), engine(store)
+    store.register_engine(first.record)
+    store.register_engine(second.record)
+    stale_view = store.jobs_in_status(JobStatus.RUNNING)
+    first.recover()
+    assert store.claim_next("testkit", running_at=utcnow(), log="x", engine_id=first.record.id)
+    # The second server read the job before: its re-queue must not undo the first's claim.
+    with mock.patch.object(store, "jobs_in_status", return_value=stale_view):
+        second.recover(starting=False)
+    state = store.job_states(["old"])["old"]
+    assert (state.status, state.engine_id) == (JobStatus.RUNNING, first.record.id)
+
+
+def test_a_job_this_engine_lost_track_of_runs_again(store: SqlJobStore) -> None:
+    jobs = started(store)
+    running(store, "orphan", jobs.record.id)  # a finish whose write failed, say
+    jobs.recover(starting=False)
+    assert store.job_states(["orphan"])["orphan"].status == JobStatus.QUEUED
+    assert "lost track" in store.job_logs("orphan")[-1]
 
 
 def test_a_job_cancelled_through_another_server_stops_within_a_look(store: SqlJobStore) -> None:
@@ -264,7 +311,24 @@ def test_an_engine_found_gone_keeps_its_results_off_a_job_run_again_elsewhere(
     store.transition("a", {JobStatus.RUNNING}, status=JobStatus.QUEUED)
     assert store.claim_next("testkit", running_at=utcnow(), log="again", engine_id="third")
     jobs._finish(worker, "a", JobStatus.COMPLETED, 0.1, [], result=b"late")
-    assert store.job_states(["a"]) == {"a": (JobStatus.RUNNING, "third")}
-    jobs._last_beat = 0.0
-    jobs._sweep()  # its heartbeat finds it unregistered: it registers again
+    state = store.job_states(["a"])["a"]
+    assert (state.status, state.engine_id) == (JobStatus.RUNNING, "third")
+    jobs._beat_once()  # its heartbeat finds it unregistered: it registers again
     assert jobs.record.id in {e.id for e in store.engines()}
+
+
+def test_a_job_run_again_by_the_same_engine_stops_its_first_worker(store: SqlJobStore) -> None:
+    jobs = started(store)
+    queued(store, "a", 1)
+    first = idle_worker(jobs)
+    jobs._dispatch()
+    assert sent_job(first) == "a"
+    # Wrongly found gone and re-queued, then claimed again by this engine's other worker.
+    store.transition("a", {JobStatus.RUNNING}, status=JobStatus.QUEUED)
+    second = idle_worker(jobs)
+    jobs.notify("testkit")
+    jobs._dispatch()
+    assert sent_job(second) == "a"
+    jobs._stop_jobs_no_longer_ours()
+    first.process.kill.assert_called_once()
+    second.process.kill.assert_not_called()

@@ -29,7 +29,22 @@ def test_an_engine_on_this_host_is_gone_when_its_process_is() -> None:
 def test_an_engine_on_another_host_or_boot_is_not_judged_by_process_ids() -> None:
     me = this_engine(["aer"])
     assert not gone_here(replace(me, host="elsewhere", pid_started="0"), me)
-    assert not gone_here(replace(me, boot_id="before a reboot", pid_started="0"), me)
+    assert not gone_here(replace(me, pid_space="another boot or container", pid_started="0"), me)
+
+
+def test_a_gap_in_this_servers_own_looks_forgets_what_it_saw() -> None:
+    """After this server's database outage (or a stall), nobody's count is judged stale."""
+    engine = this_engine(["aer"])
+    heartbeats = Heartbeats(gone_after=30, gap=15)
+    assert heartbeats.stopped_among([engine], now=0) == set()
+    for now in range(5, 35, 5):
+        heartbeats.stopped_among([engine], now=now)
+    assert heartbeats.stopped_among([engine], now=35) == {engine.id}
+    fresh = Heartbeats(gone_after=30, gap=15)
+    fresh.stopped_among([engine], now=0)
+    fresh.stopped_among([engine], now=5)
+    assert fresh.stopped_among([engine], now=45) == set()  # 40 s without a look
+    assert fresh.stopped_among([engine], now=50) == set()
 
 
 def test_a_heartbeat_that_stops_changing_means_gone() -> None:

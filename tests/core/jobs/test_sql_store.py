@@ -21,7 +21,7 @@ from qiskit_runtime_server.jobs.models import (
     utcnow,
 )
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
-from qiskit_runtime_server.jobs.store import JobOutcome, JobQuery
+from qiskit_runtime_server.jobs.store import JobOutcome, JobQuery, JobState
 
 INSTANCE = "crn:v1:test:a"
 
@@ -223,10 +223,14 @@ def test_an_owned_transition_needs_the_jobs_engine(store: SqlJobStore) -> None:
     assert store.claim_next("aer", running_at=utcnow(), log="started", engine_id="e1")
     done = {"status": JobStatus.COMPLETED, "finished_at": utcnow()}
     assert store.transition("a", {JobStatus.RUNNING}, owner="e2", **done) is None
-    assert store.job_states(["a", "missing"]) == {"a": (JobStatus.RUNNING, "e1")}
+    assert store.transition("a", {JobStatus.RUNNING}, owner=None, **done) is None
+    assert store.job_states(["a", "missing"]) == {"a": JobState(JobStatus.RUNNING, "e1", 1)}
     assert store.transition("a", {JobStatus.RUNNING}, owner="e1", **done) is not None
-    assert store.job_states(["a"]) == {"a": (JobStatus.COMPLETED, "e1")}
+    assert store.job_states(["a"]) == {"a": JobState(JobStatus.COMPLETED, "e1", 1)}
     assert store.job_states([]) == {}
+    store.add_job(job("unowned", status=JobStatus.RUNNING), "{}")
+    assert store.transition("unowned", {JobStatus.RUNNING}, owner="e1", **done) is None
+    assert store.transition("unowned", {JobStatus.RUNNING}, owner=None, **done) is not None
 
 
 def test_engines_register_beat_and_are_forgotten(store: SqlJobStore) -> None:

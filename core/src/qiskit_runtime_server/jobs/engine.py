@@ -38,7 +38,7 @@ from .models import (
     utcnow,
 )
 from .sessions import SessionService
-from .store import JobStore
+from .store import ANY_ENGINE, AnyEngine, JobStore
 from .worker import Assignment, WorkerSpec, worker_main
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ RETENTION_SWEEP_MAX_SECONDS = 3600.0
 OWNERSHIP_LOOK_SECONDS = 1.0
 #: How often an engine looks for other engines that are gone, to re-run their jobs.
 GONE_LOOK_SECONDS = 5.0
+#: The heartbeat (its own thread, so that a slow step does not pass for death) stops when the
+#: engine thread has not completed a step for this long: a hung engine's jobs then run elsewhere.
+ENGINE_STALL_SECONDS = 120.0
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -115,7 +118,7 @@ class JobEngine:
         self._gpu_executors = {
             name for name, executor in plugins.executors.items() if executor.info.device != "CPU"
         }
-        cpus = usable_cpus()
+        self._cpus = cpus = usable_cpus()
         for name in available_executors(plugins):
             executor = plugins.executors[name]
             default = (settings.workers or cpus) if executor.info.device == "CPU" else 1
@@ -140,21 +143,24 @@ class JobEngine:
         self._last_session_sweep = 0.0
         self._last_idle_look = 0.0
         self._last_retention_sweep = 0.0
-        self._last_beat = 0.0
+        self._last_step = time.monotonic()
         self._last_ownership_look = 0.0
         self._last_gone_look = 0.0
         #: This engine as the database knows it; the id stamps the jobs it claims.
         self.record = this_engine(list(self._pools))
         self._heartbeats = Heartbeats()
+        self._heart = threading.Thread(target=self._beat, name="qrs-engine-heartbeat", daemon=True)
 
     # -- control from other threads ------------------------------------------------------------
 
     def start(self) -> None:
         self.store.register_engine(self.record)
+        self._heart.start()
         self.recover()
         for pool in self._pools.values():
             for _ in range(pool.size if self.settings.prestart_workers else 1):
                 self._spawn(pool)
+        self._last_step = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
@@ -162,6 +168,8 @@ class JobEngine:
         self.wake()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._heart.is_alive():
+            self._heart.join(timeout=10)
         for pool in self._pools.values():
             for worker in pool.workers:
                 self._kill(worker)
@@ -196,56 +204,55 @@ class JobEngine:
 
     def recover(self, *, starting: bool = True) -> None:
         """Re-queue the running jobs of engines that are gone (a previous run of this server
-        included), fail those that cannot run again and the queued jobs that no engine can
-        run. An engine on another host counts as alive until its heartbeat stops.
+        included) and fail those interrupted too often. An engine elsewhere counts as alive
+        until its heartbeat stops.
 
-        Also run every few seconds (``starting=False``); the queued jobs are then read only
-        when an engine was found gone, as their count is unbounded (running jobs are not)."""
+        At start, also fail the jobs, queued or interrupted, that no registered engine can run
+        (an executor uninstalled). The same look runs every few seconds (``starting=False``)
+        without that: another server may be restarting, and queued jobs wait for it."""
         # Jobs before engines: an engine that claimed a job read here was registered before.
         running = self.store.jobs_in_status(JobStatus.RUNNING)
         engines = self.store.engines()
-        gone = {
-            e.id
-            for e in engines
-            if e.id != self.record.id and (gone_here(e, self.record) or self._heartbeats.stopped(e))
-        }
-        alive = [e for e in engines if e.id not in gone]
-        if self.record.id not in {e.id for e in alive}:
-            alive.append(self.record)
+        others = [e for e in engines if e.id != self.record.id]
+        stopped = self._heartbeats.stopped_among(others)
+        gone = {e.id for e in others if e.id in stopped or gone_here(e, self.record)}
+        alive = [self.record, *(e for e in others if e.id not in gone)]
         runnable = {name for e in alive for name in e.executors}
-        registered = {e.id for e in alive}
+        held = {w.job.id for w in self._busy_workers() if w.job is not None}
         now = isoformat(utcnow())
         for job in running:
-            if job.engine_id in registered:
+            if job.engine_id == self.record.id:
+                if job.id in held:
+                    continue
+                why = "the job engine lost track of the job"  # a write that failed midway
+            elif job.engine_id in {e.id for e in alive}:
                 continue  # running on an engine that is alive
-            if job.executor in runnable and job.attempts < MAX_ATTEMPTS:
-                self.store.transition(
-                    job.id,
-                    RUNNING,
-                    owner=job.engine_id,
-                    status=JobStatus.QUEUED,
-                    running_at=None,
-                    logs=[f"{now} WARNING the server stopped while the job ran; queued again"],
-                )
-                if job.executor in self._pools:
-                    self.notify(job.executor)
             else:
-                why = (
+                why = "the server stopped while the job ran"
+            if job.attempts >= MAX_ATTEMPTS or (starting and job.executor not in runnable):
+                because = (
                     f"it was interrupted {job.attempts} times"
-                    if job.executor in runnable
+                    if job.attempts >= MAX_ATTEMPTS
                     else f"executor {job.executor!r} is not available on this server"
                 )
-                self._fail(
-                    job,
-                    f"interrupted: the server stopped while the job ran and {why}",
-                    owner=job.engine_id,
-                )
-        if not (starting or gone):
-            return
-        for job in self.store.jobs_in_status(JobStatus.QUEUED):
-            if job.executor not in runnable:
-                reason = f"executor {job.executor!r} is not available on this server"
-                self._fail(job, reason, owner=None, running=False)
+                self._fail(job, f"interrupted: {why} and {because}", owner=job.engine_id)
+                continue
+            requeued = self.store.transition(
+                job.id,
+                RUNNING,
+                owner=job.engine_id,
+                status=JobStatus.QUEUED,
+                running_at=None,
+                engine_id=None,
+                logs=[f"{now} WARNING {why}; queued again"],
+            )
+            if requeued is not None and job.executor in self._pools:
+                self.notify(job.executor)
+        if starting:
+            for job in self.store.jobs_in_status(JobStatus.QUEUED):
+                if job.executor not in runnable:
+                    reason = f"executor {job.executor!r} is not available on this server"
+                    self._fail(job, reason, owner=ANY_ENGINE, running=False)
         for engine_id in gone:
             self.store.forget_engine(engine_id)
             self._heartbeats.forget(engine_id)
@@ -259,6 +266,24 @@ class JobEngine:
             except Exception:  # pragma: no cover - keep the engine alive whatever happens
                 logger.exception("job engine step failed")
                 time.sleep(0.5)
+            self._last_step = time.monotonic()
+
+    def _beat(self) -> None:
+        """The heartbeat thread: others re-run this engine's jobs when it stops."""
+        while not self._stopping.wait(HEARTBEAT_SECONDS):
+            if time.monotonic() - self._last_step > ENGINE_STALL_SECONDS:
+                continue  # hung: let the others judge it gone
+            try:
+                self._beat_once()
+            except Exception:  # the database is unreachable: the next beat tries again
+                logger.warning("job engine heartbeat failed", exc_info=True)
+
+    def _beat_once(self) -> None:
+        if not self.store.beat(self.record.id):
+            # Found gone by another server (this one's database was unreachable for long):
+            # its jobs may run elsewhere now, and the ownership look stops them here.
+            logger.warning("the job engine was found gone by another server; registering again")
+            self.store.register_engine(self.record)
 
     def _step(self) -> None:
         workers = [w for pool in self._pools.values() for w in pool.workers]
@@ -331,11 +356,11 @@ class JobEngine:
         if job is None or job.id != job_id:  # pragma: no cover - protocol error
             logger.error("worker %s reported job %s it was not running", worker.process.pid, job_id)
             return
-        self.store.transition(
+        finished = self.store.transition(
             job_id, RUNNING, owner=self.record.id, status=status, finished_at=utcnow(),
             usage_seconds=elapsed, logs=logs, **changes,
         )  # fmt: skip
-        if job.session_id:
+        if finished is not None and job.session_id:
             self.sessions.job_finished(job.session_id, elapsed)
 
     def _reap(self, worker: _Worker) -> None:
@@ -347,8 +372,8 @@ class JobEngine:
         if worker.job is not None:
             elapsed = time.monotonic() - worker.started
             reason = f"the worker process running the job {reason}"
-            self._fail(worker.job, reason, elapsed, owner=self.record.id)
-            if worker.job.session_id:
+            failed = self._fail(worker.job, reason, elapsed, owner=self.record.id)
+            if failed and worker.job.session_id:
                 self.sessions.job_finished(worker.job.session_id, elapsed)
         elif not worker.ready:
             pool.startup_failures += 1
@@ -364,12 +389,12 @@ class JobEngine:
         reason: str,
         elapsed: float = 0.0,
         *,
-        owner: str | None,
+        owner: str | AnyEngine | None,
         running: bool = True,
-    ) -> None:
-        """Fail ``job``: a running one only while engine ``owner`` runs it (None: whatever
-        engine, for a queued job or one that ran before engines were recorded)."""
-        self.store.transition(
+    ) -> bool:
+        """Fail ``job`` if it is still running on engine ``owner`` (queued, with
+        ``ANY_ENGINE``); whether it was."""
+        failed = self.store.transition(
             job.id,
             RUNNING if running else {JobStatus.QUEUED},
             owner=owner,
@@ -381,6 +406,7 @@ class JobEngine:
             result=compress(reason),
             logs=[f"{isoformat(utcnow())} ERROR {reason}"],
         )
+        return failed is not None
 
     def _kill(self, worker: _Worker) -> None:
         pool = self._pool_of(worker)
@@ -392,8 +418,10 @@ class JobEngine:
         job = worker.job
         if job is not None:  # cancelled or timed out: keep the time it used
             elapsed = time.monotonic() - worker.started
-            self.store.transition(job.id, {JobStatus.CANCELLED}, usage_seconds=elapsed)
-            if job.session_id:
+            cancelled = self.store.transition(
+                job.id, {JobStatus.CANCELLED}, owner=self.record.id, usage_seconds=elapsed
+            )
+            if cancelled is not None and job.session_id:
                 self.sessions.job_finished(job.session_id, elapsed)
 
     def _enforce_deadlines(self) -> None:
@@ -414,13 +442,6 @@ class JobEngine:
 
     def _sweep(self) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_SECONDS:
-            self._last_beat = now
-            if not self.store.beat(self.record.id):
-                # Others judged this engine gone (the database was unreachable for long) and
-                # may have re-queued its jobs: those are checked below, and it registers again.
-                logger.warning("the job engine was found gone by another server; registering")
-                self.store.register_engine(self.record)
         if now - self._last_ownership_look >= OWNERSHIP_LOOK_SECONDS:
             self._last_ownership_look = now
             self._stop_jobs_no_longer_ours()
@@ -431,8 +452,9 @@ class JobEngine:
             self._last_idle_look = now
             for pool in self._pools.values():
                 # An idle worker, or room for one (a killed worker is replaced only for a job).
-                if len(pool.workers) < pool.size or any(
-                    w.ready and w.job is None for w in pool.workers
+                if pool.broken is None and (
+                    len(pool.workers) < pool.size
+                    or any(w.ready and w.job is None for w in pool.workers)
                 ):
                     self._pending.add(pool.executor)
         if now - self._last_session_sweep >= SESSION_SWEEP_SECONDS:
@@ -450,13 +472,18 @@ class JobEngine:
     def _stop_jobs_no_longer_ours(self) -> None:
         """Kill the workers whose job was cancelled through another server, or re-queued by
         one that found this engine gone (its result would no longer be written anyway)."""
-        busy = {w.job.id: w for w in self._busy_workers() if w.job is not None}
+        busy = [(w, w.job) for w in self._busy_workers() if w.job is not None]
         if not busy:
             return
-        states = self.store.job_states(busy)
-        for job_id, worker in busy.items():
-            status, engine_id = states.get(job_id, (None, None))
-            if status != JobStatus.RUNNING or engine_id != self.record.id:
+        states = self.store.job_states({job.id for _, job in busy})
+        for worker, job in busy:
+            state = states.get(job.id)
+            if (
+                state is None
+                or state.status != JobStatus.RUNNING
+                or state.engine_id != self.record.id
+                or state.attempts != job.attempts  # re-queued, then claimed again here
+            ):
                 self._kill(worker)
 
     def _dispatch(self) -> None:
@@ -525,8 +552,9 @@ class JobEngine:
             # The worker died before it got the job: give the job back to the queue.
             worker.job = None
             self.store.transition(
-                job.id, RUNNING, owner=self.record.id, status=JobStatus.QUEUED, running_at=None
-            )
+                job.id, RUNNING, owner=self.record.id, status=JobStatus.QUEUED, running_at=None,
+                engine_id=None,
+            )  # fmt: skip
             self._kill(worker)
             return True
         if job.session_id:
@@ -544,7 +572,7 @@ class JobEngine:
         state's update, whose threads wait for each other at every gate, would stall. Cores
         already offered to running jobs are not idle, and none are while this executor has
         jobs waiting for a worker."""
-        cpus = usable_cpus()
+        cpus = self._cpus
         if worker.executor in self._gpu_executors:
             return cpus, 0
         share = self.settings.job_threads or max(1, cpus // self._pool_of(worker).size)
@@ -560,10 +588,14 @@ class JobEngine:
         return share, idle
 
     def _fail_queued(self, pool: _Pool) -> None:
-        """Fail the queued jobs of an executor whose workers cannot start."""
+        """Fail the queued jobs of an executor whose workers cannot start here, unless another
+        server sharing the database offers it."""
+        others = (e for e in self.store.engines() if e.id != self.record.id)
+        if any(pool.executor in e.executors for e in others):
+            return
         while (job := self.store.next_queued(pool.executor)) is not None:
             reason = f"executor {pool.executor!r} cannot run: {pool.broken}"
-            self._fail(job, reason, owner=None, running=False)
+            self._fail(job, reason, owner=ANY_ENGINE, running=False)
 
     def _spawn(self, pool: _Pool) -> None:
         parent, child = self._context.Pipe()

@@ -5,11 +5,12 @@ registers an :class:`EngineRecord` and stamps the jobs it claims; a starting ser
 re-run the jobs of an engine that is alive elsewhere (they would run twice), but must re-run
 those of one that died. Two tests, the first exact, the second for other hosts:
 
-- an engine on this machine (same host name and boot) is gone when its process is: the process
-  id with the kernel's start time, so a reused id (a container restarted with the same ids)
-  does not pass for the old engine;
+- an engine that shares this process's PID space (same host name, boot and PID namespace) is
+  gone when its process is: the process id with the kernel's start time, so a reused id does
+  not pass for the old engine; a process this one cannot see counts as alive;
 - any engine is gone once its heartbeat count has not changed for ``ENGINE_GONE_SECONDS`` of
-  this server's own clock: no clocks are compared across hosts.
+  this server's own clock (no clocks are compared across hosts), while this server was
+  reading the database all along: after its own outage or stall it watches afresh.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from .models import EngineRecord
 HEARTBEAT_SECONDS = 2.0
 #: Heartbeats unchanged this long (as this server measures) mean the engine is gone.
 ENGINE_GONE_SECONDS = 30.0
+#: A longer gap between two of this server's reads of the engines (its database was
+#: unreachable, or it stalled) says nothing of the others: it forgets what it saw.
+OBSERVATION_GAP_SECONDS = 15.0
 
 
 def this_engine(executors: list[str]) -> EngineRecord:
@@ -33,17 +37,18 @@ def this_engine(executors: list[str]) -> EngineRecord:
     return EngineRecord(
         id=uuid.uuid4().hex,
         host=socket.gethostname()[:256],
-        boot_id=_boot_id(),
+        pid_space=_pid_space(),
         pid=pid,
         pid_started=process_started(pid) or "",
         executors=sorted(executors),
     )
 
 
-def _boot_id() -> str:
+def _pid_space() -> str:
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:  # not Linux: no local test, heartbeats only
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:  # not Linux: the host name and process ids alone
         return ""
 
 
@@ -60,12 +65,13 @@ def process_started(pid: int) -> str | None:
 
 
 def gone_here(engine: EngineRecord, me: EngineRecord) -> bool:
-    """Whether ``engine`` ran on this machine and its process has ended."""
-    if (engine.host, engine.boot_id) != (me.host, me.boot_id):
+    """Whether ``engine`` shares this process's PID space and its process has ended."""
+    if (engine.host, engine.pid_space) != (me.host, me.pid_space):
         return False
-    if not engine.boot_id:  # no /proc (macOS): the process id alone, which may be reused
+    started = process_started(engine.pid)
+    if started is None:  # no /proc, or hidden from this user: whether the id is in use
         return not _exists(engine.pid)
-    return process_started(engine.pid) != engine.pid_started
+    return started != engine.pid_started
 
 
 def _exists(pid: int) -> bool:
@@ -81,9 +87,21 @@ def _exists(pid: int) -> bool:
 class Heartbeats:
     """What this server saw of each engine's heartbeat count, and since when (monotonic)."""
 
-    def __init__(self, gone_after: float = ENGINE_GONE_SECONDS) -> None:
+    def __init__(
+        self, gone_after: float = ENGINE_GONE_SECONDS, gap: float = OBSERVATION_GAP_SECONDS
+    ) -> None:
         self.gone_after = gone_after
+        self.gap = gap
         self._seen: dict[str, tuple[int, float]] = {}
+        self._last_look: float | None = None
+
+    def stopped_among(self, engines: list[EngineRecord], now: float | None = None) -> set[str]:
+        """The ids of ``engines`` (just read) whose count stopped; call it at every read."""
+        now = time.monotonic() if now is None else now
+        if self._last_look is not None and now - self._last_look > self.gap:
+            self._seen.clear()
+        self._last_look = now
+        return {engine.id for engine in engines if self.stopped(engine, now)}
 
     def stopped(self, engine: EngineRecord, now: float | None = None) -> bool:
         """Whether ``engine``'s count has not changed for ``gone_after`` seconds."""

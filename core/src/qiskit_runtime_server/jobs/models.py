@@ -165,9 +165,9 @@ class EngineRecord:
 
     id: str
     host: str
-    #: The kernel's boot id: the same host name after a reboot is another machine's worth of
-    #: processes, and a process id of before means nothing.
-    boot_id: str
+    #: Where its process id means something: the kernel's boot id and the process's PID
+    #: namespace (containers on one host have their own, even with the host's name).
+    pid_space: str
     pid: int
     #: The process's start time as the kernel counts it: a reused process id has another.
     pid_started: str

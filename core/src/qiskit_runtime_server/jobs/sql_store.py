@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from ..database.schema import engines, job_logs, job_tags, jobs, sessions
 from .blobs import compress, decompress, decompress_at_most
 from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
-from .store import Claim, JobOutcome, JobQuery, JobStore
+from .store import ANY_ENGINE, AnyEngine, Claim, JobOutcome, JobQuery, JobState, JobStore
 
 _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -98,13 +98,15 @@ _CLAIM_UPDATE = (
 
 @functools.lru_cache(maxsize=128)
 def _transition_statement(
-    columns: tuple[str, ...], allowed_from: tuple[str, ...], owned: bool
+    columns: tuple[str, ...], allowed_from: tuple[str, ...], owner: str
 ) -> sa.Update:
-    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` (and, if
-    ``owned``, the engine is ``:b_owner``) RETURNING the record; the engine uses a handful of
-    such shapes, each built once."""
+    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` and the engine
+    is ``owner`` ("any", "none" or "bound": ``:b_owner``) RETURNING the record; the engine uses
+    a handful of such shapes, each built once."""
     condition = [jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from)]
-    if owned:
+    if owner == "none":
+        condition.append(jobs.c.engine_id.is_(None))
+    elif owner == "bound":
         condition.append(jobs.c.engine_id == sa.bindparam("b_owner"))
     return (
         jobs.update()
@@ -237,7 +239,7 @@ class SqlJobStore(JobStore):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
-        owner: str | None = None,
+        owner: str | AnyEngine | None = ANY_ENGINE,
         **changes: Any,
     ) -> JobRecord | None:
         values = self._job_changes(changes)
@@ -245,9 +247,10 @@ class SqlJobStore(JobStore):
             values["result"] = result
         columns = tuple(sorted(values))
         statuses = tuple(sorted(s.value for s in allowed_from))
-        statement = _transition_statement(columns, statuses, owner is not None)
+        shape = "any" if owner is ANY_ENGINE else "none" if owner is None else "bound"
+        statement = _transition_statement(columns, statuses, shape)
         parameters = {f"b_{name}": values[name] for name in columns}
-        if owner is not None:
+        if isinstance(owner, str):
             parameters["b_owner"] = owner
         with self.engine.begin() as conn:
             row = conn.execute(statement, {"b_id": job_id, **parameters}).first()
@@ -359,16 +362,18 @@ class SqlJobStore(JobStore):
             )
             return [_job(row) for row in rows]
 
-    def job_states(self, job_ids: Collection[str]) -> dict[str, tuple[JobStatus, str | None]]:
+    def job_states(self, job_ids: Collection[str]) -> dict[str, JobState]:
         if not job_ids:
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(jobs.c.id, jobs.c.status, jobs.c.engine_id).where(
+                sa.select(jobs.c.id, jobs.c.status, jobs.c.engine_id, jobs.c.attempts).where(
                     jobs.c.id.in_(list(job_ids))
                 )
             )
-            return {row.id: (JobStatus(row.status), row.engine_id) for row in rows}
+            return {
+                row.id: JobState(JobStatus(row.status), row.engine_id, row.attempts) for row in rows
+            }
 
     def queue_lengths(self) -> dict[str, int]:
         with self.engine.connect() as conn:

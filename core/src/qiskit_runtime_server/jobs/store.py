@@ -8,6 +8,7 @@ row, so that status polls stay cheap.
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,24 @@ from datetime import datetime
 from typing import Any
 
 from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
+
+
+class AnyEngine(enum.Enum):
+    """``transition(owner=ANY_ENGINE)``: whatever engine the job is on (None means none)."""
+
+    ANY = "any"
+
+
+ANY_ENGINE = AnyEngine.ANY
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job's status and claim, for an engine checking that a running job is still its own."""
+
+    status: JobStatus
+    engine_id: str | None
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -101,13 +120,13 @@ class JobStore(ABC):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
-        owner: str | None = None,
+        owner: str | AnyEngine | None = ANY_ENGINE,
         **changes: Any,
     ) -> JobRecord | None:
-        """If the job's status is in ``allowed_from`` (and, given ``owner``, its ``engine_id``
-        is that engine): apply ``changes``, store ``result`` (zlib-compressed text) and append
-        ``logs``, in one transaction. The new record, or None if the job does not exist or was
-        in another status or engine."""
+        """If the job's status is in ``allowed_from`` and its ``engine_id`` is ``owner``
+        (unless ``ANY_ENGINE``): apply ``changes``, store ``result`` (zlib-compressed text) and
+        append ``logs``, in one transaction. The new record, or None if the job does not exist
+        or was in another status or on another engine."""
 
     @abstractmethod
     def append_logs(self, job_id: str, lines: Sequence[str]) -> None: ...
@@ -141,7 +160,7 @@ class JobStore(ABC):
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]: ...
 
     @abstractmethod
-    def job_states(self, job_ids: Collection[str]) -> dict[str, tuple[JobStatus, str | None]]:
+    def job_states(self, job_ids: Collection[str]) -> dict[str, JobState]:
         """Status and engine of each existing job of ``job_ids`` (an engine checks that the
         jobs it runs are still its own and not cancelled through another server)."""
 

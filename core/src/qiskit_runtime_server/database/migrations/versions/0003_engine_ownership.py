@@ -27,7 +27,7 @@ def upgrade() -> None:
         "engines",
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("host", sa.String(256), nullable=False),
-        sa.Column("boot_id", sa.String(64), nullable=False),
+        sa.Column("pid_space", sa.String(128), nullable=False),
         sa.Column("pid", sa.Integer, nullable=False),
         sa.Column("pid_started", sa.String(32), nullable=False),
         sa.Column("executors", sa.JSON, nullable=False),
