@@ -190,6 +190,20 @@ def started(store: SqlJobStore) -> JobEngine:
     return jobs
 
 
+def running_here(store: SqlJobStore, job_id: str) -> tuple[JobEngine, _Worker]:
+    """A started engine whose stand-in worker runs ``job_id``."""
+    jobs = started(store)
+    queued(store, job_id, 1)
+    worker = idle_worker(jobs)
+    jobs._dispatch()
+    assert sent_job(worker) == job_id
+    return jobs, worker
+
+
+def status_of(store: SqlJobStore, job_id: str) -> JobStatus:
+    return store.job_states([job_id])[job_id].status
+
+
 def test_jobs_of_a_live_engine_elsewhere_keep_running_until_its_heartbeat_stops(
     store: SqlJobStore,
 ) -> None:
@@ -198,12 +212,12 @@ def test_jobs_of_a_live_engine_elsewhere_keep_running_until_its_heartbeat_stops(
     jobs = started(store)
     jobs._heartbeats = Heartbeats(gone_after=0.0)
     jobs.recover(starting=False)  # first sight of its count
-    assert store.job_states(["theirs"])["theirs"].status == JobStatus.RUNNING
+    assert status_of(store, "theirs") == JobStatus.RUNNING
     assert store.beat("other")
     jobs.recover(starting=False)  # it changed: alive
-    assert store.job_states(["theirs"])["theirs"].status == JobStatus.RUNNING
+    assert status_of(store, "theirs") == JobStatus.RUNNING
     jobs.recover(starting=False)  # unchanged since: gone
-    assert store.job_states(["theirs"])["theirs"].status == JobStatus.QUEUED
+    assert status_of(store, "theirs") == JobStatus.QUEUED
     assert "queued again" in store.job_logs("theirs")[-1]
     assert [e.id for e in store.engines()] == [jobs.record.id]
     assert jobs._pending == {"testkit"}
@@ -233,14 +247,14 @@ def test_a_job_only_another_engine_can_run_waits_for_it(store: SqlJobStore) -> N
     )  # fmt: skip
     store.add_job(queued_there, "{}")
     jobs = started(store)
-    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.QUEUED
+    assert status_of(store, "gpu-job") == JobStatus.QUEUED
     jobs._heartbeats = Heartbeats(gone_after=0.0)
     jobs.recover(starting=False)
     jobs.recover(starting=False)  # its heartbeat stopped: it is forgotten, the job waits
     assert store.engines() == [jobs.record]
-    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.QUEUED
+    assert status_of(store, "gpu-job") == JobStatus.QUEUED
     started(store)  # no registered engine runs custatevec
-    assert store.job_states(["gpu-job"])["gpu-job"].status == JobStatus.FAILED
+    assert status_of(store, "gpu-job") == JobStatus.FAILED
 
 
 def test_a_broken_executor_leaves_queued_jobs_to_another_server(store: SqlJobStore) -> None:
@@ -250,14 +264,14 @@ def test_a_broken_executor_leaves_queued_jobs_to_another_server(store: SqlJobSto
     pool.broken = "no GPU driver"
     store.register_engine(elsewhere("healthy"))
     jobs._fail_queued(pool)
-    assert store.job_states(["a"])["a"].status == JobStatus.QUEUED
+    assert status_of(store, "a") == JobStatus.QUEUED
     jobs._pending.clear()
     jobs._last_idle_look = 0.0
     jobs._sweep()
     assert "testkit" not in jobs._pending  # no look every second at a broken executor
     store.forget_engine("healthy")
     jobs._fail_queued(pool)
-    assert store.job_states(["a"])["a"].status == JobStatus.FAILED
+    assert status_of(store, "a") == JobStatus.FAILED
 
 
 def test_a_running_job_from_before_engines_were_recorded_is_taken_once(
@@ -281,16 +295,12 @@ def test_a_job_this_engine_lost_track_of_runs_again(store: SqlJobStore) -> None:
     jobs = started(store)
     running(store, "orphan", jobs.record.id)  # a finish whose write failed, say
     jobs.recover(starting=False)
-    assert store.job_states(["orphan"])["orphan"].status == JobStatus.QUEUED
+    assert status_of(store, "orphan") == JobStatus.QUEUED
     assert "lost track" in store.job_logs("orphan")[-1]
 
 
 def test_a_job_cancelled_through_another_server_stops_within_a_look(store: SqlJobStore) -> None:
-    jobs = started(store)
-    queued(store, "a", 1)
-    worker = idle_worker(jobs)
-    jobs._dispatch()
-    assert sent_job(worker) == "a"
+    jobs, worker = running_here(store, "a")
     jobs._stop_jobs_no_longer_ours()
     assert worker in jobs._pools["testkit"].workers  # still ours and running
     store.transition("a", {JobStatus.RUNNING}, status=JobStatus.CANCELLED)  # the other server
@@ -302,10 +312,7 @@ def test_a_job_cancelled_through_another_server_stops_within_a_look(store: SqlJo
 def test_an_engine_found_gone_keeps_its_results_off_a_job_run_again_elsewhere(
     store: SqlJobStore,
 ) -> None:
-    jobs = started(store)
-    queued(store, "a", 1)
-    worker = idle_worker(jobs)
-    jobs._dispatch()
+    jobs, worker = running_here(store, "a")
     # Another server found this engine gone and re-queued the job, which a third one took.
     store.forget_engine(jobs.record.id)
     store.transition("a", {JobStatus.RUNNING}, status=JobStatus.QUEUED)
@@ -318,11 +325,7 @@ def test_an_engine_found_gone_keeps_its_results_off_a_job_run_again_elsewhere(
 
 
 def test_a_job_run_again_by_the_same_engine_stops_its_first_worker(store: SqlJobStore) -> None:
-    jobs = started(store)
-    queued(store, "a", 1)
-    first = idle_worker(jobs)
-    jobs._dispatch()
-    assert sent_job(first) == "a"
+    jobs, first = running_here(store, "a")
     # Wrongly found gone and re-queued, then claimed again by this engine's other worker.
     store.transition("a", {JobStatus.RUNNING}, status=JobStatus.QUEUED)
     second = idle_worker(jobs)

@@ -217,6 +217,7 @@ class JobEngine:
         stopped = self._heartbeats.stopped_among(others)
         gone = {e.id for e in others if e.id in stopped or gone_here(e, self.record)}
         alive = [self.record, *(e for e in others if e.id not in gone)]
+        alive_ids = {e.id for e in alive}
         runnable = {name for e in alive for name in e.executors}
         held = {w.job.id for w in self._busy_workers() if w.job is not None}
         now = isoformat(utcnow())
@@ -225,7 +226,7 @@ class JobEngine:
                 if job.id in held:
                     continue
                 why = "the job engine lost track of the job"  # a write that failed midway
-            elif job.engine_id in {e.id for e in alive}:
+            elif job.engine_id in alive_ids:
                 continue  # running on an engine that is alive
             else:
                 why = "the server stopped while the job ran"
