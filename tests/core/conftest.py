@@ -35,11 +35,17 @@ def client(live: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def wait_final(client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    """The job once final; the timeout allows for a worker's cold start on a loaded machine."""
+def wait_final(
+    client: httpx.Client,
+    job_id: str,
+    timeout: float = 120,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The job once final; the timeout allows for a worker's cold start on a loaded machine.
+    ``headers`` name another instance (``Service-CRN``) than the default one."""
     deadline = time.monotonic() + timeout
     while True:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
         if job["state"]["status"] in ("Completed", "Failed", "Cancelled"):
             return job
         assert time.monotonic() < deadline, job

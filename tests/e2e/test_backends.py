@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from qiskit_ibm_runtime import QiskitRuntimeService
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.providers.exceptions import QiskitBackendNotFoundError
+from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
+from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeProviderForBackendV2
 from qiskit_runtime_server.testing import LiveServer
 
@@ -51,3 +55,27 @@ def test_status(service: QiskitRuntimeService) -> None:
     assert status.operational
     assert status.status_msg == "active"
     assert status.pending_jobs >= 0
+
+
+def test_a_backend_in_its_calibration_and_no_other(service: QiskitRuntimeService) -> None:
+    """Each device has one calibration snapshot, with a stable id: a backend (and its jobs)
+    pinned to that id works; another id is refused, as IBM refuses a calibration it lacks."""
+    calibration_id = service.backend("fake_manila@aer").configuration().calibration_id
+    assert service.backend("fake_manila@aer").properties().calibration_id == calibration_id
+    pinned = service.backend("fake_manila@aer", calibration_id=calibration_id)
+    assert pinned.calibration_id == calibration_id
+    assert pinned.target.num_qubits == 5  # properties fetched with the calibration id
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
+    circuit.measure_all()
+    job = SamplerV2(mode=pinned).run([circuit], shots=20)
+    assert job.result()[0].data.meas.num_shots == 20
+    with pytest.raises(QiskitBackendNotFoundError):
+        service.backend("fake_manila@aer", calibration_id="no-such-id")
+
+    # A backend object whose calibration the server no longer has (here: a made-up one on
+    # the ideal simulator, whose client checks nothing else) cannot submit jobs.
+    ideal = service.backend("ideal_simulator@aer")
+    ideal._calibration_id = "20200101T000000Z-000000000000"
+    with pytest.raises(IBMRuntimeError, match="keeps one calibration per device"):
+        SamplerV2(mode=ideal).run([circuit], shots=5)

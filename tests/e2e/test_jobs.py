@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
+from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 from qiskit_ibm_runtime.exceptions import (
     RuntimeInvalidStateError,
     RuntimeJobFailureError,
     RuntimeJobNotFound,
 )
+from qiskit_runtime_server.testing import LiveServer
 
 
 def small() -> QuantumCircuit:
@@ -153,10 +155,50 @@ def test_unknown_job(service: QiskitRuntimeService) -> None:
         service.job("doesnotexist0000000")
 
 
-def test_usage(service: QiskitRuntimeService) -> None:
+def test_usage(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]
+    before = service.usage()["usage_consumed_seconds"]
+    job = SamplerV2(mode=ideal).run([small()], shots=5)
+    job.result()
     usage = service.usage()
-    assert usage["usage_consumed_seconds"] >= 0
+    assert usage["usage_consumed_seconds"] >= before + job.usage()
     assert usage["usage_limit_reached"] is False
+    # Code written for a limited IBM plan reads these; this server sets no limit.
+    assert usage["usage_remaining_seconds"] is None
+    assert usage["usage_limit_seconds"] is None
+    assert usage["usage_allocation_seconds"] is None
+    assert usage["plan_id"]
+    assert usage["instance_id"] == service.active_instance()
+    assert usage["usage_period"]["start_time"] < usage["usage_period"]["end_time"]
+
+
+def test_a_private_jobs_inputs_and_results_are_deleted(  # type: ignore[no-untyped-def]
+    service: QiskitRuntimeService, server: LiveServer, ideal
+) -> None:
+    """As IBM: a private job's inputs are never returned and are deleted when it ends; its
+    results are deleted once read."""
+    sampler = SamplerV2(mode=ideal)
+    sampler.options.environment.private = True
+    job = sampler.run([small()], shots=10)
+    assert job.private
+    assert job.inputs == {}
+    assert job.result()[0].data.meas.num_shots == 10
+    assert server.state.store.job_params(job.job_id()) is None  # deleted, not just hidden
+
+    retrieved = service.job(job.job_id())
+    assert retrieved.private
+    assert retrieved.status() == "DONE"
+    assert retrieved.inputs == {}
+    with pytest.raises(RequestsApiError, match="deleted when they were first read") as error:
+        retrieved.result()
+    assert error.value.status_code == 410
+    with pytest.raises(RequestsApiError):
+        job.result()  # the client does not cache results: the first job object asks again
+    assert retrieved.metrics()["executions"] == 10  # the job itself stays
+
+    public = SamplerV2(mode=ideal).run([small()], shots=10)
+    public.result()
+    assert service.job(public.job_id()).inputs["pubs"][0][2] == 10
+    assert service.job(public.job_id()).result()[0].data.meas.num_shots == 10
 
 
 def test_unhonoured_options_are_stated(ideal) -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,10 @@
 """The catalogue: every backend description published once per executor.
 
 ``fake_manila`` with ``aer`` gives the virtual backend ``fake_manila@aer``. Its documents are the
-description's own, renamed, and encoded to JSON once (``service.backends()`` fetches every
-configuration, so serving them must cost nothing). Unavailable executors stay in the catalogue:
-their backends report ``state: false`` with the executor's reason.
+description's own, renamed, with the device's ``calibration_id``, and encoded to JSON once
+(``service.backends()`` fetches every configuration, so serving them must cost nothing).
+Unavailable executors stay in the catalogue: their backends report ``state: false`` with the
+executor's reason.
 """
 
 from __future__ import annotations
@@ -53,13 +54,32 @@ class VirtualBackend:
             f"{info.name!r} executor ({info.device}"
             f"{', with device noise' if self.simulates_noise else ', noiseless'})"
         )
+        # IBM documents no field for it; the configuration is where every device (the ideal
+        # simulator too, which has no properties) can say which calibration it serves.
+        conf["calibration_id"] = self.calibration_id
         return conf
 
     def properties(self) -> dict[str, Any] | None:
         props = self.description.properties()
         if props is None:
             return None
-        return {**props, "backend_name": self.name}
+        return {**props, "backend_name": self.name, "calibration_id": self.calibration_id}
+
+    @property
+    def calibration_id(self) -> str:
+        """The device's one calibration (shared by the device's backends on every executor)."""
+        return self.description.calibration_id
+
+    def unknown_calibration(self, calibration_id: str) -> str | None:
+        """Why ``calibration_id`` cannot be used with this backend, or None when it can. IBM
+        refuses a calibration it does not have; this server has one per device."""
+        if calibration_id == self.calibration_id:
+            return None
+        return (
+            f"calibration {calibration_id!r} of backend {self.name} was not found: this server "
+            f"keeps one calibration per device, {self.calibration_id!r} (GET "
+            f"/api/v1/backends/{self.name}/configuration gives it as 'calibration_id')"
+        )
 
     def encoded(self, document: str) -> bytes:
         """``configuration`` or ``properties`` as JSON bytes, encoded once."""

@@ -39,6 +39,13 @@ class Forbidden(ServerError):
     code = "forbidden"
 
 
+class Gone(ServerError):
+    """What existed was deleted on purpose (a private job's result, once read)."""
+
+    status_code = 410
+    code = "gone"
+
+
 class PayloadTooLarge(ServerError):
     status_code = 413
     code = "payload_too_large"

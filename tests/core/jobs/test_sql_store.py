@@ -198,6 +198,48 @@ def test_outcome_leaves_out_results_above_the_limit(store: SqlJobStore) -> None:
     assert store.job_outcome("missing", INSTANCE, 10) is None
 
 
+def test_a_private_job_loses_its_params_when_it_ends(store: SqlJobStore) -> None:
+    for job_id, private in (("private", True), ("public", False)):
+        store.add_job(job(job_id, private=private), '{"pubs": [1]}')
+        store.transition(job_id, {JobStatus.QUEUED}, status=JobStatus.RUNNING, engine_id="e1")
+        assert store.job_params(job_id) == '{"pubs": [1]}'  # a re-queued job needs them
+        done = store.transition(
+            job_id, {JobStatus.RUNNING}, status=JobStatus.COMPLETED, result=compress("r")
+        )
+        assert done is not None
+        assert done.private is private
+    assert store.job_params("private") is None
+    assert store.job_params("public") == '{"pubs": [1]}'
+    # A change that is not to a final status keeps them (a cancelled job's usage, written late).
+    store.add_job(job("cancelled", private=True), "{}")
+    store.transition("cancelled", {JobStatus.QUEUED}, status=JobStatus.CANCELLED)
+    store.transition("cancelled", {JobStatus.CANCELLED}, usage_seconds=1.5)
+    assert store.job_params("cancelled") is None
+    assert store.get_job("cancelled").usage_seconds == 1.5  # type: ignore[union-attr]
+
+
+def test_a_completed_private_result_is_deleted_once_read(store: SqlJobStore) -> None:
+    store.add_job(job("private", private=True), "{}")
+    store.add_job(job("public"), "{}")
+    store.add_job(job("failed", private=True), "{}")
+    for job_id in ("private", "public"):
+        store.transition(
+            job_id, {JobStatus.QUEUED}, status=JobStatus.COMPLETED, result=compress("r")
+        )
+    store.transition("failed", {JobStatus.QUEUED}, status=JobStatus.FAILED, result=compress("why"))
+    outcome = store.job_outcome("private", INSTANCE)
+    assert outcome == JobOutcome(JobStatus.COMPLETED, None, b"r", private=True)
+    assert store.delete_read_result("private")
+    assert not store.delete_read_result("private")  # a second reader does not get it
+    assert store.job_outcome("private", INSTANCE) == JobOutcome(
+        JobStatus.COMPLETED, None, None, private=True
+    )
+    assert not store.delete_read_result("public")
+    assert not store.delete_read_result("failed")  # a failure text stays
+    assert store.job_outcome("public", INSTANCE) == JobOutcome(JobStatus.COMPLETED, None, b"r")
+    assert store.job_outcome("failed", INSTANCE).body == b"why"  # type: ignore[union-attr]
+
+
 def test_claim_takes_the_next_job_and_says_whether_one_is_left(store: SqlJobStore) -> None:
     store.add_job(job("older", seconds_ago=20), '{"n": 1}')
     store.add_job(job("newer", seconds_ago=10), '{"n": 2}')
@@ -257,9 +299,10 @@ def test_sessions_and_usage(store: SqlJobStore) -> None:
     assert updated is not None
     assert updated.state == "closed"
     assert store.open_sessions() == []
-    store.add_job(job("a", usage_seconds=1.25), "{}")
-    store.add_job(job("b", usage_seconds=2.0), "{}")
+    store.add_job(job("a", usage_seconds=1.25, finished_at=now - timedelta(days=2)), "{}")
+    store.add_job(job("b", usage_seconds=2.0, finished_at=now), "{}")
     assert store.usage_seconds(INSTANCE) == 3.25
+    assert store.usage_seconds(INSTANCE, since=now - timedelta(days=1)) == 2.0
     assert store.usage_seconds("nobody") == 0.0
 
 

@@ -60,6 +60,7 @@ jobs = sa.Table(
     # The engine running the job (see ``engines``): set when a worker claims it.
     sa.Column("engine_id", sa.String(32)),
     # zlib-compressed: the params JSON as sent, and the RuntimeEncoder result (or failure text).
+    # A private job's params are emptied (b"") when it ends, its result set NULL once read.
     sa.Column("params", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),
     sa.Index("ix_jobs_instance_created", "instance", "created"),

@@ -41,14 +41,31 @@ _INSERT_TAGS = job_tags.insert()
 _INSERT_LOGS = job_logs.insert()
 _GET_JOB = sa.select(*_RECORD_COLUMNS).where(jobs.c.id == sa.bindparam("b_id"))
 _JOB_PARAMS = sa.select(jobs.c.params).where(jobs.c.id == sa.bindparam("b_id"))
+#: The params of a private job once it is final: deleted. The column is NOT NULL, and no stored
+#: params are ever empty (zlib output never is), so an empty blob says "deleted" without a
+#: migration that would copy the whole table on SQLite.
+DELETED_PARAMS = b""
 # The status and result of an instance's job, the blob only when it is at most b_max bytes
-# (its length is known without reading it). The last column: whether there is no blob at all.
+# (its length is known without reading it); then whether there is no blob at all, and whether
+# the job is private.
 _OUTCOME = sa.select(
     jobs.c.status,
     jobs.c.reason,
     sa.case((sa.func.length(jobs.c.result) <= sa.bindparam("b_max"), jobs.c.result)),
     jobs.c.result.is_(None),
+    jobs.c.private,
 ).where(jobs.c.id == sa.bindparam("b_id"), jobs.c.instance == sa.bindparam("b_instance"))
+# A private job's result is read once: the one reader whose update finds it deletes it.
+_DELETE_READ_RESULT = (
+    jobs.update()
+    .where(
+        jobs.c.id == sa.bindparam("b_id"),
+        jobs.c.private.is_(True),
+        jobs.c.status == JobStatus.COMPLETED.value,
+        jobs.c.result.is_not(None),
+    )
+    .values(result=None)
+)
 #: ``job_outcome``'s limit when there is none (a 64-bit integer, as the databases take).
 _NO_LIMIT = 2**62
 _PENDING_COUNT = (
@@ -98,22 +115,22 @@ _CLAIM_UPDATE = (
 
 @functools.lru_cache(maxsize=128)
 def _transition_statement(
-    columns: tuple[str, ...], allowed_from: tuple[str, ...], owner: str
+    columns: tuple[str, ...], allowed_from: tuple[str, ...], owner: str, final: bool
 ) -> sa.Update:
     """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` and the engine
     is ``owner`` ("any", "none" or "bound": ``:b_owner``) RETURNING the record; the engine uses
-    a handful of such shapes, each built once."""
+    a handful of such shapes, each built once. A ``final`` one also deletes the params of a
+    private job (the row's own flag decides, so another job's params are never touched)."""
     condition = [jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from)]
     if owner == "none":
         condition.append(jobs.c.engine_id.is_(None))
     elif owner == "bound":
         condition.append(jobs.c.engine_id == sa.bindparam("b_owner"))
-    return (
-        jobs.update()
-        .where(*condition)
-        .values({name: sa.bindparam(f"b_{name}") for name in columns})
-        .returning(*_RECORD_COLUMNS)
-    )
+    values: dict[str, Any] = {name: sa.bindparam(f"b_{name}") for name in columns}
+    if final:
+        deleted = sa.literal(DELETED_PARAMS, sa.LargeBinary)
+        values["params"] = sa.case((jobs.c.private.is_(True), deleted), else_=jobs.c.params)
+    return jobs.update().where(*condition).values(values).returning(*_RECORD_COLUMNS)
 
 
 def _job(row: Row[Any]) -> JobRecord:
@@ -167,7 +184,7 @@ class SqlJobStore(JobStore):
     def job_params(self, job_id: str) -> str | None:
         with self.engine.connect() as conn:
             blob = conn.execute(_JOB_PARAMS, {"b_id": job_id}).scalar()
-        return decompress(blob) if blob is not None else None
+        return decompress(blob) if blob else None  # None or DELETED_PARAMS
 
     def job_outcome(
         self, job_id: str, instance: str, max_result_bytes: int | None = None
@@ -178,14 +195,19 @@ class SqlJobStore(JobStore):
             row = conn.execute(_OUTCOME, parameters).first()
         if row is None:
             return None
-        status, reason, blob, absent = row
+        status, reason, blob, absent, private = row
         body = decompress_at_most(blob, limit) if blob is not None else None
         return JobOutcome(
             status=JobStatus(status),
             reason=reason,
             body=body,
             complete=body is not None or bool(absent),
+            private=bool(private),
         )
+
+    def delete_read_result(self, job_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(_DELETE_READ_RESULT, {"b_id": job_id}).rowcount == 1
 
     def job_logs(self, job_id: str) -> list[str]:
         with self.engine.connect() as conn:
@@ -248,7 +270,8 @@ class SqlJobStore(JobStore):
         columns = tuple(sorted(values))
         statuses = tuple(sorted(s.value for s in allowed_from))
         shape = "any" if owner is ANY_ENGINE else "none" if owner is None else "bound"
-        statement = _transition_statement(columns, statuses, shape)
+        final = "status" in changes and JobStatus(changes["status"]).final
+        statement = _transition_statement(columns, statuses, shape, final)
         parameters = {f"b_{name}": values[name] for name in columns}
         if isinstance(owner, str):
             parameters["b_owner"] = owner
@@ -406,11 +429,14 @@ class SqlJobStore(JobStore):
             )
             return [_job(row) for row in rows]
 
-    def usage_seconds(self, instance: str) -> float:
+    def usage_seconds(self, instance: str, since: datetime | None = None) -> float:
+        conditions: list[sa.ColumnElement[bool]] = [jobs.c.instance == instance]
+        if since is not None:
+            conditions.append(jobs.c.finished_at >= since)
         with self.engine.connect() as conn:
             total = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(jobs.c.usage_seconds), 0.0)).where(
-                    jobs.c.instance == instance
+                    *conditions
                 )
             ).scalar_one()
         return float(total)

@@ -74,6 +74,9 @@ class JobOutcome:
     body: bytes | None
     #: False when the stored result was larger than the reader's limit and was not read.
     complete: bool = True
+    #: Whether the job is private: a completed private job's result may be read only once
+    #: (see :meth:`JobStore.delete_read_result`).
+    private: bool = False
 
 
 class JobStore(ABC):
@@ -95,7 +98,9 @@ class JobStore(ABC):
     def get_job(self, job_id: str) -> JobRecord | None: ...
 
     @abstractmethod
-    def job_params(self, job_id: str) -> str | None: ...
+    def job_params(self, job_id: str) -> str | None:
+        """The params text as submitted; None when the job does not exist or is a private job
+        that reached a final status (IBM deletes a private job's inputs then)."""
 
     @abstractmethod
     def job_outcome(
@@ -126,7 +131,17 @@ class JobStore(ABC):
         """If the job's status is in ``allowed_from`` and its ``engine_id`` is ``owner``
         (unless ``ANY_ENGINE``): apply ``changes``, store ``result`` (zlib-compressed text) and
         append ``logs``, in one transaction. The new record, or None if the job does not exist
-        or was in another status or on another engine."""
+        or was in another status or on another engine.
+
+        A change to a final status also deletes the params of a private job, in the same
+        statement: no reader ever sees a private job final with its inputs still stored."""
+
+    @abstractmethod
+    def delete_read_result(self, job_id: str) -> bool:
+        """Delete the result of a completed private job that has just been read (IBM hands out
+        a private job's result once). True for the one caller that deleted it, which alone may
+        hand out the result it read; False when the job is not a completed private job with a
+        result (another reader took it first)."""
 
     @abstractmethod
     def append_logs(self, job_id: str, lines: Sequence[str]) -> None: ...
@@ -176,7 +191,9 @@ class JobStore(ABC):
     def session_jobs(self, session_id: str) -> list[JobRecord]: ...
 
     @abstractmethod
-    def usage_seconds(self, instance: str) -> float: ...
+    def usage_seconds(self, instance: str, since: datetime | None = None) -> float:
+        """Executor seconds used by the instance's jobs (those that finished at or after
+        ``since``, when given: a job's usage is written when it finishes)."""
 
     @abstractmethod
     def pending_count(self, instance: str) -> int:

@@ -227,6 +227,7 @@ def prepare_submission(
     if session_id is not None and not isinstance(session_id, str):
         raise InvalidRequest("'session_id' must be a string")
     task = prepared.task
+    _check_calibration(body.get("calibration_id"), find_backend(catalogue, task.backend_name))
     record = JobRecord(
         id=job_id,
         instance=instance,
@@ -246,6 +247,20 @@ def prepare_submission(
         qiskit_version=qiskit.__version__,
     )
     return Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
+
+
+def _check_calibration(calibration_id: Any, backend: VirtualBackend) -> None:
+    """A job pinned to a calibration (``service.backend(name, calibration_id=...)``) runs only
+    on that one. A 400, not IBM's 404: the client turns a 404 from ``POST /jobs`` into
+    ``RuntimeProgramNotFound("Program not found")``, and any other error into an
+    ``IBMRuntimeError`` that shows this message."""
+    if calibration_id is None:
+        return
+    if not isinstance(calibration_id, str):
+        raise InvalidRequest("'calibration_id' must be a string")
+    problem = backend.unknown_calibration(calibration_id)
+    if problem:
+        raise InvalidRequest(problem)
 
 
 def check_tags(tags: Any) -> list[str]:

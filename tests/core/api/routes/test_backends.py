@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -83,3 +84,35 @@ def test_configuration_is_valid_json_for_every_backend(http: httpx.Client) -> No
     for device in http.get("/api/v1/backends").json()["devices"]:
         body = http.get(f"/api/v1/backends/{device['name']}/configuration").content
         assert json.loads(body)["backend_name"] == device["name"]
+
+
+def test_each_device_serves_one_calibration_and_refuses_others(http: httpx.Client) -> None:
+    conf = http.get("/api/v1/backends/fake_kyiv@aer/configuration").json()
+    props = http.get("/api/v1/backends/fake_kyiv@aer/properties").json()
+    calibration_id = conf["calibration_id"]
+    # The snapshot's date in UTC, then a digest of its documents.
+    assert calibration_id == props["calibration_id"]
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{12}", calibration_id)
+    # One calibration per device, whichever executor runs it.
+    other = http.get("/api/v1/backends/fake_kyiv@reference/configuration").json()
+    assert other["calibration_id"] == calibration_id
+    manila = http.get("/api/v1/backends/fake_manila@aer/configuration").json()
+    assert manila["calibration_id"] != calibration_id
+    for document in ("configuration", "properties"):
+        url = f"/api/v1/backends/fake_kyiv@aer/{document}"
+        pinned = http.get(url, params={"calibration_id": calibration_id})
+        assert pinned.status_code == 200
+        assert pinned.json()["calibration_id"] == calibration_id
+        assert_ibm_error(
+            http.get(url, params={"calibration_id": "no-such-id"}), 404, "not_found",
+            "calibration 'no-such-id' of backend fake_kyiv@aer was not found",
+        )  # fmt: skip
+    # The ideal simulator has no properties: its configuration alone makes its calibration.
+    ideal = http.get("/api/v1/backends/ideal_simulator@aer/configuration").json()
+    assert ideal["calibration_id"].startswith("20240101T000000Z-")
+    assert http.get("/api/v1/backends/ideal_simulator@aer/properties").json() == {}
+    pinned_ideal = http.get(
+        "/api/v1/backends/ideal_simulator@aer/properties",
+        params={"calibration_id": ideal["calibration_id"]},
+    )
+    assert pinned_ideal.json() == {}

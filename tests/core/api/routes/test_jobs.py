@@ -196,3 +196,58 @@ def test_metrics_and_logs(client: Client) -> None:
     logs = client.get(f"/api/v1/jobs/{job_id}/logs")
     assert logs.headers["content-type"].startswith("text/plain")
     assert "job completed" in logs.text
+
+
+def test_a_private_jobs_params_are_never_shown_and_its_result_is_read_once(
+    client: Client,
+) -> None:
+    body = encode_job_body("sampler", "ideal_simulator@aer", [(bell(), None, 9)])
+    job_id = submit(client, {**body, "private": True})
+    assert "params" not in client.get(f"/api/v1/jobs/{job_id}").json()  # not even while pending
+    job = wait_final(client, job_id)
+    assert job["private"] is True
+    assert "params" not in job
+    listed = client.get("/api/v1/jobs?exclude_params=false&limit=1000").json()["jobs"]
+    assert "params" not in next(entry for entry in listed if entry["id"] == job_id)
+    first = client.get(f"/api/v1/jobs/{job_id}/results")
+    assert first.status_code == 200
+    assert json.loads(first.text, cls=RuntimeDecoder)[0].data.meas.num_shots == 9
+    again = client.get(f"/api/v1/jobs/{job_id}/results")
+    assert_ibm_error(again, 410, "gone", f"the results of job {job_id} were deleted")
+    # The rest of the job stays.
+    assert client.get(f"/api/v1/jobs/{job_id}/metrics").json()["executions"] == 9
+    # A job that is not private is untouched.
+    public = wait_final(client, submit(client, body))
+    for _ in range(2):
+        assert client.get(f"/api/v1/jobs/{public['id']}/results").status_code == 200
+    assert public["params"] == body["params"]
+
+
+def test_a_failed_private_jobs_reason_can_be_read_again(client: Client) -> None:
+    """The client reads a failed job's results for its error message on every new job object."""
+    body = encode_job_body(
+        "sampler", "ideal_simulator@aer", [bell()], {"simulator": {"basis_gates": ["x"]}}
+    )
+    job = wait_final(client, submit(client, {**body, "private": True}))
+    assert job["state"]["status"] == "Failed"
+    for _ in range(2):
+        response = client.get(f"/api/v1/jobs/{job['id']}/results")
+        assert response.status_code == 200
+        assert "basis_gates" in response.text
+
+
+def test_a_job_runs_only_in_the_calibration_it_names(client: Client) -> None:
+    configuration = client.get("/api/v1/backends/fake_manila@aer/configuration").json()
+    calibration_id = configuration["calibration_id"]
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
+    circuit.measure_all()
+    body = encode_job_body("sampler", "fake_manila@aer", [(circuit, None, 5)])
+    job = wait_final(client, submit(client, {**body, "calibration_id": calibration_id}))
+    assert job["state"]["status"] == "Completed"
+    stale = client.post("/api/v1/jobs", json={**body, "calibration_id": "20200101T000000Z-0"})
+    assert_ibm_error(
+        stale, 400, "invalid_request", f"keeps one calibration per device, '{calibration_id}'"
+    )
+    wrong_type = client.post("/api/v1/jobs", json={**body, "calibration_id": 7})
+    assert_ibm_error(wrong_type, 400, "invalid_request", "'calibration_id' must be a string")

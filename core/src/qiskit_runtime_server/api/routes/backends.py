@@ -13,10 +13,15 @@ from ..deps import ServerDep
 router = APIRouter(tags=["backends"])
 
 
-def _backend(server: ServerDep, name: str) -> VirtualBackend:
+def _backend(server: ServerDep, name: str, calibration_id: str | None = None) -> VirtualBackend:
+    """The backend, in the calibration asked for (404 for one it does not have, as IBM)."""
     backend = server.catalogue.get(name)
     if backend is None:
         raise NotFound(f"backend {name!r} was not found; GET /api/v1/backends lists them")
+    if calibration_id is not None:
+        problem = backend.unknown_calibration(calibration_id)
+        if problem:
+            raise NotFound(problem)
     return backend
 
 
@@ -44,14 +49,25 @@ def list_backends(server: ServerDep) -> dict[str, Any]:
 
 
 @router.get("/backends/{name}/configuration", summary="Backend configuration document")
-async def backend_configuration(name: str, server: ServerDep) -> Response:
-    return Response(_backend(server, name).encoded("configuration"), media_type="application/json")
+async def backend_configuration(
+    name: str, server: ServerDep, calibration_id: str | None = None
+) -> Response:
+    """The device's configuration, with the ``calibration_id`` of its one calibration; asking
+    for another calibration is a 404 (``service.backend(name, calibration_id=...)`` then finds
+    no backend)."""
+    backend = _backend(server, name, calibration_id)
+    return Response(backend.encoded("configuration"), media_type="application/json")
 
 
 @router.get("/backends/{name}/properties", summary="Backend calibration properties")
-async def backend_properties(name: str, server: ServerDep) -> Response:
-    """The device's calibration snapshot; ``{}`` for devices without calibration (ideal)."""
-    return Response(_backend(server, name).encoded("properties"), media_type="application/json")
+async def backend_properties(
+    name: str, server: ServerDep, calibration_id: str | None = None
+) -> Response:
+    """The device's calibration snapshot; ``{}`` for devices without calibration (ideal).
+    Another ``calibration_id`` is a 404; ``updated_before`` changes nothing (there is one
+    snapshot per device)."""
+    backend = _backend(server, name, calibration_id)
+    return Response(backend.encoded("properties"), media_type="application/json")
 
 
 @router.get("/backends/{name}/status", summary="Backend status")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ...errors import Conflict, InvalidRequest, LimitExceeded, NotFound
+from ...errors import Conflict, Gone, InvalidRequest, LimitExceeded, NotFound
 from ...jobs.models import JobRecord, JobStatus, isoformat, utcnow
 from ...jobs.store import JobOutcome, JobQuery
 from ...jobs.submission import check_tags, prepare_submission
@@ -120,9 +120,7 @@ def list_jobs(
     )
     jobs, count = server.store.list_jobs(query)
     return {
-        "jobs": [
-            job.to_api(None if exclude_params else server.store.job_params(job.id)) for job in jobs
-        ],
+        "jobs": [job.to_api(None if exclude_params else _params(server, job)) for job in jobs],
         "count": count,
         "limit": limit,
         "offset": offset,
@@ -152,7 +150,13 @@ def _job_details(
     job = _job(server, job_id, instance)
     if exclude_params:
         return JSONResponse(job.to_api())
-    return job.to_api(server.store.job_params(job.id))
+    return job.to_api(_params(server, job))
+
+
+def _params(server: ServerState, job: JobRecord) -> str | None:
+    """The params to show: none for a private job, whose inputs IBM never returns (and deletes
+    once the job ends); ``job.inputs`` is then ``{}``."""
+    return None if job.private else server.store.job_params(job.id)
 
 
 @router.get("/jobs/{job_id}/results", summary="Job results")
@@ -160,16 +164,37 @@ async def job_results(job_id: str, server: ServerDep, instance: InstanceDep) -> 
     """The PrimitiveResult as RuntimeEncoder JSON; for a failed or cancelled job, 200 with the
     reason (the client reads this text to build ``job.error_message()``). Every client fetches
     this once per job: with local reads, a result of up to ``SMALL_RESULT_BYTES`` is answered
-    from the event loop, a larger one (or any over a network) from a worker thread."""
+    from the event loop, a larger one (or any over a network) from a worker thread, and so is
+    a private job's, whose read is also a write.
+
+    A completed private job's result is handed out once, as IBM does, then deleted: later reads
+    get 410. Its failure text (a failed or cancelled private job) stays: the client reads it
+    again on every ``service.job(id).status()`` of such a job, and it holds no user data."""
     if server.store.local_reads:
         outcome = server.store.job_outcome(job_id, instance, SMALL_RESULT_BYTES)
-        if outcome is None or outcome.complete:
+        if outcome is None or (outcome.complete and not _read_once(outcome)):
             return _results_response(outcome, job_id)
     return await run_in_threadpool(_read_results, server, job_id, instance)
 
 
+def _read_once(outcome: JobOutcome) -> bool:
+    return outcome.private and outcome.status == JobStatus.COMPLETED
+
+
 def _read_results(server: ServerState, job_id: str, instance: str) -> Response:
-    return _results_response(server.store.job_outcome(job_id, instance), job_id)
+    outcome = server.store.job_outcome(job_id, instance)
+    # Of two readers racing for a private result, only the one whose delete finds it answers.
+    if (
+        outcome is not None
+        and _read_once(outcome)
+        and (outcome.body is None or not server.store.delete_read_result(job_id))
+    ):
+        raise Gone(
+            f"the results of job {job_id} were deleted when they were first read: the job is "
+            "private (options.environment.private), and a private job's results can be read "
+            "only once"
+        )
+    return _results_response(outcome, job_id)
 
 
 def _results_response(outcome: JobOutcome | None, job_id: str) -> Response:
