@@ -139,6 +139,30 @@ def test_execute_results_are_checked(plugin: object, executor: str, message: str
         run_job(host, "sampler", f"ideal_simulator@{executor}", [bell()])
 
 
+class IgnoresSweeps:
+    """Runs each PUB's circuit once, whatever its parameter values."""
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [info("blind")]
+
+    @hookimpl
+    def qiskit_runtime_execute(self, task: ExecutionTask) -> PrimitiveResult:
+        pubs = [(pub.circuit, None, pub.shots) for pub in task.pubs]  # type: ignore[union-attr]
+        return StatevectorSampler(seed=1).run(pubs).result()
+
+
+def test_execute_results_must_fit_their_pubs() -> None:
+    host = PluginHost.load(extra_plugins=[("bad", IgnoresSweeps())])
+    run_job(host, "sampler", "ideal_simulator@blind", [(bell(), None, 10)])
+    with pytest.raises(
+        ExecutorContractError,
+        match=r"executor 'blind' of plugin 'bad': PUB 0: field 'meas' holds 10 shots of shape "
+        r"\(\); the PUB asks for 10 shots of shape \(3,\)",
+    ):
+        run_job(host, "sampler", "ideal_simulator@blind", [(bell(), [(), (), ()], 10)])
+
+
 class Picky(TwoExecutors):
     """Refuses jobs of its executor "left" asking for an unknown ``experimental.mode``."""
 

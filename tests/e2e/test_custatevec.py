@@ -23,6 +23,7 @@ from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.client import client_environment, connect
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
+from qiskit_runtime_server.testing.contract import check_ibm_schema
 from qiskit_runtime_server_custatevec.device import probe_gpu
 
 no_gpu = pytest.mark.skipif(probe_gpu().available, reason="this host has a GPU")
@@ -127,3 +128,42 @@ def test_estimator_on_the_reference_kernel(numpy_kernel_service: QiskitRuntimeSe
     exact = Statevector(circuit).expectation_value(observables).real
     assert abs(float(result[0].data.evs) - exact) < 0.005
     assert float(result[0].data.stds) == pytest.approx(0.001)
+
+
+def test_degenerate_sweeps_and_ibms_form_on_the_reference_kernel(
+    numpy_kernel_service: QiskitRuntimeService,
+) -> None:
+    """Parameter values of shape (3, 0) give three independent sets of shots (or estimates);
+    one observable gives 0-d arrays; both results validate against IBM's schemas."""
+    backend = numpy_kernel_service.backend("fake_manila@custatevec")
+    manager = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1)
+    isa = manager.run(ghz(3))
+    sampled = SamplerV2(mode=backend).run([(isa, [(), (), ()], 3000)]).result()
+    check_ibm_schema(sampled, "sampler")
+    bits = sampled[0].data.meas
+    assert bits.shape == (3,)
+    assert bits.num_shots == 3000
+    outcomes = bits.array[..., 0]
+    for row in outcomes:
+        assert set(np.unique(row).tolist()) == {0, 7}  # noiseless GHZ: 000 or 111
+        assert abs(np.mean(row == 7) - 0.5) <= 5 * np.sqrt(0.25 / 3000)
+    for first, second in ((0, 1), (0, 2), (1, 2)):
+        agreement = np.mean(outcomes[first] == outcomes[second])
+        assert abs(agreement - 0.5) <= 5 * np.sqrt(0.25 / 3000), agreement
+
+    unmeasured = manager.run(ghz(3).remove_final_measurements(inplace=False))
+    zz = SparsePauliOp("IZZ").apply_layout(unmeasured.layout)
+    estimator = EstimatorV2(mode=backend)
+    estimator.options.seed_estimator = 2
+    result = estimator.run([(unmeasured, zz, None, 0.01),
+                            (unmeasured, [[zz]], np.zeros((4, 0)), 0.01)]).result()  # fmt: skip
+    check_ibm_schema(result, "estimator")
+    for name in ("evs", "stds", "ensemble_standard_error"):
+        value = getattr(result[0].data, name)
+        assert isinstance(value, np.ndarray)
+        assert value.shape == ()
+    assert abs(float(result[0].data.evs) - 1.0) <= 5 * 0.01
+    evs = result[1].data.evs
+    assert evs.shape == (1, 4)
+    assert np.all(np.abs(evs - 1.0) <= 5 * 0.01)
+    assert len(set(evs.ravel().tolist())) == 4  # four draws, not one copied

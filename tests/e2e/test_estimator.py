@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from qiskit import QuantumCircuit
+from qiskit.primitives import PubResult, StatevectorEstimator
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from qiskit_runtime_server.testing.contract import check_ibm_schema
 
 
 def bell() -> QuantumCircuit:
@@ -80,3 +84,67 @@ def test_trajectory_expectations_through_the_client(service: QiskitRuntimeServic
     assert metadata["method"] != "density_matrix"
     assert metadata["trajectories"] == 25
     assert "no readout error" in metadata["expectations"]
+
+
+@pytest.mark.parametrize("backend_name", ["ideal_simulator@aer", "fake_manila@aer"])
+def test_results_have_ibms_form(service: QiskitRuntimeService, backend_name: str) -> None:
+    """One observable gives 0-d arrays (``evs.shape == ()``), never Python floats; the
+    metadata has what IBM's schema asks for, and every key local testing mode gives."""
+
+    def pubs(backend: object) -> list[tuple[object, ...]]:
+        isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(bell())
+        isa.metadata = {"experiment": 3}
+        zz = SparsePauliOp("ZZ").apply_layout(isa.layout)
+        return [(isa, zz, None, 0.05), (isa, [[zz], [zz]], [(), (), ()], 0.05)]
+
+    backend = service.backend(backend_name)
+    result = EstimatorV2(mode=backend).run(pubs(backend)).result()
+    check_ibm_schema(result, "estimator")
+    local_device = FakeManilaV2()
+    local = EstimatorV2(mode=local_device).run(pubs(local_device)).result()
+    for index, shape in enumerate([(), (2, 3)]):
+        ours, theirs = result[index], local[index]
+        assert type(ours) is type(theirs) is PubResult
+        assert list(ours.data) == ["evs", "stds", "ensemble_standard_error"]
+        for name in ours.data:
+            value = getattr(ours.data, name)
+            assert isinstance(value, np.ndarray), (name, type(value))
+            assert (value.shape, value.dtype) == (shape, np.float64), name
+        np.testing.assert_array_equal(ours.data.ensemble_standard_error, ours.data.stds)
+        for key in theirs.metadata:  # target_precision, shots, circuit_metadata
+            assert key in ours.metadata, key
+        assert ours.metadata["target_precision"] == 0.05
+        assert ours.metadata["circuit_metadata"] == {"experiment": 3}
+        assert ours.metadata["resilience"] == {}
+    assert result.metadata["version"] == 2
+    # Nothing of IBM's default mitigation is simulated, and the result says so.
+    assert result.metadata["resilience"] == {
+        "measure_mitigation": False, "zne_mitigation": False, "pec_mitigation": False,
+    }  # fmt: skip
+    assert result.metadata["twirling"]["enable_measure"] is False
+    assert result.metadata["dynamical_decoupling"]["enable"] is False
+    if backend_name.startswith("fake"):
+        assert result[0].metadata["shots"] == 400  # measured: ceil(1 / 0.05^2)
+    else:
+        assert result[0].metadata["shots"] is None  # exact values: nothing was measured
+
+
+def test_parameter_sets_of_a_circuit_without_parameters_broadcast(
+    service: QiskitRuntimeService,
+) -> None:
+    """Observables of shape (3, 1) against parameter values of shape (5, 0): (3, 5) estimates,
+    each within five precisions of the exact value, five independent draws per observable."""
+    observables = [[SparsePauliOp("ZZ")], [SparsePauliOp("XX")], [SparsePauliOp("ZI")]]
+    exact = np.array([[1.0], [1.0], [0.0]])
+    precision = 0.02
+    estimator = EstimatorV2(mode=service.backend("ideal_simulator@aer"))
+    estimator.options.seed_estimator = 8
+    pub = (bell(), observables, np.zeros((5, 0)), precision)
+    data = estimator.run([pub]).result()[0].data
+    reference = StatevectorEstimator().run([pub]).result()[0].data
+    assert data.evs.shape == data.stds.shape == reference.evs.shape == (3, 5)
+    assert np.all(np.abs(data.evs - exact) <= 5 * precision), data.evs
+    for row in data.evs:
+        assert len(set(row.tolist())) == 5, row
+    empty = estimator.run([(bell(), observables, np.zeros((0, 0)), precision)]).result()[0]
+    assert empty.data.evs.shape == (3, 0)

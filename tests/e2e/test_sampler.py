@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
+from qiskit.primitives import SamplerPubResult, StatevectorSampler
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
+from qiskit_ibm_runtime.execution_span import ExecutionSpans
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from qiskit_runtime_server.testing.contract import check_ibm_schema
 from scipy.stats import chi2_contingency
 
 
@@ -136,3 +139,94 @@ def test_noise_approximation_is_opt_in_and_stated(manila, isa_ghz3) -> None:  # 
     bad = SamplerV2(mode=manila, options={"experimental": {"noise_approximation": "magic"}})
     with pytest.raises(Exception, match="noise_approximation must be one of"):  # 400 at submit
         bad.run([isa_ghz3], shots=100).job_id()
+
+
+@pytest.fixture(scope="module")
+def isa_bell(manila):  # type: ignore[no-untyped-def]
+    return generate_preset_pass_manager(1, backend=manila, seed_transpiler=5).run(ghz(2))
+
+
+def test_parameter_sets_of_a_circuit_without_parameters(manila, isa_bell) -> None:  # type: ignore[no-untyped-def]
+    """``run([(isa_bell, [(), (), ()])])``: parameter values of shape (3, 0), three sets of
+    4096 shots, as local testing mode and Qiskit's reference sampler shape them."""
+    pub = (isa_bell, [(), (), ()])
+    bits = SamplerV2(mode=manila).run([pub]).result()[0].data.meas
+    local = SamplerV2(mode=FakeManilaV2()).run([pub]).result()[0].data.meas
+    assert bits.shape == local.shape == (3,)
+    assert bits.num_shots == 4096
+    for index in range(3):
+        counts = bits[index].get_counts()
+        wrong = 4096 - counts.get("00", 0) - counts.get("11", 0)
+        assert 0 < wrong < 0.2 * 4096, counts  # fake_manila's errors, a few percent
+    # Independent sets: with device noise, equal counts (or equal shots) would be a copy.
+    assert bits[0].get_counts() != bits[1].get_counts() != bits[2].get_counts()
+
+
+def test_sets_of_a_circuit_without_parameters_are_independent_and_exact(
+    service: QiskitRuntimeService,
+) -> None:
+    """On the ideal simulator, each of the sets follows the exact distribution of a uniform
+    3-qubit state (five binomial standard deviations), and two sets agree on a shot no more
+    often than chance (1/8)."""
+    circuit = QuantumCircuit(3)
+    circuit.h(range(3))
+    circuit.measure_all()
+    shots = 3000
+    sampler = SamplerV2(mode=service.backend("ideal_simulator@aer"))
+    sampler.options.simulator.seed_simulator = 21
+    bits = sampler.run([(circuit, np.zeros((2, 2, 0)), shots)]).result()[0].data.meas
+    assert bits.shape == (2, 2)
+    outcomes = bits.array[..., 0].reshape(4, shots)
+    sigma = math.sqrt(1 / 8 * 7 / 8 / shots)
+    for row in outcomes:
+        for value in range(8):
+            assert abs(np.mean(row == value) - 1 / 8) <= 5 * sigma
+    for first in range(4):
+        for second in range(first + 1, 4):
+            assert abs(np.mean(outcomes[first] == outcomes[second]) - 1 / 8) <= 5 * sigma
+
+
+@pytest.mark.parametrize(
+    ("parameters", "values_shape"),
+    [(0, (2, 3, 0)), (0, (0, 0)), (0, (2, 0, 0)), (1, (0, 1)), (1, (2, 0, 1))],
+)
+def test_degenerate_sweeps_have_the_reference_shapes(
+    service: QiskitRuntimeService, parameters: int, values_shape: tuple[int, ...]
+) -> None:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    if parameters:
+        circuit.ry(Parameter("a"), 1)
+    circuit.measure_all()
+    pub = (circuit, np.zeros(values_shape), 50)
+    expected = StatevectorSampler().run([pub]).result()[0].data.meas
+    for backend in ("ideal_simulator@aer", "fake_manila@aer"):
+        sent = pub
+        if backend.startswith("fake"):
+            device = service.backend(backend)
+            isa = generate_preset_pass_manager(1, backend=device, seed_transpiler=1).run(circuit)
+            sent = (isa, *pub[1:])
+        meas = SamplerV2(mode=service.backend(backend)).run([sent]).result()[0].data.meas
+        assert (meas.shape, meas.num_shots, meas.num_bits) == (expected.shape, 50, 2), backend
+        assert meas.array.shape == expected.array.shape
+
+
+def test_results_have_ibms_form(manila, isa_bell) -> None:  # type: ignore[no-untyped-def]
+    """What IBM's schema asks for, and every key local testing mode gives, with its types."""
+    isa = isa_bell.copy()
+    isa.metadata = {"experiment": 7}
+    pubs = [(isa, None, 100), (isa, [(), ()], 100)]
+    result = SamplerV2(mode=manila).run(pubs).result()
+    check_ibm_schema(result, "sampler")
+    local = SamplerV2(mode=FakeManilaV2()).run(pubs).result()
+    assert result.metadata["version"] == 2
+    spans = result.metadata["execution"]["execution_spans"]
+    assert isinstance(spans, ExecutionSpans)
+    assert spans.pub_idxs == [0, 1]
+    assert spans.start <= spans.stop
+    for ours, theirs in zip(result, local, strict=True):
+        assert type(ours) is type(theirs) is SamplerPubResult
+        for key, value in theirs.metadata.items():
+            assert ours.metadata[key] == value, key
+        assert ours.metadata["circuit_metadata"] == {"experiment": 7}
+        assert list(ours.data) == list(theirs.data) == ["meas"]

@@ -92,6 +92,12 @@ def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     result. Raise an exception to fail the job: its type and message become the job's failure
     reason, so make them actionable.
 
+    Each PUB result's data must have its PUB's shape (parameter values of shape ``(3, 0)``:
+    three independent sets of shots) and shots. The server then brings the result to the form
+    IBM returns (:func:`qiskit_runtime_server.results.conform`: 0-d arrays, execution spans,
+    the metadata keys IBM writes) and fails the job with ExecutorContractError where the data
+    does not fit the PUBs.
+
     .. versionadded:: 0.1
     """
     raise NotImplementedError

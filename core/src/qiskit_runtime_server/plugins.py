@@ -15,6 +15,7 @@ import logging
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pluggy
@@ -25,6 +26,7 @@ from .backend_description import BackendDescription
 from .builtin import BUILTIN_PLUGINS
 from .errors import ExecutorContractError
 from .executor import ExecutorInfo
+from .results import conform
 from .settings import Settings
 from .tasks import ExecutionTask
 
@@ -277,9 +279,12 @@ class PluginHost:
         self._own_caller("qiskit_runtime_validate", task.executor)(task=task)
 
     def execute(self, task: ExecutionTask) -> PrimitiveResult:
-        """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin."""
+        """Run ``task`` through ``qiskit_runtime_execute``, restricted to its executor's plugin,
+        and return its result in the form IBM returns (results.conform)."""
         registered = self.executors[task.executor]
+        started = datetime.now(UTC)
         result = self._own_caller("qiskit_runtime_execute", task.executor)(task=task)
+        stopped = datetime.now(UTC)
         label = f"executor {task.executor!r} of {registered.plugin.label()}"
         if result is None:
             raise ExecutorContractError(f"{label} returned no result")
@@ -291,7 +296,10 @@ class PluginHost:
             raise ExecutorContractError(
                 f"{label} returned {len(result)} PUB results for {len(task.pubs)} PUBs"
             )
-        return result
+        try:
+            return conform(result, task, started, stopped)
+        except ExecutorContractError as error:
+            raise ExecutorContractError(f"{label}: {error}") from None
 
 
 def _import(path: str) -> object:

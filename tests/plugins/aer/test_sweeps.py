@@ -27,12 +27,12 @@ def host() -> PluginHost:
     return PluginHost.load()
 
 
-def uniform(qubits: int) -> QuantumCircuit:
+def uniform(qubits: int, parameterised: bool = True) -> QuantumCircuit:
     """2^qubits equally likely outcomes, whatever theta (a parameter only to make a sweep)."""
-    theta = Parameter("theta")
     circuit = QuantumCircuit(qubits)
     circuit.h(range(qubits))
-    circuit.rz(theta, 0)
+    if parameterised:
+        circuit.rz(Parameter("theta"), 0)
     circuit.measure_all()
     return circuit
 
@@ -46,18 +46,23 @@ def best_agreement(first: list[str], second: list[str]) -> float:
 
 
 @pytest.mark.parametrize("backend", ["ideal_simulator@aer", "fake_kolkata@aer"])
-@pytest.mark.parametrize("seed", [5, None])
+@pytest.mark.parametrize(
+    ("seed", "parameterised"), [(5, True), (None, True), (5, False)], ids=["5", "None", "5-bare"]
+)
 def test_identical_sets_do_not_share_shots(
-    host: PluginHost, backend: str, seed: int | None
+    host: PluginHost, backend: str, seed: int | None, parameterised: bool
 ) -> None:
     """On fake_kolkata, 13 active qubits and 4096 shots: a noisy trajectory per shot (MPS), the
-    case where Aer's seeds overlap."""
-    circuit = uniform(4)
+    case where Aer's seeds overlap. The same for two sets of a circuit without parameters
+    (parameter values ``[(), ()]``, of shape (2, 0)), which Aer would run only once."""
+    circuit = uniform(4, parameterised)
     if backend.startswith("fake"):
         manager = generate_preset_pass_manager(1, FakeKolkataV2(), seed_transpiler=1)
-        circuit = manager.run(uniform(13))
+        circuit = manager.run(uniform(13, parameterised))
     options = {} if seed is None else {"simulator": {"seed_simulator": seed}}
-    result = run_job(host, "sampler", backend, [(circuit, [[0.3], [0.3]], SHOTS)], options)
+    values = [[0.3], [0.3]] if parameterised else [(), ()]
+    result = run_job(host, "sampler", backend, [(circuit, values, SHOTS)], options)
+    assert result[0].data.meas.shape == (2,)
     if backend.startswith("fake"):
         assert result[0].metadata["simulator"]["method"] != "density_matrix"
     bits = result[0].data.meas.get_bitstrings()

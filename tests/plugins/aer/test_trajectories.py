@@ -39,12 +39,12 @@ def z_and_zz(counts: dict[str, int]) -> np.ndarray:
 
 
 def run(engine: AerEngine, kolkata: FakeDeviceDescription, isa: QuantumCircuit, seed: int,
-        shots: int = SHOTS, k: int = K) -> object:  # fmt: skip
+        shots: int = SHOTS, k: int = K, values: object = None) -> object:  # fmt: skip
     task = SamplerTask(
         job_id="trajectories", executor="aer", backend_name="fake_kolkata@aer",
         backend=kolkata,
         options=TaskOptions(seed_simulator=seed, raw={"experimental": {"trajectories": k}}),
-        pubs=(SamplerPub.coerce((isa, None, shots)),),
+        pubs=(SamplerPub.coerce((isa, values, shots)),),
     )  # fmt: skip
     return engine.run(task)
 
@@ -112,6 +112,29 @@ def test_the_density_matrix_plan_ignores_k_and_says_so() -> None:
     assert metadata["method"] == "density_matrix"
     assert metadata["trajectories"] is None
     assert "not used" in metadata["trajectories_note"]
+
+
+def test_sets_of_a_circuit_without_parameters_get_their_own_trajectories() -> None:
+    kolkata = fake_device("fake_kolkata")
+    isa = generate_preset_pass_manager(1, backend=kolkata.backend(), seed_transpiler=7).run(
+        ghz(8, measure=True)
+    )
+    engine = AerEngine()
+    result = run(engine, kolkata, isa, seed=3, values=[(), (), ()])
+    bits = result[0].data.meas  # type: ignore[index]
+    assert bits.shape == (3,)
+    assert bits.num_shots == SHOTS
+    assert result[0].metadata["simulator"]["trajectories"] == K  # type: ignore[index]
+    counts = [bits[index].get_counts() for index in range(3)]
+    for entry in counts:
+        ghz_outcomes = entry.get("0" * 8, 0) + entry.get("1" * 8, 0)
+        assert ghz_outcomes / SHOTS > 0.3, entry
+    # Each set drew its own K trajectories and shots: with device noise over 8 qubits, two
+    # sets of 200 shots with equal counts would be a copy.
+    assert counts[0] != counts[1] != counts[2] != counts[0]
+    empty = run(engine, kolkata, isa, seed=3, values=np.zeros((0, 0)))
+    assert empty[0].data.meas.shape == (0,)  # type: ignore[index]
+    assert empty[0].data.meas.num_shots == SHOTS  # type: ignore[index]
 
 
 def test_bad_values_are_refused_at_submit() -> None:

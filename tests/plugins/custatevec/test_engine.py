@@ -132,6 +132,42 @@ def test_estimator_precision_adds_seeded_gaussian_noise() -> None:
     np.testing.assert_array_equal(first.data.stds, 0.05)
 
 
+def test_sets_of_a_circuit_without_parameters_are_independent() -> None:
+    """Parameter values of shape (k, 0): k sets of shots (or k estimates), each its own, with
+    final measurements and with a mid-circuit one; empty sweeps give empty results."""
+    final = QuantumCircuit(3)
+    final.h(range(3))
+    final.measure_all()
+    dynamic = QuantumCircuit(3, 3)
+    dynamic.h(range(3))
+    dynamic.measure(0, 0)
+    dynamic.cx(0, 1)
+    dynamic.measure([1, 2], [1, 2])
+    shots = 2000
+    for circuit in (final, dynamic):
+        pub = SamplerPub.coerce((circuit, np.zeros((3, 0)), shots))
+        bits = engine().sample(pub, np.random.default_rng(4)).data[circuit.cregs[0].name]
+        assert bits.shape == (3,)
+        outcomes = bits.array[..., 0]
+        for first, second in ((0, 1), (0, 2), (1, 2)):
+            # Two independent sets agree on a shot with probability 1/8 (copies: always).
+            agreement = float(np.mean(outcomes[first] == outcomes[second]))
+            assert abs(agreement - 1 / 8) <= 5 * math.sqrt(1 / 8 * 7 / 8 / shots), agreement
+        empty = SamplerPub.coerce((circuit, np.zeros((2, 0, 0)), shots))
+        none = engine().sample(empty, np.random.default_rng(4)).data[circuit.cregs[0].name]
+        assert (none.shape, none.num_shots) == ((2, 0), shots)
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    pub = EstimatorPub.coerce((bell, [[SparsePauliOp("ZZ")], [SparsePauliOp("XI")]],
+                               np.zeros((500, 0)), 0.05))  # fmt: skip
+    evs = engine().estimate(pub, np.random.default_rng(5)).data.evs
+    assert evs.shape == (2, 500)
+    for row, exact in enumerate((1.0, 0.0)):
+        assert abs(evs[row].mean() - exact) < 5 * 0.05 / math.sqrt(500)
+        assert abs(evs[row].std(ddof=1) / 0.05 - 1) < 5 / math.sqrt(2 * 499)
+
+
 def test_estimator_refuses_measurements() -> None:
     circuit = QuantumCircuit(1, 1)
     circuit.measure(0, 0)

@@ -11,10 +11,18 @@ The suite loads plugins from the installed entry points (so it also checks that 
 discoverable), then runs jobs through the server's own validation, hook dispatch and wire
 encoding. An executor that reports itself unavailable on this host is skipped with its reason.
 Statistical checks use fixed seeds and bounds of at least five standard deviations.
+
+Results must have the shapes Qiskit's reference primitives give (``StatevectorSampler``,
+``StatevectorEstimator``) for every PUB, degenerate ones included: a circuit without parameters
+with parameter values of shape ``(3, 0)`` is three independent sets of shots, an empty sweep an
+empty result. Results reach the user in the form IBM returns them (the server brings them to
+it, see ``qiskit_runtime_server.results``), which the suite checks field by field and against
+IBM's published schemas (``ibm_quantum_schemas``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, ClassVar
 
@@ -22,9 +30,17 @@ import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Parameter
-from qiskit.primitives import PrimitiveResult
+from qiskit.primitives import (
+    PrimitiveResult,
+    PubResult,
+    SamplerPubResult,
+    StatevectorEstimator,
+    StatevectorSampler,
+)
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import RuntimeEncoder
+from qiskit_ibm_runtime.execution_span import ExecutionSpans
 
 from .. import hookimpl
 from ..executor import EXECUTOR_NAME_PATTERN
@@ -46,6 +62,56 @@ def within_sigmas(observed: float, expected_p: float, shots: int, sigmas: float 
     """Whether a count fraction is within ``sigmas`` binomial standard deviations."""
     std = math.sqrt(max(expected_p * (1 - expected_p), 1e-12) / shots)
     return abs(observed - expected_p) <= sigmas * std + 1e-9
+
+
+def one_parameter() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.ry(Parameter("a"), 0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+#: Degenerate PUBs: (circuit, parameter values' shape). A circuit without parameters swept
+#: k times (shape (k, 0)), sweeps of sweeps, and empty sweeps with and without parameters.
+DEGENERATE_SWEEPS = [
+    pytest.param(bell, (3, 0), id="3-sets-no-parameters"),
+    pytest.param(bell, (2, 3, 0), id="2x3-sets-no-parameters"),
+    pytest.param(bell, (1, 0), id="1-set-no-parameters"),
+    pytest.param(bell, (0, 0), id="empty-no-parameters"),
+    pytest.param(bell, (2, 0, 0), id="2x0-no-parameters"),
+    pytest.param(one_parameter, (0, 1), id="empty-one-parameter"),
+    pytest.param(one_parameter, (2, 0, 1), id="2x0-one-parameter"),
+]
+
+
+def check_ibm_schema(result: PrimitiveResult, program: str) -> None:
+    """Validate ``result``'s wire form (``RuntimeEncoder``, as the server sends it) against
+    IBM's published result schema of ``program`` (``"sampler"`` or ``"estimator"``): pydantic
+    raises ValidationError where it differs. Skips the test where ``ibm_quantum_schemas`` (a
+    dependency of qiskit-ibm-runtime) has no such schema."""
+    schema = pytest.importorskip(f"ibm_quantum_schemas.{program}.version_0_1")
+    wire = json.loads(json.dumps(result, cls=RuntimeEncoder))
+    _add_field_types(wire)
+    schema.PrimitiveResultWrapperModel.model_validate(wire)
+
+
+def _add_field_types(wire: Any) -> None:
+    """IBM's schemas require ``field_types`` in every DataBin; the client's RuntimeEncoder (which
+    the server uses) writes none and its decoder never reads them. Added here, from the fields'
+    own wire types, so that everything else can be validated against the schemas."""
+    if isinstance(wire, dict):
+        if wire.get("__type__") == "DataBin":
+            value = wire["__value__"]
+            fields = [value["fields"][name] for name in value["field_names"]]
+            value["field_types"] = [
+                f["__type__"] if isinstance(f, dict) else type(f).__name__ for f in fields
+            ]
+        for item in wire.values():
+            _add_field_types(item)
+    elif isinstance(wire, list):
+        for item in wire:
+            _add_field_types(item)
 
 
 class _Recorder:
@@ -236,6 +302,64 @@ class ExecutorContract:
         else:
             assert wrong == 0, f"a noiseless executor produced errors: {counts}"
 
+    @pytest.mark.parametrize(("make_circuit", "values_shape"), DEGENERATE_SWEEPS)
+    def test_sampler_degenerate_sweeps_have_the_reference_shapes(
+        self, plugins: PluginHost, make_circuit: Any, values_shape: tuple[int, ...]
+    ) -> None:
+        pub = (make_circuit(), np.zeros(values_shape), 20)
+        expected = StatevectorSampler(seed=1).run([pub]).result()[0].data.meas
+        bits = self.run(plugins, "sampler", self.ideal_device, [pub])[0].data.meas
+        assert (bits.shape, bits.num_shots, bits.num_bits) == (expected.shape, 20, 2)
+        assert bits.array.shape == expected.array.shape
+
+    def test_sampler_sets_of_a_circuit_without_parameters_are_independent(
+        self, plugins: PluginHost
+    ) -> None:
+        # SamplerV2.run([(circuit, [(), (), ()])]): three sets of shots of one circuit, each its
+        # own, as three runs would give; uniform over 8 outcomes so that copies would show.
+        circuit = QuantumCircuit(3)
+        circuit.h(range(3))
+        circuit.measure_all()
+        shots = 2000
+        result = self.run(
+            plugins, "sampler", self.ideal_device, [(circuit, [(), (), ()], shots)],
+            {"simulator": {"seed_simulator": 8}},
+        )  # fmt: skip
+        bits = result[0].data.meas
+        assert bits.shape == (3,)
+        assert bits.num_shots == shots
+        outcomes = bits.array[..., 0]  # (3, shots): 3 bits per shot fit one byte
+        for index in range(3):
+            for value in range(8):
+                fraction = float(np.mean(outcomes[index] == value))
+                assert within_sigmas(fraction, 1 / 8, shots), (index, value, fraction)
+        for first, second in ((0, 1), (0, 2), (1, 2)):
+            # Independent sets agree on a shot with probability 1/8; copies always do. Equal
+            # counts of 2000 uniform shots over 8 outcomes have probability about 1e-11.
+            agreement = float(np.mean(outcomes[first] == outcomes[second]))
+            assert within_sigmas(agreement, 1 / 8, shots), (first, second, agreement)
+            assert bits[first].get_counts() != bits[second].get_counts()
+
+    def test_sampler_sets_of_an_isa_circuit_on_the_noisy_device(self, plugins: PluginHost) -> None:
+        info = plugins.executors[self.executor].info
+        device = plugins.descriptions[self.noisy_device].backend()
+        isa = generate_preset_pass_manager(1, backend=device, seed_transpiler=1).run(bell())
+        shots = 1000
+        result = self.run(
+            plugins, "sampler", self.noisy_device, [(isa, [(), (), ()], shots)],
+            {"simulator": {"seed_simulator": 4}},
+        )  # fmt: skip
+        bits = result[0].data.meas
+        assert bits.shape == (3,)
+        assert bits.num_shots == shots
+        for index in range(3):
+            counts = bits[index].get_counts()
+            good = counts.get("00", 0) + counts.get("11", 0)
+            assert good / shots > 0.8, counts
+            if not info.simulates_noise:
+                assert good == shots, counts
+        assert not np.array_equal(bits.array[0], bits.array[1])
+
     # -- estimator -----------------------------------------------------------------------------
 
     def test_estimator_bell_expectation_values(self, plugins: PluginHost) -> None:
@@ -292,6 +416,102 @@ class ExecutorContract:
             {"seed_estimator": 2},
         )  # fmt: skip
         assert float(result[0].data.evs) > 0.8
+
+    @pytest.mark.parametrize(("make_circuit", "values_shape"), DEGENERATE_SWEEPS)
+    def test_estimator_degenerate_sweeps_have_the_reference_shapes(
+        self, plugins: PluginHost, make_circuit: Any, values_shape: tuple[int, ...]
+    ) -> None:
+        circuit = make_circuit().remove_final_measurements(inplace=False)
+        observables = [[SparsePauliOp("ZZ")], [SparsePauliOp("XX")]]  # shape (2, 1)
+        if len(values_shape) > 2:
+            observables = SparsePauliOp("ZZ")  # shape ()
+        pub = (circuit, observables, np.zeros(values_shape), 0.05)
+        expected = StatevectorEstimator(seed=1).run([pub]).result()[0].data
+        data = self.run(plugins, "estimator", self.ideal_device, [pub])[0].data
+        for name in ("evs", "stds", "ensemble_standard_error"):
+            assert np.shape(getattr(data, name)) == expected.evs.shape, name
+
+    def test_estimator_sets_of_a_circuit_without_parameters_broadcast(
+        self, plugins: PluginHost
+    ) -> None:
+        observables = [[SparsePauliOp("ZZ")], [SparsePauliOp("XX")], [SparsePauliOp("ZI")]]
+        precision = 0.02
+        result = self.run(
+            plugins, "estimator", self.ideal_device,
+            [(bell(False), observables, np.zeros((6, 0)), precision)],
+            {"seed_estimator": 5},
+        )  # fmt: skip
+        evs, stds = result[0].data.evs, result[0].data.stds
+        assert evs.shape == stds.shape == (3, 6)
+        exact = np.broadcast_to(np.array([[1.0], [1.0], [0.0]]), (3, 6))
+        assert np.all(np.abs(evs - exact) <= 5 * precision), evs
+        for row in range(3):
+            # Six estimates with a statistical error are six draws, not one copied six times.
+            if np.all(stds[row] > 0):
+                assert len(set(evs[row].tolist())) > 1, evs[row]
+
+    # -- the form IBM returns ------------------------------------------------------------------
+
+    def test_sampler_results_have_ibms_form(self, plugins: PluginHost) -> None:
+        circuit = bell()
+        circuit.metadata = {"experiment": "form"}
+        pubs = [(circuit, None, 50), (circuit, np.zeros((2, 0)), 20), (circuit, np.zeros((0, 0)))]
+        result = self.run(plugins, "sampler", self.ideal_device, pubs, {"default_shots": 30})
+        assert result.metadata["version"] == 2
+        spans = result.metadata["execution"]["execution_spans"]
+        assert isinstance(spans, ExecutionSpans)
+        for index, (shape, shots) in enumerate([((), 50), ((2,), 20), ((0,), 30)]):
+            pub_result = result[index]
+            assert type(pub_result) is SamplerPubResult
+            assert pub_result.metadata["circuit_metadata"] == {"experiment": "form"}
+            assert pub_result.metadata["shots"] == shots
+            assert pub_result.data.meas.shape == shape
+            # Every datum was taken within some span, which says when.
+            covered = np.zeros((*shape, shots), dtype=bool)
+            for span in spans:
+                assert span.start <= span.stop
+                if index in span.pub_idxs:
+                    covered |= span.mask(index)
+            assert covered.all()
+
+    def test_estimator_results_have_ibms_form(self, plugins: PluginHost) -> None:
+        circuit = bell(False)
+        circuit.metadata = {"experiment": "form"}
+        pubs = [
+            (circuit, SparsePauliOp("ZZ"), None, 0.05),  # one observable: 0-d arrays
+            (circuit, [[SparsePauliOp("ZZ")], [SparsePauliOp("XX")]], np.zeros((3, 0)), 0.1),
+        ]
+        result = self.run(plugins, "estimator", self.ideal_device, pubs)
+        for index, (shape, precision) in enumerate([((), 0.05), ((2, 3), 0.1)]):
+            pub_result = result[index]
+            assert type(pub_result) is PubResult
+            assert list(pub_result.data)[:3] == ["evs", "stds", "ensemble_standard_error"]
+            for name in ("evs", "stds", "ensemble_standard_error"):
+                value = getattr(pub_result.data, name)
+                assert isinstance(value, np.ndarray), (name, type(value))
+                assert value.shape == shape
+                assert value.dtype == np.float64
+            metadata = pub_result.metadata
+            assert metadata["target_precision"] == precision
+            assert metadata["circuit_metadata"] == {"experiment": "form"}
+            assert "shots" in metadata
+            assert isinstance(metadata["resilience"], dict)
+        assert result.metadata["version"] == 2
+        for key in ("dynamical_decoupling", "twirling", "resilience"):
+            assert isinstance(result.metadata[key], dict), key
+
+    def test_results_validate_against_ibms_schemas(self, plugins: PluginHost) -> None:
+        circuit = bell()
+        sampled = self.run(
+            plugins, "sampler", self.ideal_device, [(circuit, None, 10), (circuit, [(), ()], 10)]
+        )
+        check_ibm_schema(sampled, "sampler")
+        estimated = self.run(
+            plugins, "estimator", self.ideal_device,
+            [(bell(False), SparsePauliOp("ZZ"), None, 0.1),
+             (bell(False), [SparsePauliOp("XX"), SparsePauliOp("ZI")], np.zeros((2, 0)), 0.1)],
+        )  # fmt: skip
+        check_ibm_schema(estimated, "estimator")
 
     # -- plugin machinery ----------------------------------------------------------------------
 

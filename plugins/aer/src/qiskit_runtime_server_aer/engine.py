@@ -55,6 +55,7 @@ from .method import (
 )
 from .noise import NoiseModelCache, user_noise_model
 from .sampling import sample
+from .shapes import empty_result, estimate_nonempty, is_empty, one_binding
 from .sweeps import simulator_class
 from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
 from .trajectories import OPTION as TRAJECTORIES_OPTION
@@ -239,6 +240,10 @@ class AerEngine:
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
+            if is_empty(pub):
+                pub_results.append(empty_result(pub))
+                methods.append("none (empty sweep)")
+                continue
             width = pub.circuit.num_qubits
             support = _observable_qubits(pub)
             shots = trajectory_count(pub.precision or 1)
@@ -331,7 +336,7 @@ class AerEngine:
         if seed is not None:
             options["seed_simulator"] = seed
         estimator = BackendEstimatorV2(backend=simulator, options=options)
-        return estimator.run(list(task.pubs)).result()
+        return estimate_nonempty(task.pubs, lambda pubs: estimator.run(pubs).result())
 
     def _estimate_exact(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
         run_options: dict[str, Any] = {}
@@ -339,7 +344,9 @@ class AerEngine:
         if seed is not None:
             run_options["seed_simulator"] = seed
         estimator = AerEstimatorV2.from_backend(simulator, options={"run_options": run_options})
-        return estimator.run(list(task.pubs)).result()
+        return estimate_nonempty(
+            task.pubs, lambda pubs: estimator.run([one_binding(pub) for pub in pubs]).result()
+        )
 
 
 def validate_options(task: ExecutionTask) -> None:

@@ -54,8 +54,17 @@ def _run_group(
     experiments: list[Any] = []
     metadata: dict[str, Any] = {}
     if runnable:
-        binds = [_parameter_binds(pub) for pub in runnable]
-        circuits = [pub.circuit for pub in runnable]
+        circuits = []
+        binds = []
+        for pub in runnable:
+            if pub.circuit.num_parameters:
+                circuits.append(pub.circuit)
+                binds.append(_parameter_binds(pub))
+            else:
+                # Parameter values of shape (k, 0): k sets of shots of one circuit, which Aer
+                # would run once whatever the binds. Each set is an experiment of its own.
+                circuits.extend([pub.circuit] * pub.parameter_values.size)
+                binds.extend({} for _ in range(pub.parameter_values.size))
         run = simulator.run(circuits, shots=shots, seed_simulator=seed, parameter_binds=binds)
         result: Result = run.result()
         experiments = list(result.results)

@@ -109,10 +109,16 @@ def sample_trajectories(
     position = {qubit: k for k, qubit in enumerate(measured)}
     if measured:
         unitary.save_probabilities(measured, pershot=True)
-    bound = [unitary]
+    # One circuit per parameter set, also for a circuit without parameters swept k times.
+    bound = [unitary] * parameter_values.size
     if unitary.num_parameters:
         bound = list(parameter_values.bind_all(unitary).ravel())
     k = min(trajectories, shots)
+    if not bound or not k:
+        return np.zeros((len(bound), shots, circuit.num_clbits), dtype=np.bool_), {
+            "trajectories": 0,
+            "shots_per_trajectory": 0,
+        }
     result = simulator.run(bound, shots=k, seed_simulator=seed).result()
     rng = np.random.default_rng(seed)
     flips = readout_flips(noise, measured)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from qiskit.primitives import PrimitiveResult, StatevectorEstimator, StatevectorSampler
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, SamplerTask, hookimpl
 from qiskit_runtime_server.circuits import compact_estimator_pub, compact_sampler_pub
@@ -34,7 +35,9 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     seed = task.options.seed_simulator
     if isinstance(task, SamplerTask):
-        sampler = StatevectorSampler(seed=seed)
+        # One generator for the whole job: an integer seed would restart the same random
+        # stream for every parameter set, so that sets of shots would repeat each other.
+        sampler = StatevectorSampler(seed=np.random.default_rng(seed))
         result = sampler.run([compact_sampler_pub(pub) for pub in task.pubs]).result()
     else:
         estimator_seed = (
