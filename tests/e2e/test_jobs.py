@@ -3,6 +3,7 @@ delete, failure reasons."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from qiskit_ibm_runtime.exceptions import (
     RuntimeJobFailureError,
     RuntimeJobNotFound,
 )
+from qiskit_runtime_server.api.routes import jobs as job_routes
 from qiskit_runtime_server.testing import LiveServer
 
 
@@ -59,6 +61,31 @@ def test_list_and_retrieve(service: QiskitRuntimeService, ideal) -> None:  # typ
     assert retrieved.result()[0].data.meas.num_shots == 10
     assert retrieved.inputs["pubs"][0][2] == 10
     assert retrieved.creation_date is not None
+
+
+def test_listing_beyond_one_page_and_past_the_last_job(  # type: ignore[no-untyped-def]
+    service: QiskitRuntimeService, ideal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``service.jobs()`` sends its limit as the page size and asks again until it holds
+    ``limit`` jobs or ``count - skip``: a limit above what one page holds gets every job
+    (it was a 400), and a skip past the last job gets none (the client asked for the same
+    empty page forever)."""
+    sampler = SamplerV2(mode=ideal)
+    sampler.options.environment.job_tags = [f"paging-{uuid.uuid4().hex}"]
+    submitted = [sampler.run([small()], shots=5) for _ in range(3)]
+    for job in submitted:
+        job.wait_for_final_state()
+    newest_first = [job.job_id() for job in reversed(submitted)]
+    tags = sampler.options.environment.job_tags
+
+    monkeypatch.setattr(job_routes, "MAX_LIST_LIMIT", 2)  # the server runs in this process
+    assert [job.job_id() for job in service.jobs(job_tags=tags, limit=5)] == newest_first
+    assert [job.job_id() for job in service.jobs(job_tags=tags, limit=5000)] == newest_first
+    assert [job.job_id() for job in service.jobs(job_tags=tags, limit=None)] == newest_first
+    assert [job.job_id() for job in service.jobs(job_tags=tags, skip=1)] == newest_first[1:]
+    assert service.jobs(job_tags=tags, skip=3) == []
+    assert service.jobs(job_tags=tags, skip=5) == []
+    assert service.jobs(job_tags=tags, skip=5, limit=None) == []
 
 
 def test_tags(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from httpx import Client
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_ibm_runtime import RuntimeDecoder
+from qiskit_runtime_server.api.routes.jobs import MAX_LIST_LIMIT
 from qiskit_runtime_server.testing import encode_job_body
 
 from ...conftest import assert_ibm_error, wait_final
@@ -81,6 +82,12 @@ def test_list_count_and_paging(client: Client) -> None:
     assert [job["id"] for job in page["jobs"]] == [ids[3], ids[2]]
     ascending = client.get("/api/v1/jobs?limit=10&sort=ASC", headers=headers).json()
     assert [job["id"] for job in ascending["jobs"]] == ids
+    # A page holds at most MAX_LIST_LIMIT jobs, and says so; past the last job, count is the
+    # offset (the client asks again until it holds count - skip jobs).
+    large = client.get(f"/api/v1/jobs?limit={MAX_LIST_LIMIT + 1}", headers=headers).json()
+    assert (large["limit"], large["count"], len(large["jobs"])) == (MAX_LIST_LIMIT, 5, 5)
+    beyond = client.get("/api/v1/jobs?offset=7", headers=headers).json()
+    assert (beyond["jobs"], beyond["count"]) == ([], 7)
     # Another instance sees none of them.
     other = {"Service-CRN": "crn:v1:bluemix:public:quantum-computing:us-east:a/paging:two::"}
     assert client.get("/api/v1/jobs", headers=other).json()["count"] == 0

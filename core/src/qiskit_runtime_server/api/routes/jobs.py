@@ -21,6 +21,8 @@ from ..deps import InstanceDep, ServerDep
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
 
+#: The most jobs one page of ``GET /jobs`` holds; a larger ``limit`` gets this many (the page
+#: says so in ``limit``), and the client asks for the rest (see ``list_jobs``).
 MAX_LIST_LIMIT = 1000
 #: Results of up to this many bytes (stored and decompressed) are read on the event loop when
 #: reads are local: well under a millisecond of work.
@@ -93,7 +95,7 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 def list_jobs(
     server: ServerDep,
     instance: InstanceDep,
-    limit: Annotated[int, Query(ge=0, le=MAX_LIST_LIMIT)] = 200,
+    limit: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 200,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     backend: str | None = None,
     pending: bool | None = None,
@@ -105,6 +107,15 @@ def list_jobs(
     sort: Annotated[str, Query(pattern="^(ASC|DESC|asc|desc)$")] = "DESC",
     exclude_params: bool = True,
 ) -> dict[str, Any]:
+    """One page of the instance's jobs, and ``count``, how many match in all.
+
+    ``service.jobs()`` sends the caller's ``limit`` as the page size and asks again until it
+    holds ``limit`` jobs or ``count - skip``: so a page is cut to ``MAX_LIST_LIMIT`` rather
+    than refused (the client asks for the rest), and past the last job ``count`` is the
+    offset, the position asked for, because with the total the client would never hold
+    ``count - skip`` (a negative number) and would ask for the same empty page forever.
+    """
+    limit = min(limit, MAX_LIST_LIMIT)
     query = JobQuery(
         instance=instance,
         limit=limit,
@@ -121,7 +132,7 @@ def list_jobs(
     jobs, count = server.store.list_jobs(query)
     return {
         "jobs": [job.to_api(None if exclude_params else _params(server, job)) for job in jobs],
-        "count": count,
+        "count": max(count, offset),
         "limit": limit,
         "offset": offset,
     }
