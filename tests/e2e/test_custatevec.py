@@ -8,9 +8,7 @@ GPU runs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,12 +17,9 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2
-from qiskit_runtime_server.app import create_app
-from qiskit_runtime_server.client import client_environment, connect
-from qiskit_runtime_server.settings import Settings
-from qiskit_runtime_server.testing import LiveServer
 from qiskit_runtime_server.testing.contract import check_ibm_schema
 from qiskit_runtime_server_custatevec.device import probe_gpu
+from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
 
 no_gpu = pytest.mark.skipif(probe_gpu().available, reason="this host has a GPU")
 
@@ -58,22 +53,8 @@ def test_a_job_sent_to_an_offline_backend_gets_a_4xx(service: QiskitRuntimeServi
 def numpy_kernel_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[QiskitRuntimeService]:
-    saved = {
-        name: os.environ.get(name)
-        for name in ["QRS_CUSTATEVEC_KERNEL", *client_environment("http://x")]
-    }
-    os.environ["QRS_CUSTATEVEC_KERNEL"] = "numpy"
-    data_dir: Path = tmp_path_factory.mktemp("custatevec-numpy")
-    try:
-        with LiveServer(create_app(Settings(data_dir=data_dir, workers=1))) as live:
-            live.wait_ready()
-            yield connect(live.url)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with custatevec_on_numpy(tmp_path_factory.mktemp("custatevec-numpy")) as service:
+        yield service
 
 
 def test_sampler_sweep_and_seed_on_the_reference_kernel(

@@ -14,13 +14,17 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp, Qubit
+from qiskit.circuit import ControlFlowOp, Measure, Qubit, Reset
 from qiskit.converters import circuit_to_dag, dag_to_circuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 _NO_EFFECT = frozenset({"barrier"})
+#: IBM's variants of standard instructions, as their devices' targets name them, and what they
+#: do: ``measure_2`` (``MidCircuitMeasure``) is a shorter measurement, ``reset_2`` a shorter
+#: reset. A simulator gives them their standard meaning (and noise: the qubit's readout error).
+IBM_VARIANTS = {"measure_2": Measure(), "reset_2": Reset()}
 
 
 def active_qubits(circuit: QuantumCircuit) -> list[int]:
@@ -43,6 +47,40 @@ def _collect(
         if isinstance(operation, ControlFlowOp):
             for block in operation.blocks:
                 _collect(root, block, qubits, used)
+
+
+def with_standard_instructions(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with IBM's instruction variants (:data:`IBM_VARIANTS`) replaced by the
+    standard instructions they are; ``circuit`` itself when it has none (the common case costs
+    one scan)."""
+    if not _has_variants(circuit):
+        return circuit
+    replaced = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        variant = IBM_VARIANTS.get(operation.name)
+        if variant is not None and (operation.num_qubits, operation.num_clbits) == (
+            variant.num_qubits,
+            variant.num_clbits,
+        ):
+            instruction = instruction.replace(operation=variant)
+        elif isinstance(operation, ControlFlowOp):
+            blocks = [with_standard_instructions(block) for block in operation.blocks]
+            instruction = instruction.replace(operation=operation.replace_blocks(blocks))
+        replaced.append(instruction)
+    return replaced
+
+
+def _has_variants(circuit: QuantumCircuit) -> bool:
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name in IBM_VARIANTS:
+            return True
+        if isinstance(operation, ControlFlowOp) and any(
+            _has_variants(block) for block in operation.blocks
+        ):
+            return True
+    return False
 
 
 def without_idle_qubits(

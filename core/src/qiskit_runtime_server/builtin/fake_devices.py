@@ -1,14 +1,18 @@
 """Built-in plugin: every fake device of ``qiskit_ibm_runtime.fake_provider``.
 
-Each description serves the device's own configuration and properties snapshots and hands
-executors the fake backend object itself, the same object qiskit-ibm-runtime's local testing
-mode simulates, so noise models built from it match local mode.
+Each description serves the device's own configuration and properties snapshots, brought to
+what IBM serves where they fall short (device_documents.py), and hands executors a backend
+built from exactly those documents, the way the client builds its own: the client's Target, the
+server's ISA check and an executor's noise model all come from the same two documents. An
+executor that builds its noise model the way local testing mode does (the aer plugin) gets the
+same model as local mode for every device whose documents are served unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from functools import cache
@@ -19,7 +23,9 @@ from qiskit_ibm_runtime.fake_provider import FakeProviderForBackendV2
 from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
 from ..backend_description import BackendDescription
+from ..document_backend import DocumentBackend
 from ..hookspecs import hookimpl
+from .device_documents import served_documents
 
 
 class FakeDeviceDescription(BackendDescription):
@@ -30,8 +36,9 @@ class FakeDeviceDescription(BackendDescription):
         self._class = backend_class
         self._conf: dict[str, Any] | None = None
         self._props: dict[str, Any] | None = None
+        self._documents_lock = threading.Lock()  # API threads ask for the documents at once
 
-    def _load(self, filename: str | None) -> dict[str, Any] | None:
+    def _read(self, filename: str | None) -> dict[str, Any] | None:
         if not filename:
             return None
         with open(os.path.join(self._class.dirname, filename), encoding="utf-8") as handle:
@@ -39,17 +46,23 @@ class FakeDeviceDescription(BackendDescription):
         document["backend_name"] = self.name
         return document
 
-    def configuration(self) -> dict[str, Any]:
-        if self._conf is None:
-            conf = self._load(self._class.conf_filename)
+    def _load(self) -> None:
+        with self._documents_lock:
+            if self._conf is not None:
+                return
+            conf = self._read(self._class.conf_filename)
             if conf is None:  # pragma: no cover - every fake device ships a configuration
                 raise RuntimeError(f"{self.name} has no configuration snapshot")
-            self._conf = conf
+            props = self._read(self._class.props_filename)
+            self._conf, self._props = served_documents(conf, props)
+
+    def configuration(self) -> dict[str, Any]:
+        self._load()
+        assert self._conf is not None
         return self._conf
 
     def properties(self) -> dict[str, Any] | None:
-        if self._props is None:
-            self._props = self._load(self._class.props_filename)
+        self._load()
         return self._props
 
     @property
@@ -57,12 +70,7 @@ class FakeDeviceDescription(BackendDescription):
         return int(self.configuration()["n_qubits"])
 
     def _build_backend(self) -> BackendV2:
-        with warnings.catch_warnings():
-            # Some snapshots (fake_nighthawk) warn that their errors are not typical.
-            warnings.simplefilter("ignore", UserWarning)
-            backend = self._class()
-            backend.target  # noqa: B018 - build the target now, while holding the lock
-        return backend
+        return DocumentBackend(self.configuration(), self.properties())
 
 
 @cache

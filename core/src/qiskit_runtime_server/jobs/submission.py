@@ -21,7 +21,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_ibm_runtime.utils.utils import is_isa_circuit
 
 from ..catalogue import Catalogue, VirtualBackend
-from ..circuits import active_qubits
+from ..circuits import active_qubits, with_standard_instructions
 from ..errors import InvalidRequest, NotFound
 from ..tasks import DEFAULT_PRECISION, EstimatorTask, ExecutionTask, SamplerTask, TaskOptions
 from .decoding import decode_params
@@ -131,7 +131,7 @@ def prepare_task(
     if program_id == "sampler":
         shots = _positive_int(options.get("default_shots", default_shots), "default_shots")
         sampler_pubs = tuple(_sampler_pub(pub, index, shots) for index, pub in enumerate(pubs_in))
-        task = SamplerTask(pubs=sampler_pubs, **common)
+        task = SamplerTask(pubs=tuple(map(_standard_sampler_pub, sampler_pubs)), **common)
         executions = sum(pub.size * (pub.shots or 0) for pub in sampler_pubs)
         circuits = [pub.circuit for pub in sampler_pubs]
         sizes = [pub.size for pub in sampler_pubs]
@@ -140,7 +140,7 @@ def prepare_task(
         estimator_pubs = tuple(
             _estimator_pub(pub, index, precision) for index, pub in enumerate(pubs_in)
         )
-        task = EstimatorTask(pubs=estimator_pubs, **common)
+        task = EstimatorTask(pubs=tuple(map(_standard_estimator_pub, estimator_pubs)), **common)
         executions = sum(
             pub.size * math.ceil(1 / (pub.precision or DEFAULT_PRECISION) ** 2)
             for pub in estimator_pubs
@@ -156,6 +156,24 @@ def prepare_task(
         num_circuits=sum(sizes),
         executions=executions,
         circuits=circuits,
+    )
+
+
+def _standard_sampler_pub(pub: SamplerPub) -> SamplerPub:
+    """The PUB with IBM's instruction variants made standard, for executors (the ISA check
+    looks at the circuit as sent: ``measure_2`` is refused where the device lacks it)."""
+    circuit = with_standard_instructions(pub.circuit)
+    if circuit is pub.circuit:
+        return pub
+    return SamplerPub(circuit, pub.parameter_values, pub.shots, validate=False)
+
+
+def _standard_estimator_pub(pub: EstimatorPub) -> EstimatorPub:
+    circuit = with_standard_instructions(pub.circuit)
+    if circuit is pub.circuit:
+        return pub
+    return EstimatorPub(
+        circuit, pub.observables, pub.parameter_values, pub.precision, validate=False
     )
 
 

@@ -19,14 +19,17 @@ times faster. (For trajectory methods the mixture form is the cheaper one, so it
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp
+from qiskit.circuit import ControlFlowOp, Delay
 from qiskit.quantum_info import Kraus
-from qiskit_aer.noise import NoiseModel, QuantumError
+from qiskit_aer.noise import NoiseModel, QuantumError, RelaxationNoisePass
+from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
+from qiskit_ibm_runtime.models.exceptions import BackendPropertyError
 from qiskit_runtime_server import BackendDescription
 from qiskit_runtime_server.circuits import active_qubits
 
@@ -175,18 +178,47 @@ class NoiseModelCache:
 
 
 def _build(description: BackendDescription) -> NoiseModel | None:
-    """The model local testing mode simulates a fake device with (the fake backend's own
-    ``run`` builds it from the calibration properties): readout errors are the asymmetric
-    ``prob_meas1_prep0`` / ``prob_meas0_prep1``. ``NoiseModel.from_backend`` would take the
-    target's symmetric measurement errors instead, which a chi-square test against local
-    mode rejects (tests/e2e/test_sampler.py)."""
+    """The model local testing mode simulates a fake device with.
+
+    This follows ``FakeBackendV2._get_noise_model_from_backend_v2`` step by step, with Aer's
+    public builders: readout errors are the asymmetric ``prob_meas1_prep0`` /
+    ``prob_meas0_prep1`` (``NoiseModel.from_backend`` would take the target's symmetric
+    measurement errors, which a chi-square test against local mode rejects,
+    tests/e2e/test_sampler.py); gate errors are depolarizing composed with thermal relaxation;
+    delays relax through a noise pass. ``NoiseModel.from_backend_properties`` cannot be used: it
+    requires every qubit's ``frequency``, which the Heron snapshots do not carry (it raises
+    ``BackendPropertyError`` on all of them), whereas local mode builds the delay pass without
+    excited-state populations (at its zero temperature they are zero anyway).
+    """
     if not description.has_noise:
         return None
     backend = description.backend()
     properties = backend.properties()
     if properties is None:
         return None
-    return NoiseModel.from_backend_properties(properties, dt=getattr(backend, "dt", None))
+    model = NoiseModel(basis_gates=list(description.configuration()["basis_gates"]))
+    for qubits, readout in basic_device_readout_errors(properties):
+        model.add_readout_error(readout, qubits, warnings=False)
+    with warnings.catch_warnings():
+        # Aer warns about T2 > 2 T1 in some snapshots (and truncates); local mode silences
+        # that module the same way.
+        warnings.filterwarnings("ignore", module="qiskit_aer.noise.device.models")
+        gate_errors = basic_device_gate_errors(properties)
+    for name, qubits, error in gate_errors:
+        model.add_quantum_error(error, name, qubits, warnings=False)
+    try:
+        num_qubits = description.num_qubits
+        relaxation = RelaxationNoisePass(
+            t1s=[properties.t1(q) for q in range(num_qubits)],
+            t2s=[properties.t2(q) for q in range(num_qubits)],
+            dt=backend.dt,
+            op_types=Delay,
+        )
+    except BackendPropertyError:
+        pass  # a snapshot without T1 or T2 on some qubit: delays stay ideal, as in local mode
+    else:
+        model._custom_noise_passes.append(relaxation)
+    return model
 
 
 def user_noise_model(value: Any) -> NoiseModel:
