@@ -62,6 +62,12 @@ class BackendDescription(ABC):
         """Whether the device has calibration data from which noise can be modelled."""
         return self.properties() is not None
 
+    def derived_calibrations(self) -> dict[str, str]:
+        """Instructions whose error model is not the device's own calibration of them, each with
+        where it comes from (``{"rzz": "each pair's cz calibration"}``). Results of circuits
+        that use them say so in their metadata. None by default."""
+        return {}
+
     @cached_property
     def calibration_id(self) -> str:
         """The id of the device's one calibration snapshot, which clients may pin with

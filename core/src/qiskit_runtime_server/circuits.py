@@ -53,7 +53,7 @@ def with_standard_instructions(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` with IBM's instruction variants (:data:`IBM_VARIANTS`) replaced by the
     standard instructions they are; ``circuit`` itself when it has none (the common case costs
     one scan)."""
-    if not _has_variants(circuit):
+    if not instruction_names(circuit) & IBM_VARIANTS.keys():
         return circuit
     replaced = circuit.copy_empty_like()
     for instruction in circuit.data:
@@ -71,16 +71,16 @@ def with_standard_instructions(circuit: QuantumCircuit) -> QuantumCircuit:
     return replaced
 
 
-def _has_variants(circuit: QuantumCircuit) -> bool:
+def instruction_names(circuit: QuantumCircuit) -> set[str]:
+    """The names of the instructions ``circuit`` uses, inside control flow too."""
+    names: set[str] = set()
     for instruction in circuit.data:
         operation = instruction.operation
-        if operation.name in IBM_VARIANTS:
-            return True
-        if isinstance(operation, ControlFlowOp) and any(
-            _has_variants(block) for block in operation.blocks
-        ):
-            return True
-    return False
+        names.add(operation.name)
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                names |= instruction_names(block)
+    return names
 
 
 def without_idle_qubits(

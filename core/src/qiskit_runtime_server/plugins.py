@@ -26,7 +26,7 @@ from .backend_description import BackendDescription
 from .builtin import BUILTIN_PLUGINS
 from .errors import ExecutorContractError
 from .executor import ExecutorInfo
-from .results import conform
+from .results import conform, with_derived_calibrations
 from .settings import Settings
 from .tasks import ExecutionTask
 
@@ -297,9 +297,12 @@ class PluginHost:
                 f"{label} returned {len(result)} PUB results for {len(task.pubs)} PUBs"
             )
         try:
-            return conform(result, task, started, stopped)
+            result = conform(result, task, started, stopped)
         except ExecutorContractError as error:
             raise ExecutorContractError(f"{label}: {error}") from None
+        if registered.info.simulates_noise and task.options.noise_model is None:
+            result = with_derived_calibrations(result, task)
+        return result
 
 
 def _import(path: str) -> object:

@@ -31,6 +31,7 @@ from qiskit.primitives.containers import BitArray, DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
+from .circuits import instruction_names
 from .errors import ExecutorContractError
 from .tasks import ExecutionTask, SamplerTask
 
@@ -91,6 +92,30 @@ def conform(
         for key, value in not_applied(task.options.raw).items():
             metadata.setdefault(key, value)
     return PrimitiveResult(pub_results, metadata=metadata)
+
+
+def with_derived_calibrations(result: PrimitiveResult, task: ExecutionTask) -> PrimitiveResult:
+    """``result`` saying under ``derived_calibrations`` which of the device's calibrations that
+    its circuits use are not the device's own, and where they come from (see
+    ``BackendDescription.derived_calibrations``): for results simulated with the device's
+    noise."""
+    derived = derived_calibrations(task)
+    if not derived or "derived_calibrations" in result.metadata:
+        return result
+    return PrimitiveResult(
+        list(result), metadata={**result.metadata, "derived_calibrations": derived}
+    )
+
+
+def derived_calibrations(task: ExecutionTask) -> dict[str, str]:
+    """The derived calibrations (instruction name -> source) that ``task``'s circuits use."""
+    derived = task.backend.derived_calibrations()
+    if not derived:
+        return {}
+    used: set[str] = set()
+    for pub in task.pubs:
+        used |= instruction_names(pub.circuit)
+    return {name: source for name, source in derived.items() if name in used}
 
 
 def not_applied(raw_options: Mapping[str, Any]) -> dict[str, Any]:

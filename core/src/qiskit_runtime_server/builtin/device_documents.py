@@ -11,12 +11,17 @@ Target, the server's ISA check and the executors' noise models agree:
   the old gate that is the same pulse sequence: ``rz`` that of ``u1`` (virtual, no error),
   ``sx`` that of ``u2`` (one pulse), ``x`` that of ``u3`` (the old basis played an X as a
   ``u3``), so a circuit keeps the noise local testing mode gives it.
-- **Fractional gates** (``rx`` and ``rzz``) that a snapshot calibrates but whose configuration
-  omits them are offered, as on IBM's Heron devices: the client shows them with
-  ``service.backend(name, use_fractional_gates=True)`` and hides them otherwise. Their errors
-  and durations are the snapshot's own calibration of those gates on those qubits.
+- **Fractional gates** (``rx`` and ``rzz``) are offered on the Heron devices, as IBM offers
+  them there: the client shows them with ``service.backend(name, use_fractional_gates=True)``
+  and hides them otherwise. The snapshots carry no usable calibration of them (``rzz`` errors
+  are placeholders of 1 on a quarter of fake_fez's pairs and on every pair of fake_torino), so
+  their errors and durations are derived: ``rx`` takes each qubit's ``sx`` calibration (one
+  pulse of the same kind; the snapshots' ``rx`` values equal it), ``rzz`` each pair's ``cz``
+  calibration (one two-qubit pulse, of comparable error on the pairs where the snapshots do
+  calibrate ``rzz``).
 
-Each change is recorded in the configuration's ``description`` so that a user can see it.
+Each change is recorded in the configuration's ``description``, and the derived calibrations
+are returned by instruction name so that results can say where their noise came from.
 """
 
 from __future__ import annotations
@@ -26,34 +31,37 @@ from typing import Any
 
 #: The pre-2021 basis gates and the gate of today's basis with the same pulses.
 MODERN_BASIS = {"u1": "rz", "u2": "sx", "u3": "x"}
-#: IBM's fractional gates (the client hides them unless asked).
-FRACTIONAL_GATES = ("rx", "rzz")
+#: IBM's fractional gates (the client hides them unless asked) and the calibrated gate each
+#: one's error and duration are derived from.
+FRACTIONAL_GATES = {"rx": "sx", "rzz": "cz"}
+#: The processor family whose devices IBM offers fractional gates on.
+FRACTIONAL_FAMILY = "Heron"
 _PARAMETERS = {"rz": ["theta"], "sx": [], "x": [], "rx": ["theta"], "rzz": ["theta"]}
 
 
 def served_documents(
     configuration: dict[str, Any], properties: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The documents to serve for a snapshot (new objects; the inputs are not changed)."""
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str]]:
+    """The documents to serve for a snapshot (new objects; the inputs are not changed), and the
+    calibrations that are not the snapshot's own: instruction name -> where it comes from."""
     configuration = copy.deepcopy(configuration)
     properties = copy.deepcopy(properties)
-    notes: list[str] = []
+    derived: dict[str, str] = {}
     if any(name in MODERN_BASIS for name in configuration.get("basis_gates", [])):
         _modernise_basis(configuration, properties)
-        notes.append(
-            "Served in IBM's basis since 2021 (rz, sx, x): the snapshot's u1, u2 and u3 "
-            "calibrations are those of rz, sx and x."
+        derived.update(
+            {new: f"the snapshot's {old} calibration" for old, new in MODERN_BASIS.items()}
         )
-    offered = _offer_fractional_gates(configuration, properties)
-    if offered:
-        notes.append(
-            f"Fractional gates {', '.join(offered)} are offered with the snapshot's own "
-            "calibration of them (service.backend(name, use_fractional_gates=True))."
-        )
+    family = (configuration.get("processor_type") or {}).get("family")
+    if properties and family == FRACTIONAL_FAMILY:
+        derived.update(_offer_fractional_gates(configuration, properties))
+    notes = [f"{name}: {source}." for name, source in derived.items()]
     if notes:
         description = str(configuration.get("description") or "").strip()
-        configuration["description"] = " ".join(filter(None, [description, *notes]))
-    return configuration, properties
+        configuration["description"] = " ".join(
+            filter(None, [description, "Calibrations derived by qiskit-runtime-server:", *notes])
+        )
+    return configuration, properties, derived
 
 
 def _modernise_basis(configuration: dict[str, Any], properties: dict[str, Any] | None) -> None:
@@ -81,28 +89,38 @@ def _modernise_basis(configuration: dict[str, Any], properties: dict[str, Any] |
 
 
 def _offer_fractional_gates(
-    configuration: dict[str, Any], properties: dict[str, Any] | None
-) -> list[str]:
-    """Add the fractional gates that ``properties`` calibrates; return their names."""
-    if not properties:
-        return []
-    offered: list[str] = []
-    for name in FRACTIONAL_GATES:
-        if name in configuration["basis_gates"]:
+    configuration: dict[str, Any], properties: dict[str, Any]
+) -> dict[str, str]:
+    """Add IBM's fractional gates with calibrations derived from the gates of the same pulses
+    (the snapshot's own entries for them are replaced); return where each came from."""
+    derived: dict[str, str] = {}
+    for name, source in FRACTIONAL_GATES.items():
+        calibrated = [gate for gate in properties["gates"] if gate["gate"] == source]
+        if not calibrated:
             continue
-        qubits = [gate["qubits"] for gate in properties.get("gates", []) if gate["gate"] == name]
-        if not qubits:
-            continue
-        configuration["basis_gates"].append(name)
-        configuration.setdefault("gates", []).append(
+        properties["gates"] = [gate for gate in properties["gates"] if gate["gate"] != name]
+        properties["gates"].extend(
+            {
+                **gate,
+                "gate": name,
+                "name": name + "_".join(str(q) for q in gate["qubits"]),
+                "parameters": copy.deepcopy(gate["parameters"]),
+            }
+            for gate in calibrated
+        )
+        if name not in configuration["basis_gates"]:
+            configuration["basis_gates"].append(name)
+        configuration["gates"] = [g for g in configuration.get("gates", []) if g["name"] != name]
+        configuration["gates"].append(
             {
                 "name": name,
                 "parameters": _PARAMETERS[name],
                 "qasm_def": None,
-                "coupling_map": qubits,
+                "coupling_map": [gate["qubits"] for gate in calibrated],
             }
         )
-        if configuration.get("supported_instructions") is not None:
-            configuration["supported_instructions"].append(name)
-        offered.append(name)
-    return offered
+        supported = configuration.get("supported_instructions")
+        if supported is not None and name not in supported:
+            supported.append(name)
+        derived[name] = f"each {'pair' if name == 'rzz' else 'qubit'}'s {source} calibration"
+    return derived

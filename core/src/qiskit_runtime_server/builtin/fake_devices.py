@@ -36,6 +36,7 @@ class FakeDeviceDescription(BackendDescription):
         self._class = backend_class
         self._conf: dict[str, Any] | None = None
         self._props: dict[str, Any] | None = None
+        self._derived: dict[str, str] = {}
         self._documents_lock = threading.Lock()  # API threads ask for the documents at once
 
     def _read(self, filename: str | None) -> dict[str, Any] | None:
@@ -54,7 +55,7 @@ class FakeDeviceDescription(BackendDescription):
             if conf is None:  # pragma: no cover - every fake device ships a configuration
                 raise RuntimeError(f"{self.name} has no configuration snapshot")
             props = self._read(self._class.props_filename)
-            self._conf, self._props = served_documents(conf, props)
+            self._conf, self._props, self._derived = served_documents(conf, props)
 
     def configuration(self) -> dict[str, Any]:
         self._load()
@@ -64,6 +65,10 @@ class FakeDeviceDescription(BackendDescription):
     def properties(self) -> dict[str, Any] | None:
         self._load()
         return self._props
+
+    def derived_calibrations(self) -> dict[str, str]:
+        self._load()
+        return dict(self._derived)
 
     @property
     def num_qubits(self) -> int:

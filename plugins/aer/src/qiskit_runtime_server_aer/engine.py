@@ -171,10 +171,7 @@ class AerEngine:
         return result
 
     def _device_noise_applies(self, task: ExecutionTask) -> bool:
-        return (
-            task.options.noise_model is None
-            and self.noise_models.device_noise(task.backend) is not None
-        )
+        return task.options.noise_model is None and self.noise_models.has_device_noise(task.backend)
 
     def _sample_with_device_noise(self, task: SamplerTask) -> PrimitiveResult:
         """Each PUB with the exact method that is cheapest for it (method.py)."""

@@ -1,13 +1,14 @@
-"""Noise models: the device's, built once per backend from its calibration properties, or the
-user's own (``options.simulator.noise_model``).
+"""Noise models: the device's, built from its calibration properties the way local testing
+mode builds them, or the user's own (``options.simulator.noise_model``).
 
 Aer serialises the whole noise model and parses it again in C++ on every run, which costs far
 more than simulating a small circuit (about 45 ms per job on fake_manila, over a second on a
 127-qubit device). A job only ever touches the errors of the qubits and instructions its
 circuits use, so each job gets the device model restricted to those, built once per
-(device, qubits, instructions) and serialised once. Errors on other qubits cannot act on the
-circuit (Aer adds no idle noise without explicit delays), so the restriction is exact: with the
-same seed it gives the same counts as the full model.
+(device, qubits, instructions) from those qubits' calibrations alone (the whole model of a
+156-qubit device takes about ten seconds to build) and serialised once. Errors on other qubits
+cannot act on the circuit (Aer adds no idle noise without explicit delays), so the restriction
+is exact: with the same seed it gives the same counts as the full model.
 
 For small circuits the engine runs Aer's density-matrix method, where each error acts as one
 channel whatever its form. Device errors are mixtures of up to 144 circuits (depolarizing
@@ -18,6 +19,7 @@ times faster. (For trajectory methods the mixture form is the cheaper one, so it
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections import OrderedDict
@@ -25,13 +27,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from qiskit import QuantumCircuit
-from qiskit.circuit import ControlFlowOp, Delay
+from qiskit.circuit import Delay
 from qiskit.quantum_info import Kraus
 from qiskit_aer.noise import NoiseModel, QuantumError, RelaxationNoisePass
 from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
 from qiskit_ibm_runtime.models.exceptions import BackendPropertyError
 from qiskit_runtime_server import BackendDescription
-from qiskit_runtime_server.circuits import active_qubits
+from qiskit_runtime_server.circuits import active_qubits, instruction_names
 
 #: Restricted models kept per process (each is small).
 RESTRICTED_CACHE_SIZE = 256
@@ -94,17 +96,6 @@ def restrict(
     return restricted
 
 
-def instruction_names(circuit: QuantumCircuit) -> set[str]:
-    names: set[str] = set()
-    for instruction in circuit.data:
-        operation = instruction.operation
-        names.add(operation.name)
-        if isinstance(operation, ControlFlowOp):
-            for block in operation.blocks:
-                names |= instruction_names(block)
-    return names
-
-
 class NoiseModelCache:
     """Device noise models, keyed by description name (descriptions are immutable), and their
     restrictions to the qubits and instructions of a job's circuits."""
@@ -119,11 +110,16 @@ class NoiseModelCache:
         self._lock = threading.Lock()
 
     def device_noise(self, description: BackendDescription) -> NoiseModel | None:
-        """The device's noise model, the way qiskit-ibm-runtime's local mode builds it."""
+        """The device's whole noise model, the way qiskit-ibm-runtime's local mode builds it."""
         with self._lock:
             if description.name not in self._models:
                 self._models[description.name] = _build(description)
             return self._models[description.name]
+
+    @staticmethod
+    def has_device_noise(description: BackendDescription) -> bool:
+        """Whether the device has a noise model (calibration properties); builds none."""
+        return description.has_noise and description.backend().properties() is not None
 
     def for_circuits(
         self,
@@ -140,8 +136,7 @@ class NoiseModelCache:
         primitives that append instructions of their own (the estimator's basis changes);
         ``as_channels`` gives each error as one Kraus channel (density-matrix runs);
         ``mapping`` renumbers qubits (MPS runs along a circuit's chain, see layout.py)."""
-        model = self.device_noise(description)
-        if model is None:
+        if not self.has_device_noise(description):
             return None
         qubits: set[int] = set(extra_qubits)
         names: set[str] = set()
@@ -160,6 +155,9 @@ class NoiseModelCache:
             if restricted is not None:
                 self._restricted.move_to_end(key)
                 return restricted
+        # Built for these qubits alone: the whole model of a 156-qubit device takes seconds.
+        model = _build(description, frozenset(qubits))
+        assert model is not None
         restricted = restrict(
             model,
             qubits,
@@ -174,11 +172,15 @@ class NoiseModelCache:
         return restricted
 
     def __len__(self) -> int:
+        """The number of whole-device models built (jobs build only what they use)."""
         return len(self._models)
 
 
-def _build(description: BackendDescription) -> NoiseModel | None:
-    """The model local testing mode simulates a fake device with.
+def _build(
+    description: BackendDescription, qubits: frozenset[int] | None = None
+) -> NoiseModel | None:
+    """The model local testing mode simulates a fake device with; with ``qubits``, only its
+    errors on those qubits (the same errors, built without the rest of the device).
 
     This follows ``FakeBackendV2._get_noise_model_from_backend_v2`` step by step, with Aer's
     public builders: readout errors are the asymmetric ``prob_meas1_prep0`` /
@@ -197,13 +199,18 @@ def _build(description: BackendDescription) -> NoiseModel | None:
     if properties is None:
         return None
     model = NoiseModel(basis_gates=list(description.configuration()["basis_gates"]))
-    for qubits, readout in basic_device_readout_errors(properties):
-        model.add_readout_error(readout, qubits, warnings=False)
+    for readout_qubits, readout in basic_device_readout_errors(properties):
+        if qubits is None or set(readout_qubits) <= qubits:
+            model.add_readout_error(readout, readout_qubits, warnings=False)
+    gates = properties
+    if qubits is not None:  # Aer's builder reads the gates list only: give it a shorter one
+        gates = copy.copy(properties)
+        gates.gates = [gate for gate in properties.gates if set(gate.qubits) <= qubits]
     with warnings.catch_warnings():
         # Aer warns about T2 > 2 T1 in some snapshots (and truncates); local mode silences
         # that module the same way.
         warnings.filterwarnings("ignore", module="qiskit_aer.noise.device.models")
-        gate_errors = basic_device_gate_errors(properties)
+        gate_errors = basic_device_gate_errors(gates)
     for name, qubits, error in gate_errors:
         model.add_quantum_error(error, name, qubits, warnings=False)
     try:
