@@ -9,10 +9,12 @@ from qiskit.circuit.random import random_circuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit_ibm_runtime.circuit import MidCircuitMeasure
 from qiskit_runtime_server.circuits import (
     active_qubits,
     compact_estimator_pub,
     compact_sampler_pub,
+    with_standard_instructions,
     without_idle_qubits,
 )
 
@@ -84,3 +86,18 @@ def test_a_barrier_across_idle_qubits_does_not_keep_them() -> None:
     assert keep == [0, 2]
     assert compact.num_qubits == 2
     assert [i.operation.name for i in compact.data] == ["h", "cx", "barrier", "measure"]
+
+
+def test_measure_2_reaches_executors_as_a_measurement() -> None:
+    circuit = QuantumCircuit(1, 2)
+    circuit.append(MidCircuitMeasure(), [0], [0])
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.append(MidCircuitMeasure(), [0], [1])
+    standard = with_standard_instructions(circuit)
+    assert standard.count_ops()["measure"] == 1
+    assert "measure_2" not in standard.count_ops()
+    inner = standard.data[1].operation.blocks[0]
+    assert [i.operation.name for i in inner.data] == ["measure"]
+    plain = QuantumCircuit(1, 1)
+    plain.measure(0, 0)
+    assert with_standard_instructions(plain) is plain

@@ -82,10 +82,10 @@ def _modernise_basis(configuration: dict[str, Any], properties: dict[str, Any] |
     configuration["gates"] = list(gates.values())
     if properties:
         for gate in properties.get("gates", []):
-            new = MODERN_BASIS.get(gate["gate"])
-            if new:
-                gate["gate"] = new
-                gate["name"] = new + "_".join(str(q) for q in gate["qubits"])
+            old = gate["gate"]
+            if old in MODERN_BASIS:
+                gate["gate"] = MODERN_BASIS[old]
+                gate["name"] = _renamed(gate.get("name"), old, gate["gate"])
 
 
 def _offer_fractional_gates(
@@ -103,7 +103,7 @@ def _offer_fractional_gates(
             {
                 **gate,
                 "gate": name,
-                "name": name + "_".join(str(q) for q in gate["qubits"]),
+                "name": _renamed(gate.get("name"), source, name),
                 "parameters": copy.deepcopy(gate["parameters"]),
             }
             for gate in calibrated
@@ -124,3 +124,10 @@ def _offer_fractional_gates(
             supported.append(name)
         derived[name] = f"each {'pair' if name == 'rzz' else 'qubit'}'s {source} calibration"
     return derived
+
+
+def _renamed(entry_name: Any, old: str, new: str) -> str:
+    """A properties entry's name (``u2_0``, ``cz72_73``) for the gate ``new``, in its scheme."""
+    if isinstance(entry_name, str) and entry_name.startswith(old):
+        return new + entry_name[len(old) :]
+    return new
