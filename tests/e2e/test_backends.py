@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
+from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeProviderForBackendV2
@@ -48,6 +49,35 @@ def test_ideal_simulator_is_noiseless_all_to_all(service: QiskitRuntimeService) 
     assert config.coupling_map is None
     # All-to-all: two-qubit gates are allowed on any pair.
     assert backend.target.instruction_supported("cx", (0, 31))
+
+
+def test_ideal_simulator_configuration_has_the_fields_ibms_have(
+    service: QiskitRuntimeService,
+) -> None:
+    """``backend.meas_map`` raised AttributeError on the ideal simulator (issue 13): its
+    configuration now has every field that every fake device's configuration has."""
+    ideal = service.backend("ideal_simulator@aer")
+    assert ideal.meas_map == [[qubit] for qubit in range(ideal.num_qubits)]
+    config = ideal.configuration()
+    fakes = FakeProviderForBackendV2().backends()
+    common = set.intersection(*(set(fake._get_conf_dict_from_json()) for fake in fakes))
+    assert "meas_map" in common
+    for field in sorted(common):
+        getattr(config, field)  # AttributeError where it lacks one
+    assert config.n_registers == 1
+    assert config.credits_required is False
+    # The transpiler still sees an all-to-all device.
+    isa = generate_preset_pass_manager(optimization_level=1, backend=ideal).run(_ghz(3))
+    assert isa.count_ops()["cx"] == 2
+
+
+def _ghz(num_qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(num_qubits)
+    circuit.h(0)
+    for qubit in range(1, num_qubits):
+        circuit.cx(0, qubit)
+    circuit.measure_all()
+    return circuit
 
 
 def test_status(service: QiskitRuntimeService) -> None:

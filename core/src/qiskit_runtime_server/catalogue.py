@@ -5,12 +5,21 @@ description's own, renamed, with the device's ``calibration_id``, and encoded to
 (``service.backends()`` fetches every configuration, so serving them must cost nothing).
 Unavailable executors stay in the catalogue: their backends report ``state: false`` with the
 executor's reason.
+
+Every backend also has a mock counterpart, as IBM's devices have: ``mock_manila@aer`` for
+``fake_manila@aer``, the name the client sends a dry run to (``run(..., dry_run=True)``; see
+:func:`dry_run_name`). A mock serves the same documents under its own name and takes the same
+jobs, which complete at once with random data instead of running (``jobs/dry_run.py``). Mocks
+are listed only when asked for (``GET /backends?include_mocks=true``, which the client sends
+to look a name up; ``service.backends()`` still leaves them out).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +35,8 @@ class VirtualBackend:
     name: str
     description: BackendDescription
     executor: RegisteredExecutor
+    #: For a mock backend, the name of the backend whose dry runs it takes; None otherwise.
+    dry_run_of: str | None = None
     _encoded: dict[str, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -54,6 +65,11 @@ class VirtualBackend:
             f"{info.name!r} executor ({info.device}"
             f"{', with device noise' if self.simulates_noise else ', noiseless'})"
         )
+        if self.dry_run_of is not None:
+            conf["description"] = (
+                f"Mock of {self.dry_run_of}, for dry runs: jobs are checked as there and "
+                f"complete at once with random data, without running ({conf['description']})"
+            )
         # IBM documents no field for it; the configuration is where every device (the ideal
         # simulator too, which has no properties) can say which calibration it serves.
         conf["calibration_id"] = self.calibration_id
@@ -90,8 +106,16 @@ class VirtualBackend:
             return self._encoded[document]
 
 
+def dry_run_name(name: str) -> str:
+    """The backend the client sends a dry run of backend ``name`` to: the name with its part
+    before the first ``_`` replaced by ``mock`` (``QiskitRuntimeService._run`` in
+    qiskit-ibm-runtime), ``mock_manila@aer`` for ``fake_manila@aer``."""
+    return re.sub(r"^[^_]+", "mock", name)
+
+
 class Catalogue:
-    """All virtual backends, in a stable order (descriptions, then executors)."""
+    """All virtual backends, in a stable order (descriptions, then executors), and their mock
+    counterparts for dry runs. Iterating gives the backends without the mocks."""
 
     def __init__(self, plugins: PluginHost) -> None:
         self.plugins = plugins
@@ -100,6 +124,22 @@ class Catalogue:
             for executor in plugins.executors.values():
                 name = f"{description.name}@{executor.info.name}"
                 self._backends[name] = VirtualBackend(name, description, executor)
+        self._mocks = self._mock_backends()
+
+    def _mock_backends(self) -> dict[str, VirtualBackend]:
+        """One mock per backend whose dry-run name is its own: a name that is a backend's
+        already, or that two backends share (``a@b_c`` and ``x@y_c`` both give ``mock_c``),
+        gets no mock, and the client then says that it found no backend of that name. The
+        client sends a dry run on a backend named ``mock_*`` to that backend itself."""
+        claimants: dict[str, list[VirtualBackend]] = defaultdict(list)
+        for backend in self._backends.values():
+            if not backend.name.startswith("mock_"):
+                claimants[dry_run_name(backend.name)].append(backend)
+        return {
+            name: VirtualBackend(name, real.description, real.executor, dry_run_of=real.name)
+            for name, (real, *others) in claimants.items()
+            if not others and name not in self._backends
+        }
 
     def __iter__(self) -> Iterator[VirtualBackend]:
         return iter(self._backends.values())
@@ -107,5 +147,10 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._backends)
 
+    def mocks(self) -> Iterator[VirtualBackend]:
+        """The mock backends, in the order of the backends they stand for."""
+        return iter(self._mocks.values())
+
     def get(self, name: str) -> VirtualBackend | None:
-        return self._backends.get(name)
+        """The backend or mock backend of that name."""
+        return self._backends.get(name) or self._mocks.get(name)

@@ -124,6 +124,24 @@ def test_list_filters_count_and_paging(store: SqlJobStore) -> None:
     middle = store.get_job("j2").created  # type: ignore[union-attr]
     assert ids(created_after=middle) == (["j5", "j4", "j3", "j2"], 4)
     assert ids(created_before=middle) == (["j2", "j1", "j0"], 3)
+    assert ids(hidden_backends=["fake_manila@aer"]) == (["j5", "j4"], 2)
+
+
+def test_a_job_stored_completed_with_its_result(store: SqlJobStore) -> None:
+    """A dry run is stored final, with its result; a private one without its params."""
+    now = utcnow()
+    for job_id, private in (("open", False), ("private", True)):
+        record = job(
+            job_id, status=JobStatus.COMPLETED, running_at=now, finished_at=now, private=private
+        )
+        store.add_job(record, '{"pubs": []}', ["dry run"], result=compress("{}"))
+        assert store.get_job(job_id) == record
+        outcome = store.job_outcome(job_id, INSTANCE)
+        assert outcome == JobOutcome(JobStatus.COMPLETED, None, b"{}", private=private)
+        assert store.job_logs(job_id) == ["dry run"]
+    assert store.job_params("open") == '{"pubs": []}'
+    assert store.job_params("private") is None
+    assert store.next_queued("aer") is None
 
 
 def test_tags_replace(store: SqlJobStore) -> None:

@@ -31,7 +31,9 @@ _CONTROL_FLOW = ("if_else", "while_loop", "for_loop", "switch_case")
 
 
 def ideal_configuration(num_qubits: int = IDEAL_SIMULATOR_QUBITS) -> dict[str, Any]:
-    """The configuration document of the ideal simulator."""
+    """The configuration document of the ideal simulator, with every field that IBM's
+    configurations (all 68 fake devices') carry: the client reads ``meas_map`` as
+    ``backend.meas_map``, and any other through ``backend.configuration()``."""
     basis = [name for name, _ in _GATES]
     return {
         "backend_name": IDEAL_SIMULATOR_NAME,
@@ -56,6 +58,18 @@ def ideal_configuration(num_qubits: int = IDEAL_SIMULATOR_QUBITS) -> dict[str, A
         "dt": 0.2222222222222222,
         "dtm": 0.2222222222222222,
         "processor_type": {"family": "Simulator", "revision": "1"},
+        # Measurements are not multiplexed: any qubit is measured on its own (IBM's devices
+        # measure all their qubits together: one group of every qubit).
+        "meas_map": [[qubit] for qubit in range(num_qubits)],
+        "meas_levels": [2],
+        "multi_meas_enabled": True,
+        "dynamic_reprate_enabled": False,
+        "sample_name": "ideal simulator",
+        "n_registers": 1,
+        "credits_required": False,
+        "allow_q_object": False,
+        "quantum_volume": None,
+        "url": "None",
     }
 
 

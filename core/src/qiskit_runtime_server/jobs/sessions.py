@@ -108,14 +108,17 @@ class SessionService:
             session, state="closed", state_reason=reason, accepting_jobs=False, closed_at=utcnow()
         )
 
-    def check_accepts(self, session_id: Any, instance: str, backend: str) -> None:
-        """Raise unless a job for ``backend`` may join the session now."""
+    def check_accepts(
+        self, session_id: Any, instance: str, backend: str, dry_run_of: str | None = None
+    ) -> None:
+        """Raise unless a job for ``backend`` may join the session now. A dry run (``backend``
+        is the mock of ``dry_run_of``) may join a session of the backend it stands for."""
         if not isinstance(session_id, str):
             raise InvalidRequest("'session_id' must be a string")
         session = self.get(session_id, instance)
         if session.state == "closed" or not session.accepting_jobs:
             raise Conflict(f"session {session_id} is closed and does not accept jobs")
-        if session.backend != backend:
+        if session.backend not in (backend, dry_run_of):
             raise InvalidRequest(
                 f"session {session_id} runs on {session.backend}; jobs cannot use {backend}"
             )

@@ -169,9 +169,15 @@ class SqlJobStore(JobStore):
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def add_job(self, job: JobRecord, params: str, logs: Sequence[str] = ()) -> None:
+    def add_job(
+        self, job: JobRecord, params: str, logs: Sequence[str] = (), result: bytes | None = None
+    ) -> None:
+        blob = DELETED_PARAMS if job.private and job.status.final else compress(params)
+        values = {**_job_values(job), "params": blob}
+        if result is not None:
+            values["result"] = result
         with self.engine.begin() as conn:
-            conn.execute(_INSERT_JOB, {**_job_values(job), "params": compress(params)})
+            conn.execute(_INSERT_JOB, values)
             if job.tags:
                 conn.execute(_INSERT_TAGS, [{"job_id": job.id, "tag": t} for t in job.tags])
             self._insert_logs(conn, job.id, logs)
@@ -222,6 +228,8 @@ class SqlJobStore(JobStore):
         conditions: list[sa.ColumnElement[bool]] = [jobs.c.instance == query.instance]
         if query.backend is not None:
             conditions.append(jobs.c.backend == query.backend)
+        if query.hidden_backends:
+            conditions.append(jobs.c.backend.not_in(query.hidden_backends))
         if query.pending is not None:
             conditions.append(jobs.c.status.in_(_PENDING if query.pending else _FINAL))
         if query.program is not None:

@@ -51,6 +51,8 @@ class JobQuery:
     created_after: datetime | None = None
     created_before: datetime | None = None
     ascending: bool = False
+    #: Jobs of these backends are left out (the mock backends, unless ``include_mocks``).
+    hidden_backends: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ class JobStore(ABC):
     # -- jobs ----------------------------------------------------------------------------------
 
     @abstractmethod
-    def add_job(self, job: JobRecord, params: str, logs: Sequence[str] = ()) -> None:
-        """Store a new job with its params text (committed when this returns)."""
+    def add_job(
+        self, job: JobRecord, params: str, logs: Sequence[str] = (), result: bytes | None = None
+    ) -> None:
+        """Store a new job with its params text (committed when this returns). A job stored
+        already final (a dry run) may come with its ``result`` (zlib-compressed text); a
+        private one is stored without its params, as :meth:`transition` leaves it."""
 
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord | None: ...

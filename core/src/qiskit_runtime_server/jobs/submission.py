@@ -3,6 +3,8 @@
 Everything that can be known before the job runs is checked here, so that a bad request gets a
 4xx and never becomes a job: unknown program or backend, an unavailable executor, params that do
 not decode, PUBs of the wrong shape, too many qubits, invalid shots, precision and options.
+A job on a mock backend (a dry run) passes the same checks and is stored already completed
+with random data (``dry_run.py``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import qiskit
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit_ibm_runtime import RuntimeEncoder
 from qiskit_ibm_runtime.utils.utils import is_isa_circuit
 
 from ..catalogue import Catalogue, VirtualBackend
 from ..circuits import active_qubits, with_standard_instructions
 from ..errors import InvalidRequest, NotFound
 from ..tasks import DEFAULT_PRECISION, EstimatorTask, ExecutionTask, SamplerTask, TaskOptions
+from .blobs import compress
 from .decoding import decode_params
-from .models import JobRecord, new_id
+from .dry_run import mock_result
+from .models import JobRecord, JobStatus, new_id, utcnow
 
 PROGRAMS = ("sampler", "estimator")
 MAX_TAGS = 100
@@ -53,6 +58,10 @@ class Submission:
     record: JobRecord
     params: str
     prepared: PreparedTask
+    #: For a dry run: the backend it stands for. The record is then already completed, with
+    #: ``result`` (compressed RuntimeEncoder text) to store with it.
+    dry_run_of: str | None = None
+    result: bytes | None = None
 
 
 def option_paths(options: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -245,7 +254,8 @@ def prepare_submission(
     if session_id is not None and not isinstance(session_id, str):
         raise InvalidRequest("'session_id' must be a string")
     task = prepared.task
-    _check_calibration(body.get("calibration_id"), find_backend(catalogue, task.backend_name))
+    backend = find_backend(catalogue, task.backend_name)
+    _check_calibration(body.get("calibration_id"), backend)
     record = JobRecord(
         id=job_id,
         instance=instance,
@@ -264,7 +274,15 @@ def prepare_submission(
         executions=prepared.executions,
         qiskit_version=qiskit.__version__,
     )
-    return Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
+    submission = Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
+    if backend.dry_run_of is not None:
+        result = mock_result(task, prepared.ignored_options)
+        submission.dry_run_of = backend.dry_run_of
+        submission.result = compress(json.dumps(result, cls=RuntimeEncoder))
+        record.status = JobStatus.COMPLETED
+        record.running_at = record.created
+        record.finished_at = utcnow()
+    return submission
 
 
 def _check_calibration(calibration_id: Any, backend: VirtualBackend) -> None:

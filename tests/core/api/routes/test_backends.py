@@ -42,6 +42,35 @@ def test_list_is_short_entries(http: httpx.Client) -> None:
     assert offline["status"] == {"name": "offline", "reason": "no CUDA device visible"}
 
 
+def test_mocks_are_listed_only_when_asked_for(http: httpx.Client) -> None:
+    """Each backend's mock counterpart (for dry runs) is a ``class: mock`` entry, listed with
+    ``include_mocks`` (the client sends ``True``), with the documents and status of the
+    backend it stands for under its own name."""
+    plain = http.get("/api/v1/backends").json()["devices"]
+    assert not any("class" in device for device in plain)
+    devices = http.get("/api/v1/backends", params={"include_mocks": "True"}).json()["devices"]
+    mocks = {d["name"]: d for d in devices if d.get("class") == "mock"}
+    assert len(devices) == 2 * len(plain) == 2 * len(mocks)
+    assert {d["name"] for d in devices} - set(mocks) == {d["name"] for d in plain}
+    assert mocks["mock_manila@aer"]["qubits"] == 5
+    assert mocks["mock_simulator@aer"]["simulator"] is True
+    assert mocks["mock_manila@offline"]["status"]["name"] == "offline"
+    conf = http.get("/api/v1/backends/mock_manila@aer/configuration").json()
+    real = http.get("/api/v1/backends/fake_manila@aer/configuration").json()
+    assert conf["backend_name"] == "mock_manila@aer"
+    assert conf["description"].startswith("Mock of fake_manila@aer, for dry runs")
+    assert {**conf, "backend_name": None, "description": None} == {
+        **real,
+        "backend_name": None,
+        "description": None,
+    }
+    props = http.get("/api/v1/backends/mock_manila@aer/properties").json()
+    assert props["backend_name"] == "mock_manila@aer"
+    assert props["calibration_id"] == real["calibration_id"]
+    status = http.get("/api/v1/backends/mock_manila@offline/status").json()
+    assert status["state"] is False
+
+
 def test_documents_are_the_device_snapshots(http: httpx.Client) -> None:
     conf = http.get("/api/v1/backends/fake_kyiv@aer/configuration").json()
     props = http.get("/api/v1/backends/fake_kyiv@aer/properties").json()

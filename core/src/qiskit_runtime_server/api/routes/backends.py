@@ -26,25 +26,30 @@ def _backend(server: ServerDep, name: str, calibration_id: str | None = None) ->
 
 
 @router.get("/backends", summary="List backends (short entries)")
-def list_backends(server: ServerDep) -> dict[str, Any]:
+def list_backends(server: ServerDep, include_mocks: bool = False) -> dict[str, Any]:
+    """Every backend; with ``include_mocks``, also their mock counterparts for dry runs,
+    marked ``class: mock`` (the client sends it when it looks a name up, and leaves mocks
+    out of ``service.backends()`` unless asked: see catalogue.py)."""
     queues = server.store.queue_lengths()
+    backends = [*server.catalogue, *(server.catalogue.mocks() if include_mocks else ())]
     devices = []
-    for backend in server.catalogue:
+    for backend in backends:
         status: dict[str, Any] = {"name": "online" if backend.available else "offline"}
         if not backend.available:
             status["reason"] = backend.unavailable_reason
-        devices.append(
-            {
-                "name": backend.name,
-                "status": status,
-                "qubits": backend.num_qubits,
-                "physical_qubits": backend.num_qubits,
-                "queue_length": queues.get(backend.name, 0),
-                "simulator": backend.description.simulator,
-                "executor": backend.executor.info.name,
-                "noise": backend.simulates_noise,
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": backend.name,
+            "status": status,
+            "qubits": backend.num_qubits,
+            "physical_qubits": backend.num_qubits,
+            "queue_length": queues.get(backend.name, 0),
+            "simulator": backend.description.simulator,
+            "executor": backend.executor.info.name,
+            "noise": backend.simulates_noise,
+        }
+        if backend.dry_run_of is not None:
+            entry["class"] = "mock"
+        devices.append(entry)
     return {"devices": devices}
 
 

@@ -50,7 +50,13 @@ def _create_job(
 ) -> dict[str, Any]:
     session_id = body.get("session_id")
     if session_id is not None:
-        server.sessions.check_accepts(session_id, instance, str(body.get("backend")))
+        backend = server.catalogue.get(str(body.get("backend")))
+        server.sessions.check_accepts(
+            session_id,
+            instance,
+            str(body.get("backend")),
+            dry_run_of=backend.dry_run_of if backend is not None else None,
+        )
     limits = server.access.limits(instance)
     submission = prepare_submission(
         body,
@@ -59,7 +65,9 @@ def _create_job(
         default_shots=server.settings.default_shots,
         max_executions=limits.max_executions,
     )
-    if server.store.pending_count(instance) >= limits.max_queued_jobs:
+    dry_run = submission.dry_run_of is not None
+    # A dry run completes as it is stored: it never waits in the queue.
+    if not dry_run and server.store.pending_count(instance) >= limits.max_queued_jobs:
         raise LimitExceeded(
             f"the instance already has {limits.max_queued_jobs} jobs queued or running, its "
             "limit: wait for some to finish (or cancel them) and submit again"
@@ -71,13 +79,20 @@ def _create_job(
         f"{now} WARNING option {path!r} is not applied by the {record.executor!r} executor"
         for path in submission.prepared.ignored_options
     ]
-    server.store.add_job(record, submission.params, logs)
+    if dry_run:
+        logs.append(
+            f"{now} INFO dry run: the job was checked as on {submission.dry_run_of} and "
+            f"completed without running the {record.executor!r} executor; its results are "
+            "random data of the shapes a run gives"
+        )
+    server.store.add_job(record, submission.params, logs, result=submission.result)
     # The job is committed: from here on nothing may turn into a 5xx, because the client
     # retries a POST that fails with a 5xx and would submit the job twice.
-    try:
-        server.engine.notify(record.executor)
-    except Exception:  # pragma: no cover - idle workers look at the queue every second
-        logger.exception("could not wake the job engine for job %s", record.id)
+    if not dry_run:
+        try:
+            server.engine.notify(record.executor)
+        except Exception:  # pragma: no cover - idle workers look at the queue every second
+            logger.exception("could not wake the job engine for job %s", record.id)
     return {"id": record.id, "backend": record.backend, "session_id": record.session_id}
 
 
@@ -106,8 +121,10 @@ def list_jobs(
     created_before: str | None = None,
     sort: Annotated[str, Query(pattern="^(ASC|DESC|asc|desc)$")] = "DESC",
     exclude_params: bool = True,
+    include_mocks: bool = False,
 ) -> dict[str, Any]:
-    """One page of the instance's jobs, and ``count``, how many match in all.
+    """One page of the instance's jobs, and ``count``, how many match in all. Dry runs (jobs
+    on mock backends) only with ``include_mocks``, as on IBM, or when ``backend`` names one.
 
     ``service.jobs()`` sends the caller's ``limit`` as the page size and asks again until it
     holds ``limit`` jobs or ``count - skip``: so a page is cut to ``MAX_LIST_LIMIT`` rather
@@ -128,6 +145,9 @@ def list_jobs(
         created_after=_parse_time(created_after, "created_after"),
         created_before=_parse_time(created_before, "created_before"),
         ascending=sort.upper() == "ASC",
+        hidden_backends=(
+            () if include_mocks or backend else tuple(m.name for m in server.catalogue.mocks())
+        ),
     )
     jobs, count = server.store.list_jobs(query)
     return {
