@@ -21,7 +21,7 @@ from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_ibm_runtime import RuntimeEncoder
-from qiskit_ibm_runtime.utils.utils import is_isa_circuit
+from qiskit_ibm_runtime.utils.utils import is_isa_circuit, is_valid_rzz_pub
 
 from ..catalogue import Catalogue, VirtualBackend
 from ..circuits import active_qubits, with_standard_instructions
@@ -216,6 +216,13 @@ def _check(
                     f"{problem}. Transpile it for the backend first, for example with "
                     "generate_preset_pass_manager(optimization_level=1, backend=backend)."
                 )
+    if not backend.description.simulator:
+        for index, pub in enumerate(task.pubs):
+            # IBM's rule for fractional gates (and the client's): rzz angles in [0, pi/2],
+            # bound parameters included. One scan of the circuit when it has no rzz.
+            problem = is_valid_rzz_pub(pub)
+            if problem:
+                raise InvalidRequest(f"PUB {index}: {problem}")
     try:
         catalogue.plugins.validate(task)
     except ValueError as error:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from httpx import Client
 from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_ibm_runtime import RuntimeDecoder
 from qiskit_runtime_server.api.routes.jobs import MAX_LIST_LIMIT
@@ -258,3 +259,35 @@ def test_a_job_runs_only_in_the_calibration_it_names(client: Client) -> None:
     )
     wrong_type = client.post("/api/v1/jobs", json={**body, "calibration_id": 7})
     assert_ibm_error(wrong_type, 400, "invalid_request", "'calibration_id' must be a string")
+
+
+def rzz_on_fez(angle: float | Parameter) -> QuantumCircuit:
+    """A circuit with one rzz on qubits 0 and 1, ISA for fake_fez (not transpiled: the
+    transpiler would fold a numeric angle into range)."""
+    circuit = QuantumCircuit(2)
+    circuit.rzz(angle, 0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+@pytest.mark.parametrize(
+    ("angle", "values"), [(2.0, None), (Parameter("theta"), [2.0]), (-0.1, None)]
+)
+def test_rzz_angles_outside_ibms_range_are_refused(
+    client: Client, angle: float | Parameter, values: list[float] | None
+) -> None:
+    """What the client checks for IBM devices, checked again for raw requests: a numeric angle,
+    or a parameter's value, outside [0, pi/2] is a 400, and nothing is stored."""
+    body = encode_job_body("sampler", "fake_fez@aer", [(rzz_on_fez(angle), values, 10)])
+    before = client.get("/api/v1/jobs").json()["count"]
+    response = client.post("/api/v1/jobs", json=body)
+    assert_ibm_error(response, 400, "invalid_request", "range [0, pi/2]")
+    assert client.get("/api/v1/jobs").json()["count"] == before
+
+
+def test_rzz_angles_in_range_run(client: Client) -> None:
+    theta = Parameter("theta")
+    body = encode_job_body(
+        "sampler", "fake_fez@aer", [(rzz_on_fez(0.5), None, 10), (rzz_on_fez(theta), [1.5], 10)]
+    )
+    assert wait_final(client, submit(client, body))["state"]["status"] == "Completed"
