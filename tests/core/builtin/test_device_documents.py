@@ -56,7 +56,33 @@ def test_heron_offers_fractional_gates_derived_from_sx_and_cz() -> None:
     assert rzz == cz
     rzz_conf = next(g for g in served_conf["gates"] if g["name"] == "rzz")
     assert sorted(map(tuple, rzz_conf["coupling_map"])) == sorted(cz)
-    assert derived == {"rx": "each qubit's sx calibration", "rzz": "each pair's cz calibration"}
+    assert derived == {
+        "rzz": "cz's calibration on each pair where the snapshot has none or a placeholder "
+        "(300 of 300)"
+    }
+
+
+def test_heron_keeps_the_snapshots_own_fractional_calibrations() -> None:
+    conf, props = snapshot("fake_fez")  # 98 of its 352 rzz errors are placeholders of 1
+
+    def errors(document: dict, name: str) -> dict:
+        return {
+            tuple(g["qubits"]): next(
+                p["value"] for p in g["parameters"] if p["name"] == "gate_error"
+            )
+            for g in document["gates"]
+            if g["gate"] == name
+        }
+
+    _, served_props, derived = served_documents(conf, props)
+    own, cz, served = errors(props, "rzz"), errors(props, "cz"), errors(served_props, "rzz")
+    assert set(served) == set(cz)
+    kept = {pair for pair, error in own.items() if error < 1}
+    assert len(kept) == 352 - 98
+    for pair, error in served.items():
+        assert error == (own[pair] if pair in kept else cz[pair])
+    assert "(98 of 352)" in derived["rzz"]
+    assert "rx" not in derived  # every rx of the snapshot is calibrated
 
 
 def test_nighthawk_is_not_heron() -> None:

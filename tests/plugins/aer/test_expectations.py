@@ -51,7 +51,7 @@ def exact_values(
     kept = sorted(set().union(*supports))
     reference = isa.copy()
     reference.save_density_matrix(kept, label="rho")
-    noise = AerEngine().noise_models.device_noise(kolkata)
+    noise = AerEngine().noise_models.on_qubits(kolkata, range(kolkata.num_qubits))
     data = AerSimulator(method="density_matrix", noise_model=noise).run(reference).result().data()
     state = DensityMatrix(data["rho"])
     return np.array(

@@ -13,12 +13,11 @@ Target, the server's ISA check and the executors' noise models agree:
   ``u3``), so a circuit keeps the noise local testing mode gives it.
 - **Fractional gates** (``rx`` and ``rzz``) are offered on the Heron devices, as IBM offers
   them there: the client shows them with ``service.backend(name, use_fractional_gates=True)``
-  and hides them otherwise. The snapshots carry no usable calibration of them (``rzz`` errors
-  are placeholders of 1 on a quarter of fake_fez's pairs and on every pair of fake_torino), so
-  their errors and durations are derived: ``rx`` takes each qubit's ``sx`` calibration (one
-  pulse of the same kind; the snapshots' ``rx`` values equal it), ``rzz`` each pair's ``cz``
-  calibration (one two-qubit pulse, of comparable error on the pairs where the snapshots do
-  calibrate ``rzz``).
+  and hides them otherwise. ``rx`` is offered on the qubits of ``sx``, ``rzz`` on the pairs of
+  ``cz`` (the same kind of pulse). Each keeps the snapshot's own calibration where it has one;
+  where it has none, or a placeholder (a ``gate_error`` of 1: a quarter of fake_fez's ``rzz``
+  pairs, every pair of fake_torino's), the error and duration are derived from ``sx`` on that
+  qubit or ``cz`` on that pair.
 
 Each change is recorded in the configuration's ``description``, and the derived calibrations
 are returned by instruction name so that results can say where their noise came from.
@@ -34,6 +33,8 @@ MODERN_BASIS = {"u1": "rz", "u2": "sx", "u3": "x"}
 #: IBM's fractional gates (the client hides them unless asked) and the calibrated gate each
 #: one's error and duration are derived from.
 FRACTIONAL_GATES = {"rx": "sx", "rzz": "cz"}
+#: The gate error IBM's snapshots give a gate they have no calibration of.
+PLACEHOLDER_ERROR = 1.0
 #: The processor family whose devices IBM offers fractional gates on.
 FRACTIONAL_FAMILY = "Heron"
 _PARAMETERS = {"rz": ["theta"], "sx": [], "x": [], "rx": ["theta"], "rzz": ["theta"]}
@@ -91,23 +92,30 @@ def _modernise_basis(configuration: dict[str, Any], properties: dict[str, Any] |
 def _offer_fractional_gates(
     configuration: dict[str, Any], properties: dict[str, Any]
 ) -> dict[str, str]:
-    """Add IBM's fractional gates with calibrations derived from the gates of the same pulses
-    (the snapshot's own entries for them are replaced); return where each came from."""
+    """Add IBM's fractional gates on the qubits of the gates of the same pulses, with the
+    snapshot's own calibration where it has one and that gate's where it has none or only a
+    placeholder; return where the derived ones came from."""
     derived: dict[str, str] = {}
     for name, source in FRACTIONAL_GATES.items():
         calibrated = [gate for gate in properties["gates"] if gate["gate"] == source]
         if not calibrated:
             continue
-        properties["gates"] = [gate for gate in properties["gates"] if gate["gate"] != name]
-        properties["gates"].extend(
-            {
+        own = {
+            tuple(gate["qubits"]): gate
+            for gate in properties["gates"]
+            if gate["gate"] == name and _error(gate) < PLACEHOLDER_ERROR
+        }
+        entries = [
+            own.get(tuple(gate["qubits"]))
+            or {
                 **gate,
                 "gate": name,
                 "name": _renamed(gate.get("name"), source, name),
                 "parameters": copy.deepcopy(gate["parameters"]),
             }
             for gate in calibrated
-        )
+        ]
+        properties["gates"] = [g for g in properties["gates"] if g["gate"] != name] + entries
         if name not in configuration["basis_gates"]:
             configuration["basis_gates"].append(name)
         configuration["gates"] = [g for g in configuration.get("gates", []) if g["name"] != name]
@@ -122,8 +130,22 @@ def _offer_fractional_gates(
         supported = configuration.get("supported_instructions")
         if supported is not None and name not in supported:
             supported.append(name)
-        derived[name] = f"each {'pair' if name == 'rzz' else 'qubit'}'s {source} calibration"
+        missing = len(calibrated) - sum(tuple(g["qubits"]) in own for g in calibrated)
+        if missing:
+            where = "pair" if name == "rzz" else "qubit"
+            derived[name] = (
+                f"{source}'s calibration on each {where} where the snapshot has none or a "
+                f"placeholder ({missing} of {len(calibrated)})"
+            )
     return derived
+
+
+def _error(gate: dict[str, Any]) -> float:
+    """A properties entry's ``gate_error`` (1, IBM's placeholder, when it has none)."""
+    for parameter in gate.get("parameters", []):
+        if parameter.get("name") == "gate_error":
+            return float(parameter["value"])
+    return PLACEHOLDER_ERROR
 
 
 def _renamed(entry_name: Any, old: str, new: str) -> str:

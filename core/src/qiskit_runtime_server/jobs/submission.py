@@ -220,7 +220,10 @@ def _check(
         for index, pub in enumerate(task.pubs):
             # IBM's rule for fractional gates (and the client's): rzz angles in [0, pi/2],
             # bound parameters included. One scan of the circuit when it has no rzz.
-            problem = is_valid_rzz_pub(pub)
+            try:
+                problem = is_valid_rzz_pub(pub)
+            except (TypeError, ValueError) as error:  # an angle that is not a real number
+                problem = f"an rzz angle cannot be evaluated: {error}"
             if problem:
                 raise InvalidRequest(f"PUB {index}: {problem}")
     try:

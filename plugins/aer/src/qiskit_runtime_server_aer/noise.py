@@ -35,7 +35,7 @@ from qiskit_ibm_runtime.models.exceptions import BackendPropertyError
 from qiskit_runtime_server import BackendDescription
 from qiskit_runtime_server.circuits import active_qubits, instruction_names
 
-#: Restricted models kept per process (each is small).
+#: Models on a job's qubits, and their restrictions, kept per process (each is small).
 RESTRICTED_CACHE_SIZE = 256
 
 
@@ -97,11 +97,11 @@ def restrict(
 
 
 class NoiseModelCache:
-    """Device noise models, keyed by description name (descriptions are immutable), and their
-    restrictions to the qubits and instructions of a job's circuits."""
+    """Device noise models on the qubits jobs use, keyed by description name (descriptions are
+    immutable), and their restrictions to the instructions of a job's circuits."""
 
     def __init__(self) -> None:
-        self._models: dict[str, NoiseModel | None] = {}
+        self._on_qubits: OrderedDict[tuple[str, frozenset[int]], NoiseModel] = OrderedDict()
         self._restricted: OrderedDict[
             tuple[str, frozenset[int], frozenset[str] | None, bool, tuple[int, ...] | None],
             NoiseModel,
@@ -109,17 +109,29 @@ class NoiseModelCache:
         self._restricted = OrderedDict()
         self._lock = threading.Lock()
 
-    def device_noise(self, description: BackendDescription) -> NoiseModel | None:
-        """The device's whole noise model, the way qiskit-ibm-runtime's local mode builds it."""
-        with self._lock:
-            if description.name not in self._models:
-                self._models[description.name] = _build(description)
-            return self._models[description.name]
-
     @staticmethod
     def has_device_noise(description: BackendDescription) -> bool:
         """Whether the device has a noise model (calibration properties); builds none."""
         return description.has_noise and description.backend().properties() is not None
+
+    def on_qubits(self, description: BackendDescription, qubits: Iterable[int]) -> NoiseModel:
+        """The device's noise model (local testing mode's) with only its errors on ``qubits``,
+        built from those qubits' calibrations alone: the whole model of a 156-qubit device
+        takes about ten seconds. Requires :meth:`has_device_noise`."""
+        key = (description.name, frozenset(qubits))
+        with self._lock:
+            model = self._on_qubits.get(key)
+            if model is not None:
+                self._on_qubits.move_to_end(key)
+                return model
+        model = _build(description, key[1])
+        if model is None:
+            raise ValueError(f"{description.name} has no calibration properties")
+        with self._lock:
+            self._on_qubits[key] = model
+            while len(self._on_qubits) > RESTRICTED_CACHE_SIZE:
+                self._on_qubits.popitem(last=False)
+        return model
 
     def for_circuits(
         self,
@@ -155,11 +167,8 @@ class NoiseModelCache:
             if restricted is not None:
                 self._restricted.move_to_end(key)
                 return restricted
-        # Built for these qubits alone: the whole model of a 156-qubit device takes seconds.
-        model = _build(description, frozenset(qubits))
-        assert model is not None
         restricted = restrict(
-            model,
+            self.on_qubits(description, qubits),
             qubits,
             names if by_instruction else None,
             as_channels=as_channels,
@@ -170,10 +179,6 @@ class NoiseModelCache:
             while len(self._restricted) > RESTRICTED_CACHE_SIZE:
                 self._restricted.popitem(last=False)
         return restricted
-
-    def __len__(self) -> int:
-        """The number of whole-device models built (jobs build only what they use)."""
-        return len(self._models)
 
 
 def _build(

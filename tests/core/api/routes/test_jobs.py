@@ -271,17 +271,23 @@ def rzz_on_fez(angle: float | Parameter) -> QuantumCircuit:
 
 
 @pytest.mark.parametrize(
-    ("angle", "values"), [(2.0, None), (Parameter("theta"), [2.0]), (-0.1, None)]
+    ("angle", "values", "message"),
+    [
+        (2.0, None, "range [0, pi/2]"),
+        (-0.1, None, "range [0, pi/2]"),
+        (Parameter("theta"), [2.0], "range [0, pi/2]"),
+        (Parameter("theta") ** 0.5, [-1.0], "cannot be evaluated"),  # complex: no angle
+    ],
 )
 def test_rzz_angles_outside_ibms_range_are_refused(
-    client: Client, angle: float | Parameter, values: list[float] | None
+    client: Client, angle: Any, values: list[float] | None, message: str
 ) -> None:
     """What the client checks for IBM devices, checked again for raw requests: a numeric angle,
     or a parameter's value, outside [0, pi/2] is a 400, and nothing is stored."""
     body = encode_job_body("sampler", "fake_fez@aer", [(rzz_on_fez(angle), values, 10)])
     before = client.get("/api/v1/jobs").json()["count"]
     response = client.post("/api/v1/jobs", json=body)
-    assert_ibm_error(response, 400, "invalid_request", "range [0, pi/2]")
+    assert_ibm_error(response, 400, "invalid_request", message)
     assert client.get("/api/v1/jobs").json()["count"] == before
 
 
@@ -291,3 +297,25 @@ def test_rzz_angles_in_range_run(client: Client) -> None:
         "sampler", "fake_fez@aer", [(rzz_on_fez(0.5), None, 10), (rzz_on_fez(theta), [1.5], 10)]
     )
     assert wait_final(client, submit(client, body))["state"]["status"] == "Completed"
+
+
+def test_measure_2_is_refused_where_the_device_lacks_it_and_runs_where_it_has_it(
+    client: Client,
+) -> None:
+    """The server's own ISA check sees ``measure_2`` as sent (raw requests skip the client's)."""
+    from qiskit_ibm_runtime.circuit import MidCircuitMeasure
+
+    circuit = QuantumCircuit(1, 2)
+    circuit.x(0)
+    circuit.append(MidCircuitMeasure(), [0], [0])
+    circuit.measure(0, 1)
+    refused = client.post(
+        "/api/v1/jobs", json=encode_job_body("sampler", "fake_fez@aer", [(circuit, None, 10)])
+    )
+    assert_ibm_error(refused, 400, "invalid_request", "measure_2")
+    body = encode_job_body("sampler", "fake_kingston@aer", [(circuit, None, 200)])
+    job = wait_final(client, submit(client, body))
+    assert job["state"]["status"] == "Completed"
+    result = json.loads(client.get(f"/api/v1/jobs/{job['id']}/results").text, cls=RuntimeDecoder)
+    counts = result[0].data.c.get_counts()
+    assert counts.get("11", 0) > 180, counts  # both measurements read the 1 (readout ~1e-2)
