@@ -1,4 +1,5 @@
-"""Benchmarks of the server: overhead, throughput, responsiveness, parallelism and memory.
+"""Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
+jobs and device noise models.
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
@@ -637,6 +638,48 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
     ]
 
 
+def bench_device_noise(repeats: int = 3) -> list[Row]:
+    """The device noise model a job gets on a 156-qubit device (fake_fez), built from the
+    calibrations of its qubits alone, next to the whole device's model (what every first job on
+    a device built before), in this process, medians of ``repeats`` fresh caches."""
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_runtime_server.builtin.fake_devices import (
+        FakeDeviceDescription,
+        fake_device_classes,
+    )
+    from qiskit_runtime_server_aer.noise import NoiseModelCache
+
+    fez = next(c for c in fake_device_classes() if c.backend_name == "fake_fez")
+    description = FakeDeviceDescription(fez)
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(1, backend=description.backend(), seed_transpiler=1).run(
+        circuit
+    )
+
+    def seconds(build: Callable[[NoiseModelCache], object]) -> float:
+        samples = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            build(NoiseModelCache())
+            samples.append(time.perf_counter() - began)
+        return statistics.median(samples)
+
+    job = seconds(lambda cache: cache.for_circuits(description, [isa]))
+    whole = seconds(lambda cache: cache.on_qubits(description, range(description.num_qubits)))
+    return [
+        Row(
+            "device noise: a 3-qubit job's model on fake_fez (156 qubits), fresh cache",
+            f"{job * 1000:.0f} ms vs the whole device's {whole:.1f} s: {whole / job:.0f}x",
+            "at least 10x faster than the whole model",
+            whole >= 10 * job,
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "overhead": bench_overhead,
     "throughput": bench_throughput,
@@ -644,6 +687,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "parallelism": bench_parallelism,
     "memory": bench_memory,
     "noisy": bench_noisy,
+    "device_noise": bench_device_noise,
 }
 
 
