@@ -15,15 +15,8 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, EstimatorV2, QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.exceptions import IBMRuntimeError
+from qrs_test_plugins.circuits import ghz
 from qrs_test_plugins.gate import Gate
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +26,9 @@ def manila(service: QiskitRuntimeService):  # type: ignore[no-untyped-def]
 
 def test_a_dry_run_on_a_fake_device(service: QiskitRuntimeService, manila) -> None:  # type: ignore[no-untyped-def]
     """The issue's call: it raised QiskitBackendNotFoundError for ``mock_manila@aer``."""
-    isa = generate_preset_pass_manager(optimization_level=1, backend=manila).run(bell())
+    isa = generate_preset_pass_manager(optimization_level=1, backend=manila).run(
+        ghz(2, measure=True)
+    )
     job = SamplerV2(mode=manila).run([isa], shots=100, dry_run=True)
 
     assert job.backend().name == "mock_manila@aer"
@@ -60,7 +55,7 @@ def test_a_dry_run_runs_no_executor(service: QiskitRuntimeService, gate: Gate) -
     """The testkit executor would hold this circuit at the closed gate: a real job stays
     running, the dry run completes without reaching it."""
     backend = service.backend("ideal_simulator@testkit")
-    circuit = bell()
+    circuit = ghz(2, measure=True)
     circuit.metadata = {"testkit": "gate"}
     gate.close()
     try:
@@ -116,8 +111,8 @@ def test_mocks_stay_out_of_listings(service: QiskitRuntimeService, manila) -> No
     sampler = SamplerV2(mode=service.backend("ideal_simulator@aer"))
     tags = [f"dry-{uuid.uuid4().hex}"]
     sampler.options.environment.job_tags = tags
-    dry = sampler.run([bell()], shots=4, dry_run=True)
-    real = sampler.run([bell()], shots=4)
+    dry = sampler.run([ghz(2, measure=True)], shots=4, dry_run=True)
+    real = sampler.run([ghz(2, measure=True)], shots=4)
     real.wait_for_final_state()
     assert [job.job_id() for job in service.jobs(job_tags=tags)] == [real.job_id()]
     listed = service.jobs(job_tags=tags, include_mocks=True)
@@ -128,7 +123,9 @@ def test_mocks_stay_out_of_listings(service: QiskitRuntimeService, manila) -> No
 
 
 def test_a_dry_run_in_a_batch(service: QiskitRuntimeService, manila) -> None:  # type: ignore[no-untyped-def]
-    isa = generate_preset_pass_manager(optimization_level=1, backend=manila).run(bell())
+    isa = generate_preset_pass_manager(optimization_level=1, backend=manila).run(
+        ghz(2, measure=True)
+    )
     with Batch(backend=manila) as batch:
         sampler = SamplerV2(mode=batch)
         dry = sampler.run([isa], shots=10, dry_run=True)

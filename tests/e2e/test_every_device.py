@@ -24,6 +24,7 @@ from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_runtime_server.builtin.fake_devices import fake_device_classes
+from qrs_test_plugins.circuits import ghz
 from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
 from scipy.stats import binomtest, chi2_contingency
 
@@ -49,13 +50,10 @@ def test_the_catalogue_has_every_device_on_each_executor(service: QiskitRuntimeS
 
 def pair_circuit(num_qubits: int) -> QuantumCircuit:
     """A Bell pair, or an X on a one-qubit device."""
-    if num_qubits == 1:
-        circuit = QuantumCircuit(1)
-        circuit.x(0)
-    else:
-        circuit = QuantumCircuit(2)
-        circuit.h(0)
-        circuit.cx(0, 1)
+    if num_qubits > 1:
+        return ghz(2, measure=True)
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
     circuit.measure_all()
     return circuit
 
