@@ -1,23 +1,30 @@
-"""Turning a ``POST /jobs`` body into a stored job record and an executor task.
+"""Turning a ``POST /jobs`` body into a stored job record and the work its program does.
 
 Everything that can be known before the job runs is checked here, so that a bad request gets a
 4xx and never becomes a job: unknown program or backend, an unavailable executor, params that do
 not decode, PUBs of the wrong shape, too many qubits, invalid shots, precision and options.
 A job on a mock backend (a dry run) passes the same checks and is stored already completed
 with random data (``dry_run.py``).
+
+The ``sampler`` and ``estimator`` programs are prepared here; ``executor`` (QuantumPrograms)
+and ``noise-learner`` have their own modules under ``programs/``. Each becomes a
+:class:`PreparedTask`: what the job record says about it, and how a worker runs it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import qiskit
 from qiskit import QuantumCircuit
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_ibm_runtime import RuntimeEncoder
@@ -26,29 +33,62 @@ from qiskit_ibm_runtime.utils.utils import is_isa_circuit, is_valid_rzz_pub
 from ..catalogue import Catalogue, VirtualBackend
 from ..circuits import active_qubits, with_standard_instructions
 from ..errors import InvalidRequest, NotFound
+from ..metadata import add_server_metadata
+from ..programs import quantum_program
 from ..tasks import DEFAULT_PRECISION, EstimatorTask, ExecutionTask, SamplerTask, TaskOptions
 from .blobs import compress
 from .decoding import decode_params
 from .dry_run import mock_result
 from .models import JobRecord, JobStatus, new_id, utcnow
 
-PROGRAMS = ("sampler", "estimator")
+if TYPE_CHECKING:
+    from qiskit.primitives import PrimitiveResult
+
+    from ..plugins import PluginHost
+
+PROGRAMS = ("sampler", "estimator", "executor", "noise-learner")
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 256
 #: Option values that are single settings even though they are (or decode to) mappings.
 _LEAF_OPTIONS = frozenset({"simulator.noise_model"})
 
 
+@dataclass(frozen=True)
+class JobRun:
+    """What a worker gives a program to run one job."""
+
+    plugins: PluginHost
+    #: Appends one line to the job's log.
+    log: Callable[[str], None]
+    #: CPU threads the job owns, and idle ones it may borrow (see ExecutionTask).
+    threads: int = 0
+    idle_threads: int = 0
+
+    def task(self, task: ExecutionTask) -> ExecutionTask:
+        """``task`` with this run's log and threads."""
+        return dataclasses.replace(
+            task, log=self.log, threads=self.threads, idle_threads=self.idle_threads
+        )
+
+
 @dataclass
 class PreparedTask:
-    """A validated task, and what the job's metrics say about it."""
+    """A validated job: what its record and metrics say about it, and how it runs."""
 
-    task: ExecutionTask
+    program_id: str
+    executor: str
+    backend_name: str
     ignored_options: list[str]
     num_circuits: int
     executions: int
-    #: The PUBs' circuits, in order.
+    #: The circuits, in order (PUBs, QuantumProgram items, noise-learning layers).
     circuits: list[QuantumCircuit]
+    #: Runs the job (in a worker) and returns the result text to store.
+    run: Callable[[JobRun], str]
+    #: For a dry run: a result of the same form with random data, as text.
+    mock: Callable[[], str]
+    #: The executor task of a sampler or estimator job.
+    task: ExecutionTask | None = None
 
 
 @dataclass
@@ -100,7 +140,7 @@ def prepare_task(
     passes ``accepted`` for params that passed these checks at submission, which skips the
     checks that only refuse (qubit counts, ISA, the executor's own validation)."""
     if not isinstance(program_id, str) or not program_id:
-        raise InvalidRequest("'program_id' is required: 'sampler' or 'estimator'")
+        raise InvalidRequest(f"'program_id' is required: one of {', '.join(PROGRAMS)}")
     if program_id not in PROGRAMS:
         raise NotFound(f"program {program_id!r} was not found; available: {', '.join(PROGRAMS)}")
     backend = find_backend(catalogue, backend_name)
@@ -109,6 +149,12 @@ def prepare_task(
         raise InvalidRequest(
             f"backend {backend.name} is not available: {backend.unavailable_reason}"
         )
+    if program_id == "executor":
+        return _prepare_quantum_program(
+            raw_params, backend, job_id=job_id, catalogue=catalogue, accepted=accepted
+        )
+    if program_id == "noise-learner":
+        return _prepare_noise_learning(raw_params, backend)
     if program_id not in info.programs:
         raise InvalidRequest(
             f"the {info.name!r} executor behind {backend.name} does not run {program_id!r} jobs"
@@ -159,12 +205,137 @@ def prepare_task(
 
     if not accepted:
         _check(task, circuits, backend, catalogue)
+    ignored = [path for path in option_paths(options) if not info.honours(path)]
     return PreparedTask(
-        task=task,
-        ignored_options=[path for path in option_paths(options) if not info.honours(path)],
+        program_id=program_id,
+        executor=info.name,
+        backend_name=backend.name,
+        ignored_options=ignored,
         num_circuits=sum(sizes),
         executions=executions,
         circuits=circuits,
+        run=lambda job_run: _run_primitive(job_run, task, ignored),
+        mock=lambda: json.dumps(mock_result(task, ignored), cls=RuntimeEncoder),
+        task=task,
+    )
+
+
+def _run_primitive(job_run: JobRun, task: ExecutionTask, ignored_options: list[str]) -> str:
+    """Run a sampler or estimator job: its result as RuntimeEncoder text."""
+    task = job_run.task(task)
+    result = job_run.plugins.execute(task)
+    add_server_metadata(result, task, ignored_options)
+    return json.dumps(result, cls=RuntimeEncoder)
+
+
+def _prepare_quantum_program(
+    raw_params: Any,
+    backend: VirtualBackend,
+    *,
+    job_id: str,
+    catalogue: Catalogue,
+    accepted: bool,
+) -> PreparedTask:
+    """An ``executor`` job: a QuantumProgram whose items run as PUBs of one sampler task on
+    the backend's executor (``programs/quantum_program.py``)."""
+    info = backend.executor.info
+    if "sampler" not in info.programs:
+        raise InvalidRequest(
+            f"the {info.name!r} executor behind {backend.name} does not sample circuits, "
+            "which the 'executor' program needs"
+        )
+    program = quantum_program.decode_program(raw_params)
+    ignored = list(program.ignored_options)
+    if not accepted:
+        # Samplexes are sampled in the worker; the checks see one parameter set per item.
+        checked = SamplerTask(
+            job_id=job_id,
+            executor=info.name,
+            backend_name=backend.name,
+            backend=backend.description,
+            options=TaskOptions(),
+            pubs=tuple(_check_pub(item) for item in program.items),
+        )
+        _check(checked, program.circuits, backend, catalogue, what="item")
+
+    def run(job_run: JobRun) -> str:
+        sampled = quantum_program.sample_items(program)
+        task = job_run.task(quantum_program.sampler_task(sampled, job_id=job_id, backend=backend))
+        started = datetime.now(UTC)
+        result = job_run.plugins.execute(task)
+        stopped = datetime.now(UTC)
+        add_server_metadata(result, task, ignored)
+        document = quantum_program.result_document(
+            program, sampled, result, started=started, stopped=stopped
+        )
+        _add_run_metadata(document, result)
+        return json.dumps(document)
+
+    def mock() -> str:
+        sampled = quantum_program.sample_items(program)
+        task = quantum_program.sampler_task(sampled, job_id=job_id, backend=backend)
+        result = mock_result(task, ignored)
+        document = quantum_program.result_document(program, sampled, result)
+        _add_run_metadata(document, result)
+        return json.dumps(document)
+
+    return PreparedTask(
+        program_id="executor",
+        executor=info.name,
+        backend_name=backend.name,
+        ignored_options=ignored,
+        num_circuits=program.num_circuits,
+        executions=program.executions,
+        circuits=program.circuits,
+        run=run,
+        mock=mock,
+    )
+
+
+def _check_pub(item: quantum_program.ProgramItem) -> SamplerPub:
+    """A PUB for the submission checks: the item's own arguments for a circuit item (so the
+    rzz angles are checked), one set of zeros for a samplex item (sampled in the worker)."""
+    circuit = item.circuit
+    if item.is_samplex:
+        values: Any = [0.0] * circuit.num_parameters if circuit.num_parameters else None
+        return SamplerPub.coerce((circuit, values), 1)
+    arguments = item.source.circuit_arguments
+    return SamplerPub(
+        circuit, BindingsArray({tuple(circuit.parameters): arguments}), 1, validate=False
+    )
+
+
+def _add_run_metadata(document: dict[str, Any], result: PrimitiveResult) -> None:
+    """The server's own metadata (what ran the job, ignored options, derived calibrations)
+    next to the schema's, where the client's decoder passes it through."""
+    for key in ("qiskit_runtime_server", "derived_calibrations"):
+        if key in result.metadata:
+            document["metadata"][key] = result.metadata[key]
+
+
+def _prepare_noise_learning(raw_params: Any, backend: VirtualBackend) -> PreparedTask:
+    """A ``noise-learner`` job (v2 or v3): the Pauli-Lindblad rates of layers under the
+    executor's device noise (``programs/noise_learner.py``)."""
+    from ..programs import noise_learner
+
+    learning = noise_learner.prepare_noise_learning(raw_params, backend)
+
+    def run(job_run: JobRun) -> str:
+        return noise_learner.learn_noise(learning, backend, job_run.plugins, job_run.log)
+
+    def mock() -> str:
+        return noise_learner.mock_noise_learning(learning, backend)
+
+    return PreparedTask(
+        program_id="noise-learner",
+        executor=backend.executor.info.name,
+        backend_name=backend.name,
+        ignored_options=list(learning.ignored_options),
+        num_circuits=learning.num_layers,
+        executions=0,
+        circuits=list(learning.circuits),
+        run=run,
+        mock=mock,
     )
 
 
@@ -191,19 +362,20 @@ def _check(
     circuits: list[QuantumCircuit],
     backend: VirtualBackend,
     catalogue: Catalogue,
+    what: str = "PUB",
 ) -> None:
     """The checks that only refuse: qubit counts, ISA (real devices), the executor's own."""
     info = backend.executor.info
     for index, circuit in enumerate(circuits):
         if circuit.num_qubits > backend.num_qubits:
             raise InvalidRequest(
-                f"PUB {index}: the circuit has {circuit.num_qubits} qubits but {backend.name} "
+                f"{what} {index}: the circuit has {circuit.num_qubits} qubits but {backend.name} "
                 f"has {backend.num_qubits}"
             )
         used = len(active_qubits(circuit))
         if used > info.max_qubits:
             raise InvalidRequest(
-                f"PUB {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
+                f"{what} {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
                 f"simulates at most {info.max_qubits} on this server"
             )
         if not backend.description.simulator:
@@ -212,7 +384,7 @@ def _check(
             problem = is_isa_circuit(circuit, backend.description.backend().target)
             if problem:
                 raise InvalidRequest(
-                    f"PUB {index}: the circuit is not an ISA circuit for {backend.name}: "
+                    f"{what} {index}: the circuit is not an ISA circuit for {backend.name}: "
                     f"{problem}. Transpile it for the backend first, for example with "
                     "generate_preset_pass_manager(optimization_level=1, backend=backend)."
                 )
@@ -225,7 +397,7 @@ def _check(
             except (TypeError, ValueError) as error:  # an angle that is not a real number
                 problem = f"an rzz angle cannot be evaluated: {error}"
             if problem:
-                raise InvalidRequest(f"PUB {index}: {problem}")
+                raise InvalidRequest(f"{what} {index}: {problem}")
     try:
         catalogue.plugins.validate(task)
     except ValueError as error:
@@ -251,10 +423,14 @@ def prepare_submission(
         default_shots=default_shots,
     )
     if max_executions is not None and prepared.executions > max_executions:
+        counted = (
+            "shots x the size of each item's shape, summed over items"
+            if prepared.program_id == "executor"
+            else "shots x parameter sets, summed over PUBs; estimator: 1/precision^2 per set"
+        )
         raise InvalidRequest(
-            f"the job asks for {prepared.executions:,} executions (shots x parameter sets, "
-            f"summed over PUBs; estimator: 1/precision^2 per set), more than the limit of "
-            f"{max_executions:,}: use fewer shots or parameter sets, or split the job"
+            f"the job asks for {prepared.executions:,} executions ({counted}), more than the "
+            f"limit of {max_executions:,}: use fewer shots or parameter sets, or split the job"
         )
     tags = check_tags(body.get("tags") or [])
     cost = body.get("cost")
@@ -263,15 +439,14 @@ def prepare_submission(
     session_id = body.get("session_id")
     if session_id is not None and not isinstance(session_id, str):
         raise InvalidRequest("'session_id' must be a string")
-    task = prepared.task
-    backend = find_backend(catalogue, task.backend_name)
+    backend = find_backend(catalogue, prepared.backend_name)
     _check_calibration(body.get("calibration_id"), backend)
     record = JobRecord(
         id=job_id,
         instance=instance,
-        program_id=task.program,
-        backend=task.backend_name,
-        executor=task.executor,
+        program_id=prepared.program_id,
+        backend=prepared.backend_name,
+        executor=prepared.executor,
         session_id=session_id,
         tags=sorted(set(tags)),
         private=bool(body.get("private", False)),
@@ -286,9 +461,8 @@ def prepare_submission(
     )
     submission = Submission(record=record, params=json.dumps(body["params"]), prepared=prepared)
     if backend.dry_run_of is not None:
-        result = mock_result(task, prepared.ignored_options)
         submission.dry_run_of = backend.dry_run_of
-        submission.result = compress(json.dumps(result, cls=RuntimeEncoder))
+        submission.result = compress(prepared.mock())
         record.status = JobStatus.COMPLETED
         record.running_at = record.created
         record.finished_at = utcnow()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import json
 import os
 import signal
@@ -104,10 +103,7 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
 
 
 def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[Any, ...]:
-    from qiskit_ibm_runtime import RuntimeEncoder
-
-    from ..metadata import add_server_metadata
-    from .submission import prepare_task
+    from .submission import JobRun, prepare_task
 
     logs: list[str] = []
 
@@ -126,13 +122,11 @@ def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[
             default_shots=spec.default_shots,
             accepted=True,
         )
-        executor = prepared.task.executor
-        task = dataclasses.replace(
-            prepared.task, log=log, threads=job.threads, idle_threads=job.idle_threads
+        executor = prepared.executor
+        text = prepared.run(
+            JobRun(plugins=host, log=log, threads=job.threads, idle_threads=job.idle_threads)
         )
-        result = host.execute(task)
-        add_server_metadata(result, task, prepared.ignored_options)
-        blob = compress(json.dumps(result, cls=RuntimeEncoder))
+        blob = compress(text)
         log("INFO job completed")
         return ("done", job.job_id, blob, time.perf_counter() - began, logs)
     except Exception as exc:

@@ -54,6 +54,8 @@ def run_job(
         catalogue=Catalogue(plugins),
         default_shots=DEFAULT_SHOTS,
     )
+    if prepared.task is None:
+        raise ValueError(f"run_job runs sampler and estimator jobs, not {program_id!r}")
     result = plugins.execute(prepared.task)
     decoded: PrimitiveResult = json.loads(
         json.dumps(result, cls=RuntimeEncoder), cls=RuntimeDecoder
