@@ -46,7 +46,7 @@ from .. import hookimpl
 from ..executor import EXECUTOR_NAME_PATTERN
 from ..plugins import PluginHost
 from ..tasks import DEFAULT_SHOTS, ExecutionTask
-from .jobs import run_job
+from .jobs import run_job, run_quantum_program
 
 
 def bell(measure: bool = True) -> QuantumCircuit:
@@ -449,6 +449,68 @@ class ExecutorContract:
             # Six estimates with a statistical error are six draws, not one copied six times.
             if np.all(stds[row] > 0):
                 assert len(set(evs[row].tolist())) > 1, evs[row]
+
+    # -- the executor program (QuantumPrograms): served by every executor that samples --------
+
+    def test_quantum_program_circuit_items_match_exact_probabilities(
+        self, plugins: PluginHost
+    ) -> None:
+        from qiskit_ibm_runtime.quantum_program import QuantumProgram
+
+        circuit = QuantumCircuit(QuantumRegister(2), ClassicalRegister(1, "a"))
+        circuit.add_register(ClassicalRegister(1, "b"))
+        circuit.ry(Parameter("t"), 0)
+        circuit.cx(0, 1)
+        circuit.measure(0, 0)
+        circuit.measure(1, 1)
+        angles = np.array([[0.0], [1.0], [np.pi / 2], [2.5]])
+        shots = 2000
+        program = QuantumProgram(shots=shots)
+        program.append_circuit_item(circuit, circuit_arguments=angles)
+        program.append_circuit_item(bell())  # no parameters: one set of shots
+        program.append_circuit_item(bell(), circuit_arguments=np.zeros((3, 0)))
+        result = run_quantum_program(plugins, self.backend(self.ideal_device), program)
+        # One boolean array per classical register, of shape (*item shape, shots, size).
+        assert result[0]["a"].shape == result[0]["b"].shape == (4, shots, 1)
+        assert result[0]["a"].dtype == np.bool_
+        assert np.array_equal(result[0]["a"], result[0]["b"])  # the CX copies qubit 0
+        for index, (angle,) in enumerate(angles):
+            observed = float(result[0]["a"][index].mean())
+            assert within_sigmas(observed, math.sin(angle / 2) ** 2, shots), (index, observed)
+        assert result[1]["meas"].shape == (shots, 2)
+        assert result[2]["meas"].shape == (3, shots, 2)
+        for bits in (result[1]["meas"], *result[2]["meas"]):
+            assert np.array_equal(bits[:, 0], bits[:, 1])
+            assert within_sigmas(float(bits[:, 0].mean()), 0.5, shots)
+        # Three sets of a circuit without parameters are three independent sets of shots.
+        assert len({result[2]["meas"][k].tobytes() for k in range(3)}) == 3
+
+    def test_quantum_program_twirled_samplex_item_keeps_the_distribution(
+        self, plugins: PluginHost
+    ) -> None:
+        from qiskit_ibm_runtime.quantum_program import QuantumProgram
+        from samplomatic import Twirl, build
+
+        circuit = QuantumCircuit(2, 2)
+        circuit.h(0)
+        with circuit.box([Twirl()]):
+            circuit.cx(0, 1)
+        with circuit.box([Twirl()]):
+            circuit.measure([0, 1], [0, 1])
+        template, samplex = build(circuit)
+        randomizations, shots = 16, 250
+        program = QuantumProgram(shots=shots)
+        program.append_samplex_item(template, samplex=samplex, shape=(randomizations,))
+        result = run_quantum_program(plugins, self.backend(self.ideal_device), program)
+        bits, flips = result[0]["c"], result[0]["measurement_flips.c"]
+        assert bits.shape == (randomizations, shots, 2)
+        assert flips.shape == (randomizations, 1, 2)
+        # Randomized measurement flips show in the raw bits; undone, the Bell pair is back.
+        assert 0 < flips.mean() < 1
+        corrected = (bits ^ flips).reshape(-1, 2)
+        assert np.array_equal(corrected[:, 0], corrected[:, 1])
+        total = randomizations * shots
+        assert within_sigmas(float(corrected[:, 0].mean()), 0.5, total)
 
     # -- the form IBM returns ------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
@@ -13,9 +13,13 @@ from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from ..catalogue import Catalogue
 from ..jobs.models import new_id
-from ..jobs.submission import prepare_task
+from ..jobs.submission import JobRun, prepare_task
 from ..plugins import PluginHost
 from ..tasks import DEFAULT_SHOTS
+
+if TYPE_CHECKING:
+    from qiskit_ibm_runtime.quantum_program import QuantumProgram
+    from qiskit_ibm_runtime.results import QuantumProgramResult
 
 
 def encode_job_body(
@@ -61,3 +65,36 @@ def run_job(
         json.dumps(result, cls=RuntimeEncoder), cls=RuntimeDecoder
     )
     return decoded
+
+
+def encode_quantum_program(program: QuantumProgram) -> dict[str, Any]:
+    """The ``params`` of the ``executor`` job the client sends for ``program``, as plain JSON
+    (the client's own v2.0 converter, with default executor options)."""
+    from qiskit_ibm_runtime.options_models.executor import ExecutorOptions
+    from qiskit_ibm_runtime.quantum_program.params_converters import (
+        QUANTUM_PROGRAM_PARAMS_CONVERTERS,
+    )
+
+    model = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions())
+    params: dict[str, Any] = json.loads(json.dumps(model.model_dump(mode="json")))
+    return params
+
+
+def run_quantum_program(
+    plugins: PluginHost, backend: str, program: QuantumProgram
+) -> QuantumProgramResult:
+    """Validate and run one ``executor`` job, then decode its result as the client does
+    (without the sampler or estimator post-processing its ``semantic_role`` may ask for)."""
+    from qiskit_ibm_runtime.decoders.executor.decoder import ExecutorResultDecoder
+
+    prepared = prepare_task(
+        "executor",
+        backend,
+        encode_quantum_program(program),
+        job_id=new_id(),
+        catalogue=Catalogue(plugins),
+        default_shots=DEFAULT_SHOTS,
+    )
+    text = prepared.run(JobRun(plugins=plugins, log=lambda _line: None))
+    result: QuantumProgramResult = ExecutorResultDecoder.decode(text)
+    return result
