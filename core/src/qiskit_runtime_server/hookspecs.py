@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from qiskit.primitives import PrimitiveResult
 
     from .backend_description import BackendDescription
+    from .device_noise import DeviceNoise, NoiseQuery
     from .executor import ExecutorInfo
     from .tasks import ExecutionTask
 
@@ -99,5 +100,29 @@ def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     does not fit the PUBs.
 
     .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def qiskit_runtime_device_noise(query: NoiseQuery) -> DeviceNoise | None:
+    """Say what noise the executor would apply to the gates and measurements of ``query``.
+
+    Called by the ``noise-learner`` program, once per job in the worker process, with the call
+    restricted to the plugin that declared ``query.executor``, for jobs on a backend whose
+    executor simulates noise (``ExecutorInfo.simulates_noise`` and a device with calibration
+    data, or a job that sent ``options.simulator.noise_model`` to an executor that honours it).
+    Return a :class:`~qiskit_runtime_server.device_noise.DeviceNoise`: for every gate of
+    ``query.gates`` the channel applied after it (None: noiseless), for every qubit of
+    ``query.measured_qubits`` its readout error, from the same noise model that
+    ``qiskit_runtime_execute`` simulates the device with, so that the rates the learner reports
+    are the noise the user's later jobs meet. The core twirls the channels and fits the
+    Pauli-Lindblad rates itself. Must not simulate circuits.
+
+    A noise-simulating executor without this hook gets a 400 for ``noise-learner`` jobs at
+    submission. An answer that leaves a gate out, or whose channel does not fit the gate's
+    qubits, fails the job with ExecutorContractError.
+
+    .. versionadded:: 0.3
     """
     raise NotImplementedError

@@ -24,6 +24,7 @@ from qiskit.primitives import PrimitiveResult
 from . import hookspecs
 from .backend_description import BackendDescription
 from .builtin import BUILTIN_PLUGINS
+from .device_noise import DeviceNoise, NoiseQuery
 from .errors import ExecutorContractError
 from .executor import ExecutorInfo
 from .results import conform, with_derived_calibrations
@@ -65,6 +66,11 @@ class RegisteredExecutor:
     info: ExecutorInfo
     plugin: PluginRecord
     plugin_object: object
+
+    def implements(self, hook_name: str) -> bool:
+        """Whether the executor's plugin implements ``hook_name`` (hooks added after 0.1 are
+        optional: the server refuses the jobs that need a missing one at submission)."""
+        return callable(getattr(self.plugin_object, hook_name, None))
 
 
 class PluginHost:
@@ -303,6 +309,39 @@ class PluginHost:
         if registered.info.simulates_noise and task.options.noise_model is None:
             result = with_derived_calibrations(result, task)
         return result
+
+    def device_noise(self, query: NoiseQuery) -> DeviceNoise:
+        """Ask ``qiskit_runtime_device_noise`` of the query's executor for its noise, and check
+        that the answer covers the query: a channel of the right width (or None) for every
+        gate, probabilities for readout errors."""
+        registered = self.executors[query.executor]
+        label = f"executor {query.executor!r} of {registered.plugin.label()}"
+        answer = self._own_caller("qiskit_runtime_device_noise", query.executor)(query=query)
+        if answer is None:
+            raise ExecutorContractError(f"{label} gave no answer to qiskit_runtime_device_noise")
+        if not isinstance(answer, DeviceNoise):
+            raise ExecutorContractError(
+                f"{label} returned {type(answer).__name__} from qiskit_runtime_device_noise, "
+                "not a DeviceNoise"
+            )
+        for gate in query.gates:
+            if gate not in answer.gate_errors:
+                raise ExecutorContractError(f"{label} said nothing about the noise of {gate}")
+            channel = answer.gate_errors[gate]
+            if channel is None:
+                continue
+            dims = getattr(channel, "num_qubits", None)
+            if dims != len(gate.qubits) or channel.dim != (2 ** len(gate.qubits),) * 2:
+                raise ExecutorContractError(
+                    f"{label} gave a {type(channel).__name__} on {dims} qubits for {gate}"
+                )
+        for qubit, flips in answer.readout_errors.items():
+            if len(flips) != 2 or not all(0.0 <= p <= 1.0 for p in flips):
+                raise ExecutorContractError(
+                    f"{label} gave readout error {flips!r} for qubit {qubit}: expected "
+                    "(P(1|0), P(0|1)), two probabilities"
+                )
+        return answer
 
 
 def _import(path: str) -> object:

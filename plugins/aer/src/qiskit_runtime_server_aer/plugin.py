@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
+from qiskit_runtime_server.device_noise import DeviceNoise, NoiseQuery
 
 from .engine import AerEngine, describe, validate_options
+from .layer_noise import device_noise
 
 _engine: AerEngine | None = None
 
@@ -33,3 +35,8 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     return engine().run(task)
+
+
+@hookimpl
+def qiskit_runtime_device_noise(query: NoiseQuery) -> DeviceNoise | None:
+    return device_noise(query, engine().noise_models)
