@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
-from qiskit import QuantumCircuit
+from ibm_quantum_schemas.common import F64TensorModel
+from qiskit import QuantumCircuit, QuantumRegister
 from qiskit.primitives import PrimitiveResult, StatevectorSampler
+from qiskit.quantum_info import Kraus, Pauli
+from qiskit_ibm_runtime.noise_learner_v3.params_converters import (
+    NOISE_LEARNER_V3_PARAMS_CONVERTERS,
+)
+from qiskit_ibm_runtime.options_models import NoiseLearnerV3Options
 from qiskit_runtime_server import (
     BackendDescription,
     DocumentDescription,
@@ -18,9 +27,11 @@ from qiskit_runtime_server import (
 from qiskit_runtime_server.builtin.ideal_simulator import ideal_configuration
 from qiskit_runtime_server.catalogue import Catalogue
 from qiskit_runtime_server.circuits import compact_sampler_pub
+from qiskit_runtime_server.device_noise import DeviceNoise, GateRef, NoiseQuery
 from qiskit_runtime_server.errors import ExecutorContractError
 from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.testing import run_job
+from samplomatic.annotations import Twirl
 
 
 def bell() -> QuantumCircuit:
@@ -189,3 +200,93 @@ def test_hook_qiskit_runtime_validate() -> None:
         {"experimental": {"mode": "exact"}},
     )
     run_job(host, "sampler", "ideal_simulator@right", [(bell(), None, 10)], bad)
+
+
+class DepolarizingDevice(TwoExecutors):
+    """Executors "left" and "right" that simulate noise; the plugin says what it is: a
+    two-qubit depolarizing error of probability 0.02 after every two-qubit gate, nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[Any] = []
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [dataclasses.replace(info(name), simulates_noise=True) for name in ("left", "right")]
+
+    @hookimpl
+    def qiskit_runtime_device_noise(self, query: NoiseQuery) -> DeviceNoise:
+        self.queries.append(query)
+        errors = {
+            gate: depolarizing(0.02) if len(gate.qubits) == 2 else None for gate in query.gates
+        }
+        return DeviceNoise(gate_errors=errors, source="a toy model")
+
+
+class QuietAboutNoise(TwoExecutors):
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [dataclasses.replace(info("quiet"), simulates_noise=True)]
+
+
+def depolarizing(p: float) -> Kraus:
+    identity = (1 - 15 * p / 16) ** 0.5 * np.eye(4)
+    others = [
+        (p / 16) ** 0.5 * Pauli(a + b).to_matrix() for a in "IXYZ" for b in "IXYZ" if a + b != "II"
+    ]
+    return Kraus([identity, *others])
+
+
+def cx_box_params(num_qubits: int) -> dict[str, Any]:
+    """NoiseLearnerV3's params for one twirled CX layer on qubits 0 and 1, by the client."""
+    circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"))
+    with circuit.box([Twirl()]):
+        circuit.cx(0, 1)
+    converter = NOISE_LEARNER_V3_PARAMS_CONVERTERS["v0.3"]
+    params = converter.encoder([circuit.data[0]], NoiseLearnerV3Options()).model_dump(mode="json")
+    return {**params, "version": 3}
+
+
+def test_hook_qiskit_runtime_device_noise() -> None:
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.programs.noise_learner import learn_noise, prepare_noise_learning
+
+    plugin = DepolarizingDevice()
+    host = PluginHost.load(extra_plugins=[("depolarizing", plugin), ("quiet", QuietAboutNoise())])
+    catalogue = Catalogue(host)
+    backend = catalogue.get("fake_manila@left")
+    assert backend is not None
+    prepared = prepare_noise_learning(cx_box_params(5), backend)
+    text = learn_noise(prepared, backend, host, lambda line: None)
+    # One question for the whole job, to the executor's own plugin.
+    assert len(plugin.queries) == 1
+    assert plugin.queries[0].executor == "left"
+    assert GateRef("cx", (0, 1)) in plugin.queries[0].gates
+    assert GateRef("sx", (1,)) in plugin.queries[0].gates  # the twirl's dressing
+    result = json.loads(text)
+    rates = F64TensorModel.model_validate(result["data"][0]["rates"]).to_numpy()
+    # Each of the pair's 15 Paulis anticommutes with 8 of the 15 generators: f = exp(-16 r).
+    assert np.allclose(rates, -np.log(1 - 0.02) / 16)
+    assert result["metadata"]["qiskit_runtime_server"]["noise_source"] == "a toy model"
+    # An executor that simulates noise but does not say what it is cannot answer.
+    quiet = catalogue.get("fake_manila@quiet")
+    assert quiet is not None
+    with pytest.raises(InvalidRequest, match="lacks the qiskit_runtime_device_noise hook"):
+        prepare_noise_learning(cx_box_params(5), quiet)
+
+
+class WrongWidth(DepolarizingDevice):
+    @hookimpl
+    def qiskit_runtime_device_noise(self, query: NoiseQuery) -> DeviceNoise:
+        return DeviceNoise(gate_errors=dict.fromkeys(query.gates, depolarizing(0.01)))
+
+
+def test_device_noise_answers_are_checked() -> None:
+    from qiskit_runtime_server.programs.noise_learner import learn_noise, prepare_noise_learning
+
+    host = PluginHost.load(extra_plugins=[("wrong", WrongWidth())])
+    backend = Catalogue(host).get("fake_manila@left")
+    assert backend is not None
+    prepared = prepare_noise_learning(cx_box_params(5), backend)
+    with pytest.raises(ExecutorContractError, match="Kraus on 2 qubits for GateRef"):
+        learn_noise(prepared, backend, host, lambda line: None)

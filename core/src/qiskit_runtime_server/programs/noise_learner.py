@@ -50,12 +50,12 @@ from ibm_quantum_schemas.noise_learner_v3.version_0_3 import (
 from pydantic import BaseModel, ValidationError
 from qiskit.circuit import BoxOp, CircuitInstruction, QuantumCircuit, QuantumRegister
 from qiskit.quantum_info import Clifford, Pauli, PauliList
+from qiskit_ibm_runtime import RuntimeEncoder
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
 from qiskit_ibm_runtime.noise_learner_v3.find_learning_protocol import find_learning_protocol
 from qiskit_ibm_runtime.noise_learner_v3.validation import validate_instruction
 from qiskit_ibm_runtime.options.noise_learner_options import NoiseLearnerOptions
 from qiskit_ibm_runtime.results.noise_learner import LayerError, PauliLindbladError
-from qiskit_ibm_runtime.utils.json import RuntimeEncoder
 from qiskit_ibm_runtime.utils.utils import is_isa_circuit
 from samplomatic.annotations import Twirl
 from samplomatic.transpiler import generate_boxing_pass_manager
