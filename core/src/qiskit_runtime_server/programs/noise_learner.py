@@ -89,6 +89,8 @@ SOURCE_NOTE = (
 )
 
 Protocol = Literal["lindblad", "trex"]
+#: Rates below this are rounding noise of the solver (device rates are 1e-5 and up).
+ZERO_RATE = 1e-14
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ class Layer:
         if self.protocol == "trex":
             return pl.x_generators(len(self.qubits))
         return pl.weight_one_and_two(len(self.qubits), self.pairs)
+
+    def probes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """The Paulis whose fidelities fix the rates: the generators themselves for a gate
+        layer, Z on every qubit for a measurement (a readout flip X shows on Z only)."""
+        if self.protocol == "trex":
+            return [("Z", (qubit,)) for qubit in range(len(self.qubits))]
+        return self.generators()
 
 
 @dataclass
@@ -182,6 +191,8 @@ def _prepare_v3(raw_params: dict[str, Any], backend: VirtualBackend) -> Prepared
         model = ParamsModel.model_validate(params)
     except ValidationError as error:
         raise InvalidRequest(f"params do not fit NoiseLearnerV3's schema v0.3: {error}") from None
+    except Exception as error:  # the schema's QPY header check reads the bytes itself
+        raise InvalidRequest(f"params.instructions are not a QPY circuit: {error}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -291,6 +302,8 @@ def _v2_layers(
             if not isinstance(instruction.operation, BoxOp):
                 continue
             undressed = undress_box(instruction.operation)
+            if not any(op.operation.num_qubits == 2 for op in undressed.body.data):
+                continue  # the boxing pass's closing box of single-qubit gates: no layer
             undressed.annotations = []
             key = BoxKey(CircuitInstruction(undressed, instruction.qubits, instruction.clbits))
             counts[key] += 1
@@ -338,14 +351,17 @@ def _layer(
         body_qubit: physical[k] for k, body_qubit in enumerate(undressed.body.qubits)
     }
     gates: list[GateRef] = []
-    layer = QuantumCircuit(len(qubits))
+    measures = sum(1 for op in undressed.body.data if op.operation.name == "measure")
+    layer = QuantumCircuit(len(qubits), measures)
     for op in undressed.body.data:
         if op.operation.name == "barrier":
             continue
         on = tuple(body_to_physical[q] for q in op.qubits)
         params = tuple(float(p) for p in op.operation.params if _is_number(p))
         gates.append(GateRef(op.operation.name, on, params))
-        layer.append(op.operation, [local[q] for q in on], [])
+        clbits = [layer.num_clbits - measures] if op.operation.name == "measure" else []
+        measures -= len(clbits)
+        layer.append(op.operation, [local[q] for q in on], clbits)
     clifford: Clifford | None = None
     if protocol.value == "pauli_lindblad":
         gate_part = layer.copy()
@@ -525,8 +541,11 @@ def _layer_rates(layer: Layer, noise: DeviceNoise | None) -> _LayerRates:
         return _LayerRates(generators, np.zeros(len(generators)), 0.0)
     n = len(layer.qubits)
     paulis = [pl.to_pauli(term, n) for term in generators]
-    fidelities = [_fidelity(layer, noise, pauli) for pauli in paulis]
-    rates, misfit = pl.solve_rates(paulis, fidelities)
+    probes = [pl.to_pauli(term, n) for term in layer.probes()]
+    fidelities = [_fidelity(layer, noise, pauli) for pauli in probes]
+    rates, misfit = pl.solve_rates(paulis, fidelities, probes)
+    # Rates the exact model gives as zero come out of the solver as +-1e-17.
+    rates[np.abs(rates) < ZERO_RATE] = 0.0
     return _LayerRates(generators, rates, misfit)
 
 

@@ -89,20 +89,24 @@ def anticommutation(rows: Sequence[Pauli], columns: Sequence[Pauli]) -> NDArray[
 
 
 def solve_rates(
-    generators: Sequence[Pauli], fidelities: Sequence[float]
+    generators: Sequence[Pauli],
+    fidelities: Sequence[float],
+    probes: Sequence[Pauli] | None = None,
 ) -> tuple[NDArray[np.float64], float]:
-    """The rates of ``generators`` whose model has ``fidelities`` on the generators, and the
-    largest relative misfit of the reconstructed fidelities (0 when the model is exact)."""
+    """The rates of ``generators`` whose model has ``fidelities`` on ``probes`` (by default
+    the generators themselves), and the largest relative misfit of the reconstructed
+    fidelities (0 when the model is exact)."""
+    probes = generators if probes is None else probes
     f = np.asarray(fidelities, dtype=np.float64)
     if len(f) == 0:
         return np.zeros(0), 0.0
     if np.any(f <= MIN_FIDELITY):
         worst = int(np.argmin(f))
         raise ValueError(
-            f"the Pauli fidelity of {generators[worst]} is {f[worst]:.3g}: a channel that "
+            f"the Pauli fidelity of {probes[worst]} is {f[worst]:.3g}: a channel that "
             "erases it has no Pauli-Lindblad rates"
         )
-    matrix = anticommutation(generators, generators)
+    matrix = anticommutation(probes, generators)
     target = -np.log(f) / 2
     solution, *_ = np.linalg.lstsq(matrix, target, rcond=None)
     rates = np.asarray(solution, dtype=np.float64)

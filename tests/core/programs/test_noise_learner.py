@@ -1,0 +1,317 @@
+"""The noise-learner program: params made by the client's own converters, results decoded by
+the client's own decoders, rates checked against references built independently from the
+device's noise model with qiskit.quantum_info."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import CircuitInstruction
+from qiskit.quantum_info import Operator, Pauli, QubitSparsePauli, SuperOp
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import RuntimeEncoder
+from qiskit_ibm_runtime.decoders.noise_learner import NoiseLearnerResultDecoder
+from qiskit_ibm_runtime.decoders.noise_learner_v3.decoder import NoiseLearnerV3ResultDecoder
+from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
+from qiskit_ibm_runtime.noise_learner import NoiseLearner
+from qiskit_ibm_runtime.noise_learner_v3.params_converters import (
+    NOISE_LEARNER_V3_PARAMS_CONVERTERS,
+)
+from qiskit_ibm_runtime.options import NoiseLearnerOptions
+from qiskit_ibm_runtime.options_models import NoiseLearnerV3Options
+from qiskit_ibm_runtime.results import NoiseLearnerResult, NoiseLearnerV3Results
+from qiskit_runtime_server.catalogue import Catalogue, VirtualBackend
+from qiskit_runtime_server.errors import InvalidRequest
+from qiskit_runtime_server.plugins import PluginHost
+from qiskit_runtime_server.programs.noise_learner import (
+    learn_noise,
+    mock_noise_learning,
+    prepare_noise_learning,
+)
+from qiskit_runtime_server_aer.noise import NoiseModelCache
+from samplomatic.annotations import Twirl
+
+HOST = PluginHost.load()
+CATALOGUE = Catalogue(HOST)
+KOLKATA = "fake_kolkata@aer"
+
+
+def backend(name: str) -> VirtualBackend:
+    found = CATALOGUE.get(name)
+    assert found is not None
+    return found
+
+
+def v3_params(instructions: list[Any], options: NoiseLearnerV3Options | None = None) -> Any:
+    """What NoiseLearnerV3.run sends, by the client's own converter, through JSON."""
+    converter = NOISE_LEARNER_V3_PARAMS_CONVERTERS["v0.3"]
+    model = converter.encoder(instructions, options or NoiseLearnerV3Options())
+    return json.loads(json.dumps({**model.model_dump(mode="json"), "version": 3}))
+
+
+def v2_params(circuits: list[QuantumCircuit], options: NoiseLearnerOptions) -> Any:
+    """What NoiseLearner.run sends (the client's own option filter), as RuntimeEncoder JSON."""
+    inputs = {"circuits": circuits, "options": NoiseLearner._get_inputs_options(asdict(options))}
+    return json.loads(json.dumps(inputs, cls=RuntimeEncoder))
+
+
+def cx_box(num_qubits: int, pairs: list[tuple[int, int]]) -> CircuitInstruction:
+    circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"))
+    with circuit.box([Twirl()]):
+        for a, b in pairs:
+            circuit.cx(a, b)
+    return circuit.data[0]
+
+
+def measure_box(num_qubits: int, qubits: list[int]) -> CircuitInstruction:
+    circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), ClassicalRegister(len(qubits)))
+    with circuit.box([Twirl()]):
+        circuit.measure(qubits, range(len(qubits)))
+    return circuit.data[0]
+
+
+def run(params: Any, name: str = KOLKATA) -> str:
+    prepared = prepare_noise_learning(params, backend(name))
+    return learn_noise(prepared, backend(name), HOST, lambda line: None)
+
+
+def twirl(channel: SuperOp) -> SuperOp:
+    n = channel.num_qubits
+    assert n is not None
+    total = np.zeros_like(channel.data)
+    for letters in itertools.product("IXYZ", repeat=n):
+        p = SuperOp(Pauli("".join(letters)))
+        total = total + p.compose(channel).compose(p).data
+    return SuperOp(total / 4**n)
+
+
+def fidelity(channel: SuperOp, label: str) -> float:
+    dim = 2 ** len(label)
+    matrix = Pauli(label).to_matrix()
+    evolved = (channel.data @ matrix.ravel(order="F")).reshape((dim, dim), order="F")
+    return float(np.real(np.trace(matrix @ evolved)) / dim)
+
+
+def cx01_reference() -> SuperOp:
+    """The twirled noise of a twirled CX(0, 1) layer of fake_kolkata, referred to the end of
+    the layer: each qubit's dressing (rz sx rz sx rz, rz noiseless) as its two Pauli-twirled
+    sx errors, carried through the CX, then the CX's error, all twirled."""
+    model = NoiseModelCache().on_qubits(backend(KOLKATA).description, {0, 1})
+    errors = model._local_quantum_errors
+    sx = [twirl(SuperOp(errors["sx"][(q,)].to_quantumchannel())) for q in (0, 1)]
+    dressing = sx[0].compose(sx[0]).expand(sx[1].compose(sx[1]))  # sx[0] on qubit 0
+    gate = QuantumCircuit(2)
+    gate.cx(0, 1)
+    ideal = SuperOp(Operator(gate))
+    error = SuperOp(errors["cx"][(0, 1)].to_quantumchannel())
+    return twirl(ideal.compose(dressing).compose(ideal).compose(error))
+
+
+def test_v3_cx_layer_has_the_rates_of_the_device_model() -> None:
+    started = time.perf_counter()
+    text = run(v3_params([cx_box(27, [(0, 1)])]))
+    elapsed = time.perf_counter() - started
+    result = NoiseLearnerV3ResultDecoder.decode(text)
+    assert isinstance(result, NoiseLearnerV3Results)
+    (layer,) = result.data
+    assert layer.metadata["learning_protocol"] == "lindblad"
+    assert len(layer) == 15
+    assert np.all(layer._rates_std == 0)
+    pauli_map = result.to_pauli_lindblad_maps()[0]
+    assert pauli_map.num_qubits == 2
+    reference = cx01_reference()
+    for a, b in itertools.product("IXYZ", repeat=2):
+        if a + b == "II":
+            continue
+        model = pauli_map.pauli_fidelity(QubitSparsePauli.from_label(a + b))
+        assert model == pytest.approx(fidelity(reference, a + b), rel=1e-9), a + b
+    rates = dict(zip((str(g[0]) for g in layer._generators), layer._rates, strict=True))
+    print(f"fake_kolkata CX(0,1) rates: {rates}; {elapsed:.3f} s")
+    assert 1e-4 < max(layer._rates) < 0.02
+    server = json.loads(text)["metadata"]["qiskit_runtime_server"]
+    assert "not learned from sampled circuits" in server["notes"][0]
+    assert "shots_per_randomization" in server["ignored_options"]
+
+
+def test_v3_disjoint_gates_multiply_and_idle_pairs_get_nothing() -> None:
+    """CX(0,1) and CX(2,3) in one layer: the errors are independent, so qubits 0 and 1 keep the
+    fidelities they have when CX(0,1) is learned alone."""
+    both = NoiseLearnerV3ResultDecoder.decode(run(v3_params([cx_box(27, [(0, 1), (2, 3)])])))
+    alone = NoiseLearnerV3ResultDecoder.decode(run(v3_params([cx_box(27, [(0, 1)])])))
+    joint = both.to_pauli_lindblad_maps()[0]
+    single = alone.to_pauli_lindblad_maps()[0]
+    for a, b in itertools.product("IXYZ", repeat=2):
+        label = "II" + a + b  # qubits 0, 1 of the joint layer
+        assert joint.pauli_fidelity(QubitSparsePauli.from_label(label)) == pytest.approx(
+            single.pauli_fidelity(QubitSparsePauli.from_label(a + b)), rel=1e-9
+        )
+
+
+def test_v3_trex_rates_come_from_the_readout_error() -> None:
+    text = run(v3_params([measure_box(27, [0, 1])]))
+    (layer,) = NoiseLearnerV3ResultDecoder.decode(text).data
+    assert layer.metadata["learning_protocol"] == "trex"
+    assert [g.to_sparse_list() for g in layer._generators] == [[("X", [0])], [("X", [1])]]
+    properties = FakeKolkataV2().properties()
+    model = NoiseModelCache().on_qubits(backend(KOLKATA).description, {0, 1})
+    for q, rate in enumerate(layer._rates):
+        flips = properties.qubit_property(q)
+        p = (flips["prob_meas1_prep0"][0] + flips["prob_meas0_prep1"][0]) / 2
+        sx = SuperOp(model._local_quantum_errors["sx"][(q,)].to_quantumchannel())
+        dressing = fidelity(sx, "Z") ** 2  # rz sx rz sx rz before the measurement
+        assert rate == pytest.approx(-np.log((1 - 2 * p) * dressing) / 2, rel=1e-9)
+
+
+def test_v2_layers_by_the_clients_params_and_decoder() -> None:
+    device = FakeKolkataV2()
+    circuit = QuantumCircuit(4)
+    circuit.h(0)
+    for _ in range(3):
+        circuit.cx(0, 1)
+        circuit.cx(2, 3)
+        circuit.cx(1, 2)
+    circuit.measure_all()
+    manager = generate_preset_pass_manager(
+        backend=device, optimization_level=0, initial_layout=[0, 1, 2, 3]
+    )
+    isa = manager.run(circuit)
+    options = NoiseLearnerOptions(max_layers_to_learn=1, num_randomizations=8)
+    text = run(v2_params([isa], options))
+    assert "schema_version" not in text
+    result = NoiseLearnerResultDecoder.decode(text)
+    assert isinstance(result, NoiseLearnerResult)
+    assert len(result.data) == 1  # max_layers_to_learn
+    (layer,) = result.data
+    assert layer.error is not None
+    assert layer.qubits == sorted(layer.qubits)
+    assert layer.error.num_qubits == len(layer.qubits) == layer.circuit.num_qubits
+    assert np.all(layer.error.rates >= 0)
+    assert np.max(layer.error.rates) > 1e-4
+    assert result.metadata["backend"] == KOLKATA
+    server = result.metadata["qiskit_runtime_server"]
+    assert server["ignored_options"] == ["num_randomizations"]
+    unlimited = NoiseLearnerResultDecoder.decode(
+        run(v2_params([isa], NoiseLearnerOptions(max_layers_to_learn=None)))
+    )
+    assert len(unlimited.data) > 1
+
+
+def test_v2_and_v3_agree_on_the_same_layer() -> None:
+    circuit = QuantumCircuit(27)
+    circuit.cx(0, 1)
+    v2 = NoiseLearnerResultDecoder.decode(run(v2_params([circuit], NoiseLearnerOptions())))
+    v3 = NoiseLearnerV3ResultDecoder.decode(run(v3_params([cx_box(27, [(0, 1)])])))
+    (layer,) = v2.data
+    assert layer.qubits == [0, 1]
+    assert layer.error is not None
+    pauli_map = v3.to_pauli_lindblad_maps()[0]
+    for generator, rate in zip(layer.error.generators, layer.error.rates, strict=True):
+        assert pauli_map.pauli_fidelity(
+            QubitSparsePauli.from_label(generator.to_label())
+        ) == pytest.approx(
+            np.exp(
+                -2
+                * sum(
+                    r
+                    for g, r in zip(layer.error.generators, layer.error.rates, strict=True)
+                    if not g.commutes(generator)
+                )
+            ),
+            rel=1e-9,
+        )
+        assert rate >= 0
+
+
+@pytest.mark.parametrize("name", ["ideal_simulator@aer", "fake_kolkata@ideal"])
+def test_noiseless_backends_give_zero_rates(name: str) -> None:
+    if CATALOGUE.get(name) is None:
+        pytest.skip(f"{name} is not in the catalogue")
+    num_qubits = backend(name).num_qubits
+    text = run(v3_params([cx_box(num_qubits, [(0, 1)])]), name)
+    (layer,) = NoiseLearnerV3ResultDecoder.decode(text).data
+    assert np.all(layer._rates == 0)
+    source = json.loads(text)["metadata"]["qiskit_runtime_server"]["noise_source"]
+    assert source.startswith("none:")
+
+
+def test_a_user_noise_model_is_honoured_on_aer() -> None:
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(depolarizing_error(0.05, 2), ["cx"])
+    circuit = QuantumCircuit(5)
+    circuit.cx(0, 1)
+    options = NoiseLearnerOptions(simulator={"noise_model": model})
+    text = run(v2_params([circuit], options), "ideal_simulator@aer")
+    (layer,) = NoiseLearnerResultDecoder.decode(text).data
+    assert layer.error is not None
+    assert np.allclose(layer.error.rates, -np.log(1 - 0.05) / 16)
+    server = json.loads(text)["metadata"]["qiskit_runtime_server"]
+    assert "options.simulator.noise_model" in server["noise_source"]
+    assert "simulator.noise_model" not in server["ignored_options"]
+
+
+def test_dry_runs_have_the_shape_of_a_result() -> None:
+    prepared = prepare_noise_learning(v3_params([cx_box(27, [(0, 1)])]), backend(KOLKATA))
+    result = NoiseLearnerV3ResultDecoder.decode(mock_noise_learning(prepared, backend(KOLKATA)))
+    assert len(result.data[0]) == 15
+
+
+def raw_v3(**changes: Any) -> Any:
+    params = v3_params([cx_box(27, [(0, 1)])])
+    params.update(changes)
+    return params
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (raw_v3(schema_version="v0.9"), "schema_version 'v0.9' is not supported"),
+        (
+            raw_v3(options={**raw_v3()["options"], "shots": 3}),
+            "unknown noise-learner options options.shots",
+        ),
+        (
+            raw_v3(instructions={"circuit_b64": "bm90IHFweQ==", "qpy_version": 17}),
+            "params",
+        ),
+        (v3_params([cx_box(5, [(0, 1)])]), "Every qubit must be part of"),
+        (v3_params([cx_box(27, [(0, 5)])]), "not supported by the target"),
+        (["not", "an", "object"], "must be an object"),
+        ({"circuits": []}, "non-empty list of circuits"),
+        ({"circuits": [1]}, "not an encoded QuantumCircuit"),
+    ],
+)
+def test_bad_params_are_refused(params: Any, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        prepare_noise_learning(params, backend(KOLKATA))
+
+
+def test_a_non_box_instruction_is_refused() -> None:
+    circuit = QuantumCircuit(QuantumRegister(27, "q"))
+    circuit.cx(0, 1)
+    converter = NOISE_LEARNER_V3_PARAMS_CONVERTERS["v0.3"]
+    params = converter.encoder(list(circuit.data), NoiseLearnerV3Options()).model_dump(mode="json")
+    with pytest.raises(InvalidRequest, match="Expected a 'box' but found 'cx'"):
+        prepare_noise_learning(params, backend(KOLKATA))
+
+
+def test_v2_unknown_options_and_non_isa_circuits_are_refused() -> None:
+    circuit = QuantumCircuit(27)
+    circuit.cx(0, 1)
+    params = v2_params([circuit], NoiseLearnerOptions())
+    params["options"]["shots"] = 10
+    with pytest.raises(InvalidRequest, match="are not NoiseLearnerOptions"):
+        prepare_noise_learning(params, backend(KOLKATA))
+    circuit = QuantumCircuit(27)
+    circuit.h(0)
+    circuit.cz(0, 1)
+    with pytest.raises(InvalidRequest, match="not an ISA circuit"):
+        prepare_noise_learning(v2_params([circuit], NoiseLearnerOptions()), backend(KOLKATA))
