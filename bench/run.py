@@ -1,5 +1,5 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
-jobs and device noise models.
+jobs, device noise models and the executor program (QuantumPrograms).
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
@@ -638,6 +638,95 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
     ]
 
 
+def client_side_sampler_body(
+    backend_name: str, device: Any, pubs: list[Any], shots: int, randomizations: int = 0
+) -> bytes:
+    """The ``POST /jobs`` body the client-side Sampler sends (``executor`` program), built with
+    the client's own preparation and converter; twirled when ``randomizations`` is set."""
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+    from qiskit_ibm_runtime.executor_sampler.prepare import prepare
+    from qiskit_ibm_runtime.quantum_program.params_converters import (
+        QUANTUM_PROGRAM_PARAMS_CONVERTERS,
+    )
+
+    sampler = Sampler(mode=device)
+    if randomizations:
+        sampler.options.twirling.enable_gates = True
+        sampler.options.twirling.enable_measure = True
+        sampler.options.twirling.num_randomizations = randomizations
+    program, options = prepare(pubs, sampler.finalize_options(), shots, backend=device)
+    program._semantic_role = "sampler_v2"
+    params = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, options)
+    body = {"program_id": "executor", "backend": backend_name}
+    return json.dumps({**body, "params": params.model_dump(mode="json")}).encode()
+
+
+def bench_quantum_programs(jobs: int = 40, repeats: int = 3) -> list[Row]:
+    """The executor program (what the client-side primitives send) next to the sampler
+    program, as server time per job: the bodies are built once, then each job is submitted,
+    polled and fetched over raw HTTP, alternating between the two kinds."""
+    import numpy as np
+    from qiskit.circuit.library import efficient_su2
+    from qiskit_ibm_runtime.fake_provider import FakeKolkataV2, FakeManilaV2
+
+    sampler_body, isa = manila_bell()
+    executor_body = client_side_sampler_body("fake_manila@aer", FakeManilaV2(), [isa], 1024)
+    su2 = efficient_su2(20, reps=2)
+    su2 = su2.assign_parameters(
+        np.random.default_rng(1234).uniform(-np.pi, np.pi, su2.num_parameters)
+    )
+    su2.measure_all()
+    kolkata = FakeKolkataV2()
+    su2_isa = generate_preset_pass_manager(1, backend=kolkata, seed_transpiler=7).run(su2)
+    untwirled = client_side_sampler_body("fake_kolkata@aer", kolkata, [su2_isa], 1024)
+    twirled = client_side_sampler_body("fake_kolkata@aer", kolkata, [su2_isa], 1024, 32)
+
+    def timed(client: RawClient, body: bytes) -> float:
+        began = time.perf_counter()
+        _, status = run_job(client, body, poll=OVERHEAD_POLL_SECONDS)
+        if status != "Completed":
+            raise RuntimeError(f"a benchmark job ended {status}")
+        return time.perf_counter() - began
+
+    server = Server()
+    try:
+        with RawClient(server.url) as client:
+            raw_sampler = json.dumps(sampler_body).encode()
+            for _ in range(10):
+                timed(client, raw_sampler), timed(client, executor_body)
+            as_sampler, as_executor = [], []
+            for _ in range(jobs):
+                as_sampler.append(timed(client, raw_sampler))
+                as_executor.append(timed(client, executor_body))
+            plain, randomized = [], []
+            timed(client, untwirled)  # the noise model of these qubits, once
+            for _ in range(repeats):
+                plain.append(timed(client, untwirled))
+                randomized.append(timed(client, twirled))
+    finally:
+        server.close()
+    ratio = median_ms(as_executor) / median_ms(as_sampler)
+    twirl_ratio = statistics.median(randomized) / statistics.median(plain)
+    return [
+        Row(
+            "executor program: 2q 1024-shot Bell on fake_manila@aer, client-side Sampler "
+            "vs SamplerV2",
+            f"{median_ms(as_executor):.1f} ms vs {median_ms(as_sampler):.1f} ms per job "
+            f"(medians of {jobs}, alternating): {ratio:.2f}x",
+            "<= 1.2x",
+            ratio <= 1.2,
+        ),
+        Row(
+            "executor program: efficient_su2(20, reps=2) on fake_kolkata@aer, 1024 shots, "
+            "twirled (32 randomizations) vs untwirled",
+            f"{statistics.median(randomized):.2f} s vs {statistics.median(plain):.2f} s "
+            f"(medians of {repeats}, alternating): {twirl_ratio:.2f}x",
+            "<= 3x",
+            twirl_ratio <= 3,
+        ),
+    ]
+
+
 def bench_device_noise(repeats: int = 3) -> list[Row]:
     """The device noise model a job gets on a 156-qubit device (fake_fez), built from the
     calibrations of its qubits alone, next to the whole device's model (what every first job on
@@ -688,6 +777,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "memory": bench_memory,
     "noisy": bench_noisy,
     "device_noise": bench_device_noise,
+    "quantum_programs": bench_quantum_programs,
 }
 
 

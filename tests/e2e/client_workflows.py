@@ -159,6 +159,51 @@ def main(url: str) -> dict[str, Any]:
     check("session", in_mode(Session))
     check("batch", in_mode(Batch))
 
+    def executor_program() -> dict[str, Any]:
+        from qiskit_ibm_runtime import Executor
+        from qiskit_ibm_runtime.quantum_program import QuantumProgram
+
+        program = QuantumProgram(shots=200)
+        program.append_circuit_item(isa_bell, circuit_arguments=np.zeros((3, 0)))
+        job = Executor(mode=manila).run(program)
+        bits = job.result()[0]["meas"]
+        inputs = service.job(job.job_id()).inputs
+        return {
+            "shape": list(bits.shape),
+            "dtype": str(bits.dtype),
+            "agree": float((bits[..., 0] == bits[..., 1]).mean()),
+            "inputs": type(inputs.get("quantum_program")).__name__,
+        }
+
+    check("executor_program", executor_program)
+
+    def client_side_sampler() -> dict[str, Any]:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+
+        sampler = Sampler(mode=manila)
+        sampler.options.twirling.enable_gates = True
+        sampler.options.twirling.enable_measure = True
+        result = sampler.run([isa_bell], shots=SHOTS).result()
+        return {
+            "type": type(result).__name__,
+            "num_shots": int(result[0].data.meas.num_shots),
+            "counts": result[0].data.meas.get_counts(),
+        }
+
+    check("client_side_sampler_twirled", client_side_sampler)
+
+    def client_side_estimator() -> dict[str, Any]:
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        circuit = isa(bell(measure=False), manila)
+        observables = [SparsePauliOp(p).apply_layout(circuit.layout) for p in ("ZZ", "XX")]
+        estimator = Estimator(mode=manila)
+        estimator.options.resilience_level = 1
+        data = estimator.run([(circuit, observables)], precision=0.02).result()[0].data
+        return {"evs": [float(value) for value in data.evs]}
+
+    check("client_side_estimator_trex", client_side_estimator)
+
     return {"client": qiskit_ibm_runtime.__version__, "checks": checks}
 
 

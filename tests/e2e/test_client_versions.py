@@ -191,3 +191,17 @@ def test_key_workflows_with_another_client_release(tmp_path: Path, version: str)
         assert details["session_id"], (mode, details)
         assert details["job_session_id"] == details["session_id"], (mode, details)
         assert details["num_shots"] == 100, (mode, details)
+
+    executor = checks["executor_program"]
+    assert executor["shape"] == [3, 200, 2] and executor["dtype"] == "bool", executor
+    assert executor["agree"] > 0.85, executor  # a noisy Bell pair's bits mostly agree
+    assert executor["inputs"] == "QuantumProgram", executor
+
+    twirled = checks["client_side_sampler_twirled"]
+    assert twirled["type"] == "PrimitiveResult", twirled
+    assert twirled["num_shots"] == SHOTS, twirled
+    counts = twirled["counts"]
+    assert counts.get("00", 0) + counts.get("11", 0) > 0.85 * SHOTS, counts
+
+    trex = checks["client_side_estimator_trex"]
+    assert all(0.85 < value < 1.1 for value in trex["evs"]), trex  # <ZZ>, <XX> of a Bell pair

@@ -133,6 +133,10 @@ def decode_program(raw_params: Any) -> QuantumProgramJob:
         raise InvalidRequest(
             f"'params' is not a valid QuantumProgram: {_first_errors(error)}"
         ) from None
+    except Exception as error:  # the models' own decoders (zlib, base64) raise their errors
+        raise InvalidRequest(
+            f"the QuantumProgram could not be decoded: {type(error).__name__}: {error}"
+        ) from None
     program_model = model.quantum_program
     if program_model.meas_level != "classified":
         raise InvalidRequest(
@@ -209,13 +213,8 @@ def _decode_items(model: Any) -> list[ProgramItem]:
                     "samplex gives no parameter values"
                 )
         else:
+            # samplomatic's CircuitItem has checked that the last axis holds the parameters.
             arguments = np.asarray(source.circuit_arguments)
-            if arguments.ndim < 1 or arguments.shape[-1] != circuit.num_parameters:
-                raise InvalidRequest(
-                    f"item {index}: circuit_arguments of shape {arguments.shape} do not fit a "
-                    f"circuit with {circuit.num_parameters} parameters (the last axis must "
-                    "hold one value per parameter)"
-                )
             if not np.all(np.isfinite(arguments)):
                 raise InvalidRequest(f"item {index}: circuit_arguments must be finite numbers")
             shape = tuple(int(n) for n in arguments.shape[:-1])
