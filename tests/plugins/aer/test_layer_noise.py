@@ -48,9 +48,7 @@ def test_a_users_model_replaces_the_device() -> None:
     model = NoiseModel()
     model.add_all_qubit_quantum_error(depolarizing_error(0.1, 2), ["cx"])
     answer = device_noise(
-        query(
-            "ideal_simulator@aer", (GateRef("cx", (3, 4)), GateRef("sx", (3,))), (), model.to_dict()
-        ),
+        query("ideal_simulator@aer", (GateRef("cx", (3, 4)), GateRef("sx", (3,))), (), model),
         NoiseModelCache(),
     )
     channel = answer.gate_errors[GateRef("cx", (3, 4))]
