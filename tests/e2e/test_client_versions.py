@@ -193,7 +193,8 @@ def test_key_workflows_with_another_client_release(tmp_path: Path, version: str)
         assert details["num_shots"] == 100, (mode, details)
 
     executor = checks["executor_program"]
-    assert executor["shape"] == [3, 200, 2] and executor["dtype"] == "bool", executor
+    assert executor["shape"] == [3, 200, 2], executor
+    assert executor["dtype"] == "bool", executor
     assert executor["agree"] > 0.85, executor  # a noisy Bell pair's bits mostly agree
     assert executor["inputs"] == "QuantumProgram", executor
 

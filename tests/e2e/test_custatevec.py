@@ -148,3 +148,30 @@ def test_degenerate_sweeps_and_ibms_form_on_the_reference_kernel(
     assert evs.shape == (1, 4)
     assert np.all(np.abs(evs - 1.0) <= 5 * 0.01)
     assert len(set(evs.ravel().tolist())) == 4  # four draws, not one copied
+
+
+def test_client_side_primitives_on_the_reference_kernel(
+    numpy_kernel_service: QiskitRuntimeService,
+) -> None:
+    """The executor program runs on custatevec with no code of its own: the twirled client-side
+    Sampler keeps a GHZ state's two outcomes, and the client-side Estimator's TREX-mitigated
+    <ZZ> of a noiseless Bell pair is 1 within its precision."""
+    from qiskit_ibm_runtime.executor_estimator import Estimator
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+
+    backend = numpy_kernel_service.backend("fake_manila@custatevec")
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(ghz(3))
+    sampler = Sampler(mode=backend)
+    sampler.options.twirling.enable_gates = True
+    sampler.options.twirling.enable_measure = True
+    counts = sampler.run([isa], shots=512).result()[0].data.meas.get_counts()
+    assert set(counts) == {"000", "111"}, counts
+    assert sum(counts.values()) == 512
+
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    isa_bell = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(bell)
+    observable = SparsePauliOp("ZZ").apply_layout(isa_bell.layout)
+    evs = Estimator(mode=backend).run([(isa_bell, observable)], precision=0.05).result()[0].data.evs
+    assert abs(float(evs) - 1) < 0.05 * 5
