@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .backend_description import BackendDescription
+from .device_noise import DeviceNoise, GateRef, NoiseQuery
 from .document_backend import DocumentBackend, DocumentDescription
 from .executor import Availability, ExecutorInfo
 from .hookspecs import hookimpl, hookspec
@@ -25,11 +26,14 @@ __all__ = [
     "DEFAULT_SHOTS",
     "Availability",
     "BackendDescription",
+    "DeviceNoise",
     "DocumentBackend",
     "DocumentDescription",
     "EstimatorTask",
     "ExecutionTask",
     "ExecutorInfo",
+    "GateRef",
+    "NoiseQuery",
     "SamplerTask",
     "TaskOptions",
     "__version__",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from qiskit.quantum_info.operators.channel.quantum_channel import QuantumChannel
 from qiskit_aer.noise import NoiseModel, QuantumError
-from qiskit_runtime_server.device_noise import DeviceNoise, GateRef, NoiseQuery
+from qiskit_runtime_server import DeviceNoise, GateRef, NoiseQuery
 
 from .noise import NoiseModelCache, user_noise_model
 

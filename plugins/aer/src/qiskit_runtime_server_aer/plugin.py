@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qiskit.primitives import PrimitiveResult
-from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
-from qiskit_runtime_server.device_noise import DeviceNoise, NoiseQuery
+from qiskit_runtime_server import DeviceNoise, ExecutionTask, ExecutorInfo, NoiseQuery, hookimpl
 
 from .engine import AerEngine, describe, validate_options
 from .layer_noise import device_noise
