@@ -197,3 +197,73 @@ def test_a_sampler_semantic_role_reaches_the_post_processor() -> None:
     text = json.dumps(result_document(job, sampled, result))
     sampler_result = ClientSideSamplerResultDecoder.decode(ExecutorResultDecoder.decode(text))
     assert sampler_result[0].data.meas.get_counts() == {"1": 9}
+
+
+def _cyclic_samplex(params: dict[str, Any]) -> None:
+    import json
+
+    samplex = params["quantum_program"]["items"][1]["samplex"]
+    graph = json.loads(samplex["samplex_json"])
+    graph["links"].append({"source": 2, "target": 1, "id": 99, "data": None})
+    samplex["samplex_json"] = json.dumps(graph)
+
+
+def _nan_samplex_argument(params: dict[str, Any]) -> None:
+    circuit = QuantumCircuit(2, 2)
+    circuit.rx(Parameter("x"), 0)
+    with circuit.box([Twirl()]):
+        circuit.cx(0, 1)
+    with circuit.box([Twirl()]):
+        circuit.measure([0, 1], [0, 1])
+    template, samplex = build(circuit)
+    program = QuantumProgram(shots=3)
+    program.append_samplex_item(
+        template, samplex=samplex, samplex_arguments={"parameter_values": np.array([np.nan])}
+    )
+    params["quantum_program"] = encode_quantum_program(program)["quantum_program"]
+
+
+def _register_named_like_an_output(params: dict[str, Any]) -> None:
+    from qiskit import ClassicalRegister
+
+    circuit = QuantumCircuit(2)
+    flips = ClassicalRegister(2, "c")
+    extra = ClassicalRegister(1, "measurement_flips.c")
+    circuit.add_register(flips)
+    circuit.add_register(extra)
+    with circuit.box([Twirl()]):
+        circuit.cx(0, 1)
+    with circuit.box([Twirl()]):
+        circuit.measure([0, 1], flips)
+    circuit.measure(0, extra[0])
+    template, samplex = build(circuit)
+    program = QuantumProgram(shots=3)
+    program.append_samplex_item(template, samplex=samplex, shape=(2,))
+    params["quantum_program"] = encode_quantum_program(program)["quantum_program"]
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (_cyclic_samplex, "the samplex cannot be used"),
+        (_nan_samplex_argument, "'parameter_values' must hold finite numbers"),
+        (_register_named_like_an_output, "have the names of samplex outputs"),
+    ],
+)
+def test_samplex_items_that_would_fail_in_the_worker_are_refused(params, spoil, message) -> None:
+    spoilt = copy.deepcopy(params)
+    spoil(spoilt)
+    with pytest.raises(InvalidRequest, match=message):
+        decode_program(spoilt)
+
+
+def test_unknown_fields_are_listed_not_lost(params) -> None:
+    spoilt = copy.deepcopy(params)
+    spoilt["options"]["foo"] = 3
+    spoilt["quantum_program"]["items"][0]["bar"] = True
+    spoilt["quantum_program"]["passthrough_data"]["free"] = {"as": "sent"}
+    job = decode_program(spoilt)
+    assert job.ignored_options == (
+        "params.quantum_program.items.0.bar",
+        "params.options.foo",
+    )

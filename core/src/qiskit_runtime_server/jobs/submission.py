@@ -13,18 +13,15 @@ and ``noise-learner`` have their own modules under ``programs/``. Each becomes a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import qiskit
 from qiskit import QuantumCircuit
-from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_ibm_runtime import RuntimeEncoder
@@ -35,60 +32,18 @@ from ..circuits import active_qubits, with_standard_instructions
 from ..errors import InvalidRequest, NotFound
 from ..metadata import add_server_metadata
 from ..programs import quantum_program
+from ..programs.prepared import JobRun, PreparedTask
 from ..tasks import DEFAULT_PRECISION, EstimatorTask, ExecutionTask, SamplerTask, TaskOptions
 from .blobs import compress
 from .decoding import decode_params
 from .dry_run import mock_result
 from .models import JobRecord, JobStatus, new_id, utcnow
 
-if TYPE_CHECKING:
-    from qiskit.primitives import PrimitiveResult
-
-    from ..plugins import PluginHost
-
 PROGRAMS = ("sampler", "estimator", "executor", "noise-learner")
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 256
 #: Option values that are single settings even though they are (or decode to) mappings.
 _LEAF_OPTIONS = frozenset({"simulator.noise_model"})
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """What a worker gives a program to run one job."""
-
-    plugins: PluginHost
-    #: Appends one line to the job's log.
-    log: Callable[[str], None]
-    #: CPU threads the job owns, and idle ones it may borrow (see ExecutionTask).
-    threads: int = 0
-    idle_threads: int = 0
-
-    def task(self, task: ExecutionTask) -> ExecutionTask:
-        """``task`` with this run's log and threads."""
-        return dataclasses.replace(
-            task, log=self.log, threads=self.threads, idle_threads=self.idle_threads
-        )
-
-
-@dataclass
-class PreparedTask:
-    """A validated job: what its record and metrics say about it, and how it runs."""
-
-    program_id: str
-    executor: str
-    backend_name: str
-    ignored_options: list[str]
-    num_circuits: int
-    executions: int
-    #: The circuits, in order (PUBs, QuantumProgram items, noise-learning layers).
-    circuits: list[QuantumCircuit]
-    #: Runs the job (in a worker) and returns the result text to store.
-    run: Callable[[JobRun], str]
-    #: For a dry run: a result of the same form with random data, as text.
-    mock: Callable[[], str]
-    #: The executor task of a sampler or estimator job.
-    task: ExecutionTask | None = None
 
 
 @dataclass
@@ -150,8 +105,12 @@ def prepare_task(
             f"backend {backend.name} is not available: {backend.unavailable_reason}"
         )
     if program_id == "executor":
-        return _prepare_quantum_program(
-            raw_params, backend, job_id=job_id, catalogue=catalogue, accepted=accepted
+
+        def check(task: SamplerTask, circuits: list[QuantumCircuit]) -> None:
+            _check(task, circuits, backend, catalogue, what="item")
+
+        return quantum_program.prepare(
+            raw_params, backend, job_id=job_id, check=None if accepted else check
         )
     if program_id == "noise-learner":
         return _prepare_noise_learning(raw_params, backend)
@@ -226,91 +185,6 @@ def _run_primitive(job_run: JobRun, task: ExecutionTask, ignored_options: list[s
     result = job_run.plugins.execute(task)
     add_server_metadata(result, task, ignored_options)
     return json.dumps(result, cls=RuntimeEncoder)
-
-
-def _prepare_quantum_program(
-    raw_params: Any,
-    backend: VirtualBackend,
-    *,
-    job_id: str,
-    catalogue: Catalogue,
-    accepted: bool,
-) -> PreparedTask:
-    """An ``executor`` job: a QuantumProgram whose items run as PUBs of one sampler task on
-    the backend's executor (``programs/quantum_program.py``)."""
-    info = backend.executor.info
-    if "sampler" not in info.programs:
-        raise InvalidRequest(
-            f"the {info.name!r} executor behind {backend.name} does not sample circuits, "
-            "which the 'executor' program needs"
-        )
-    program = quantum_program.decode_program(raw_params)
-    ignored = list(program.ignored_options)
-    if not accepted:
-        # Samplexes are sampled in the worker; the checks see one parameter set per item.
-        checked = SamplerTask(
-            job_id=job_id,
-            executor=info.name,
-            backend_name=backend.name,
-            backend=backend.description,
-            options=TaskOptions(),
-            pubs=tuple(_check_pub(item) for item in program.items),
-        )
-        _check(checked, program.circuits, backend, catalogue, what="item")
-
-    def run(job_run: JobRun) -> str:
-        sampled = quantum_program.sample_items(program)
-        task = job_run.task(quantum_program.sampler_task(sampled, job_id=job_id, backend=backend))
-        started = datetime.now(UTC)
-        result = job_run.plugins.execute(task)
-        stopped = datetime.now(UTC)
-        add_server_metadata(result, task, ignored)
-        document = quantum_program.result_document(
-            program, sampled, result, started=started, stopped=stopped
-        )
-        _add_run_metadata(document, result)
-        return json.dumps(document)
-
-    def mock() -> str:
-        sampled = quantum_program.sample_items(program)
-        task = quantum_program.sampler_task(sampled, job_id=job_id, backend=backend)
-        result = mock_result(task, ignored)
-        document = quantum_program.result_document(program, sampled, result)
-        _add_run_metadata(document, result)
-        return json.dumps(document)
-
-    return PreparedTask(
-        program_id="executor",
-        executor=info.name,
-        backend_name=backend.name,
-        ignored_options=ignored,
-        num_circuits=program.num_circuits,
-        executions=program.executions,
-        circuits=program.circuits,
-        run=run,
-        mock=mock,
-    )
-
-
-def _check_pub(item: quantum_program.ProgramItem) -> SamplerPub:
-    """A PUB for the submission checks: the item's own arguments for a circuit item (so the
-    rzz angles are checked), one set of zeros for a samplex item (sampled in the worker)."""
-    circuit = item.circuit
-    if item.is_samplex:
-        values: Any = [0.0] * circuit.num_parameters if circuit.num_parameters else None
-        return SamplerPub.coerce((circuit, values), 1)
-    arguments = item.source.circuit_arguments
-    return SamplerPub(
-        circuit, BindingsArray({tuple(circuit.parameters): arguments}), 1, validate=False
-    )
-
-
-def _add_run_metadata(document: dict[str, Any], result: PrimitiveResult) -> None:
-    """The server's own metadata (what ran the job, ignored options, derived calibrations)
-    next to the schema's, where the client's decoder passes it through."""
-    for key in ("qiskit_runtime_server", "derived_calibrations"):
-        if key in result.metadata:
-            document["metadata"][key] = result.metadata[key]
 
 
 def _prepare_noise_learning(raw_params: Any, backend: VirtualBackend) -> PreparedTask:

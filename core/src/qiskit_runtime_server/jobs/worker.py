@@ -103,7 +103,8 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
 
 
 def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[Any, ...]:
-    from .submission import JobRun, prepare_task
+    from ..programs.prepared import JobRun
+    from .submission import prepare_task
 
     logs: list[str] = []
 

@@ -27,6 +27,7 @@ and is never stored; sampling the samplexes waits for the worker.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +46,10 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..circuits import with_standard_instructions
 from ..errors import InvalidRequest
+from ..jobs.dry_run import mock_result
+from ..metadata import add_server_metadata
 from ..tasks import SamplerTask, TaskOptions
+from .prepared import JobRun, PreparedTask
 
 if TYPE_CHECKING:
     from samplomatic.quantum_program import CircuitItem, SamplexItem
@@ -167,6 +171,7 @@ def decode_program(raw_params: Any) -> QuantumProgramJob:
         if unsimulated(getattr(options, name))
     ]
     ignored += [f"experimental.{key}" for key in options.experimental]
+    ignored += _unknown_fields(raw_params, model, "params.")
     quantum_program = raw_params["quantum_program"]
     return QuantumProgramJob(
         shots=program_model.shots,
@@ -195,23 +200,15 @@ def _decode_items(model: Any) -> list[ProgramItem]:
     for index, source in enumerate(program.items):
         circuit = source.circuit
         if hasattr(source, "samplex"):
-            samplex = source.samplex
-            if not getattr(samplex, "_finalized", True):
-                samplex.finalize()
             shape = tuple(int(n) for n in source.shape)
-            specs = {spec.name: spec for spec in samplex.outputs().specs}
-            if "parameter_values" in specs:
-                expected = tuple(getattr(specs["parameter_values"], "shape", ()))[-1:]
-                if expected and expected[0] != circuit.num_parameters:
-                    raise InvalidRequest(
-                        f"item {index}: the samplex gives {expected[0]} parameter values but "
-                        f"the circuit has {circuit.num_parameters} parameters"
-                    )
-            elif circuit.num_parameters:
+            try:
+                _check_samplex_item(source)
+            except InvalidRequest as error:
+                raise InvalidRequest(f"item {index}: {error.message}") from None
+            except Exception as error:  # samplomatic's and rustworkx's own errors
                 raise InvalidRequest(
-                    f"item {index}: the circuit has {circuit.num_parameters} parameters and the "
-                    "samplex gives no parameter values"
-                )
+                    f"item {index}: the samplex cannot be used: {type(error).__name__}: {error}"
+                ) from None
         else:
             # samplomatic's CircuitItem has checked that the last axis holds the parameters.
             arguments = np.asarray(source.circuit_arguments)
@@ -222,6 +219,75 @@ def _decode_items(model: Any) -> list[ProgramItem]:
             raise InvalidRequest(f"item {index}: shape {shape} is not a shape")
         items.append(ProgramItem(circuit=circuit, shape=shape, source=source))
     return items
+
+
+def _unknown_fields(raw: Any, model: Any, path: str) -> list[str]:
+    """Paths of the fields in ``raw`` that ``model`` (the schema's pydantic model, which
+    ignores extra fields) has no place for: listed as not applied rather than lost."""
+    from pydantic import BaseModel
+
+    if isinstance(model, BaseModel) and isinstance(raw, dict):
+        fields = type(model).model_fields
+        unknown: list[str] = []
+        for key, value in raw.items():
+            if key == "passthrough_data":  # the client's own data, echoed as sent
+                continue
+            if key not in fields:
+                unknown.append(f"{path}{key}")
+            else:
+                unknown += _unknown_fields(value, getattr(model, key), f"{path}{key}.")
+        return unknown
+    if isinstance(model, list) and isinstance(raw, list):
+        return [
+            field
+            for index, (raw_item, model_item) in enumerate(zip(raw, model, strict=False))
+            for field in _unknown_fields(raw_item, model_item, f"{path}{index}.")
+        ]
+    if isinstance(model, dict) and isinstance(raw, dict):
+        return [
+            field
+            for key, value in raw.items()
+            if key in model
+            for field in _unknown_fields(value, model[key], f"{path}{key}.")
+        ]
+    return []
+
+
+def _check_samplex_item(item: SamplexItem) -> None:
+    """Everything about a samplex item that would otherwise fail in the worker: a samplex that
+    does not finalize or sample, parameter values that do not fit the circuit, arguments that
+    are not finite, outputs named like a classical register (one would hide the other)."""
+    samplex, circuit = item.samplex, item.circuit
+    if not getattr(samplex, "_finalized", True):
+        samplex.finalize()
+    outputs = {spec.name: spec for spec in samplex.outputs().specs}
+    if "parameter_values" in outputs:
+        expected = tuple(getattr(outputs["parameter_values"], "shape", ()))[-1:]
+        if expected and expected[0] != circuit.num_parameters:
+            raise InvalidRequest(
+                f"the samplex gives {expected[0]} parameter values but the circuit has "
+                f"{circuit.num_parameters} parameters"
+            )
+    elif circuit.num_parameters:
+        raise InvalidRequest(
+            f"the circuit has {circuit.num_parameters} parameters and the samplex gives no "
+            "parameter values"
+        )
+    clashes = sorted(set(outputs) & {register.name for register in circuit.cregs})
+    if clashes:
+        raise InvalidRequest(
+            f"classical registers {clashes} have the names of samplex outputs: rename them"
+        )
+    arguments = item.samplex_arguments
+    for name, value in arguments.items():
+        numbers = getattr(value, "rates", value)
+        is_float_array = isinstance(numbers, np.ndarray) and numbers.dtype.kind in "fc"
+        if is_float_array and not np.all(np.isfinite(numbers)):
+            raise InvalidRequest(f"samplex argument {name!r} must hold finite numbers")
+    if 0 not in arguments.shape:
+        # One randomization of the first element: what the worker will do, at a tiny cost.
+        first = arguments[(0,) * arguments.ndim] if arguments.ndim else arguments
+        samplex.sample(first, num_randomizations=1, rng=np.random.default_rng(0))
 
 
 def _first_errors(error: ValidationError, limit: int = 3) -> str:
@@ -345,4 +411,86 @@ def result_document(
     document: dict[str, Any] = model.model_dump(mode="json")
     # Echoed as sent: the client's post-processor reads its own encoding back.
     document["passthrough_data"] = job.passthrough_data
+    return document
+
+
+def prepare(
+    raw_params: Any,
+    backend: VirtualBackend,
+    *,
+    job_id: str,
+    check: Callable[[SamplerTask, list[QuantumCircuit]], None] | None,
+) -> PreparedTask:
+    """An ``executor`` job: its record's facts, and how a worker runs it (one sampler task on
+    the backend's executor). ``check`` is the core's check of PUBs against the backend (qubit
+    counts, ISA, rzz angles, the executor's own validation), given at submission only: it sees
+    one set of zeros per samplex item, whose parameter values are drawn in the worker."""
+    info = backend.executor.info
+    if "sampler" not in info.programs:
+        raise InvalidRequest(
+            f"the {info.name!r} executor behind {backend.name} does not sample circuits, "
+            "which the 'executor' program needs"
+        )
+    program = decode_program(raw_params)
+    ignored = list(program.ignored_options)
+    if check is not None:
+        check(
+            SamplerTask(
+                job_id=job_id,
+                executor=info.name,
+                backend_name=backend.name,
+                backend=backend.description,
+                options=TaskOptions(),
+                pubs=tuple(_check_pub(item) for item in program.items),
+            ),
+            program.circuits,
+        )
+
+    def run(job_run: JobRun) -> str:
+        sampled = sample_items(program)
+        task = job_run.task(sampler_task(sampled, job_id=job_id, backend=backend))
+        started = datetime.now(UTC)
+        result = job_run.plugins.execute(task)
+        stopped = datetime.now(UTC)
+        add_server_metadata(result, task, ignored)
+        document = result_document(program, sampled, result, started=started, stopped=stopped)
+        return json.dumps(_with_server_metadata(document, result))
+
+    def mock() -> str:
+        sampled = sample_items(program)
+        task = sampler_task(sampled, job_id=job_id, backend=backend)
+        result = mock_result(task, ignored)
+        document = result_document(program, sampled, result)
+        return json.dumps(_with_server_metadata(document, result))
+
+    return PreparedTask(
+        program_id=PROGRAM_ID,
+        executor=info.name,
+        backend_name=backend.name,
+        ignored_options=ignored,
+        num_circuits=program.num_circuits,
+        executions=program.executions,
+        circuits=program.circuits,
+        run=run,
+        mock=mock,
+    )
+
+
+def _check_pub(item: ProgramItem) -> SamplerPub:
+    """A PUB for the submission checks: the item's own arguments for a circuit item (so its
+    rzz angles are checked), one set of zeros for a samplex item."""
+    circuit = item.circuit
+    if item.is_samplex:
+        values = BindingsArray({tuple(circuit.parameters): np.zeros(circuit.num_parameters)})
+    else:
+        values = BindingsArray({tuple(circuit.parameters): item.source.circuit_arguments})
+    return SamplerPub(circuit, values, 1, validate=False)
+
+
+def _with_server_metadata(document: dict[str, Any], result: PrimitiveResult) -> dict[str, Any]:
+    """The server's own metadata (what ran the job, ignored options, derived calibrations)
+    next to the schema's; the client's decoder passes over it."""
+    for key in ("qiskit_runtime_server", "derived_calibrations"):
+        if key in result.metadata:
+            document["metadata"][key] = result.metadata[key]
     return document

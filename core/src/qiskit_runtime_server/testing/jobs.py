@@ -13,8 +13,9 @@ from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 
 from ..catalogue import Catalogue
 from ..jobs.models import new_id
-from ..jobs.submission import JobRun, prepare_task
+from ..jobs.submission import prepare_task
 from ..plugins import PluginHost
+from ..programs.prepared import JobRun
 from ..tasks import DEFAULT_SHOTS
 
 if TYPE_CHECKING:
