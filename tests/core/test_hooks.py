@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 from ibm_quantum_schemas.common import F64TensorModel
-from qiskit import QuantumCircuit, QuantumRegister
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.primitives import PrimitiveResult, StatevectorSampler
 from qiskit.quantum_info import Kraus, Pauli
 from qiskit_ibm_runtime.noise_learner_v3.params_converters import (
@@ -290,3 +292,130 @@ def test_device_noise_answers_are_checked() -> None:
     prepared = prepare_noise_learning(cx_box_params(5), backend)
     with pytest.raises(ExecutorContractError, match="Kraus on 2 qubits for GateRef"):
         learn_noise(prepared, backend, host, lambda line: None)
+
+
+class NamedOtherwise(TwoExecutors):
+    """Implements the hook under another attribute name (pluggy's ``specname``)."""
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [dataclasses.replace(info("named"), simulates_noise=True)]
+
+    @hookimpl(specname="qiskit_runtime_device_noise")
+    def noise(self, query: NoiseQuery) -> DeviceNoise:
+        return DeviceNoise(gate_errors=dict.fromkeys(query.gates))
+
+
+class OnlyWraps(TwoExecutors):
+    """Wraps the hook (of other plugins) without implementing it."""
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [dataclasses.replace(info("wrapper"), simulates_noise=True)]
+
+    @hookimpl(wrapper=True)
+    def qiskit_runtime_device_noise(self, query: NoiseQuery) -> Any:
+        return (yield)
+
+
+def test_implements_asks_pluggy() -> None:
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.programs.noise_learner import learn_noise, prepare_noise_learning
+
+    host = PluginHost.load(extra_plugins=[("named", NamedOtherwise()), ("wraps", OnlyWraps())])
+    assert host.executors["named"].implements("qiskit_runtime_device_noise")
+    assert not host.executors["wrapper"].implements("qiskit_runtime_device_noise")
+    catalogue = Catalogue(host)
+    named = catalogue.get("fake_manila@named")
+    assert named is not None
+    prepared = prepare_noise_learning(cx_box_params(5), named)
+    learn_noise(prepared, named, host, lambda line: None)
+    wrapper = catalogue.get("fake_manila@wrapper")
+    assert wrapper is not None
+    with pytest.raises(InvalidRequest, match="lacks the qiskit_runtime_device_noise hook"):
+        prepare_noise_learning(cx_box_params(5), wrapper)
+
+
+class OddReadout(DepolarizingDevice):
+    def __init__(self, flips: Any) -> None:
+        super().__init__()
+        self.flips = flips
+
+    @hookimpl
+    def qiskit_runtime_device_noise(self, query: NoiseQuery) -> DeviceNoise:
+        return DeviceNoise(
+            gate_errors=dict.fromkeys(query.gates),
+            readout_errors=dict.fromkeys(query.measured_qubits, self.flips),
+        )
+
+
+def measure_box_params(num_qubits: int) -> dict[str, Any]:
+    circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), ClassicalRegister(1))
+    with circuit.box([Twirl()]):
+        circuit.measure(0, 0)
+    converter = NOISE_LEARNER_V3_PARAMS_CONVERTERS["v0.3"]
+    params = converter.encoder([circuit.data[0]], NoiseLearnerV3Options()).model_dump(mode="json")
+    return {**params, "version": 3}
+
+
+@pytest.mark.parametrize("flips", [0.1, "ab", (0.1, "x"), (0.1, 0.2, 0.3), None, (0.1, 2.0)])
+def test_readout_errors_that_are_not_two_probabilities_are_a_contract_error(flips: Any) -> None:
+    from qiskit_runtime_server.programs.noise_learner import learn_noise, prepare_noise_learning
+
+    host = PluginHost.load(extra_plugins=[("odd", OddReadout(flips))])
+    backend = Catalogue(host).get("fake_manila@left")
+    assert backend is not None
+    prepared = prepare_noise_learning(measure_box_params(5), backend)
+    with pytest.raises(ExecutorContractError, match=r"expected \(P\(1\|0\), P\(0\|1\)\), two prob"):
+        learn_noise(prepared, backend, host, lambda line: None)
+
+
+class FreshChannels(DepolarizingDevice):
+    """Answers every query with new channel objects, and remembers them weakly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels: list[weakref.ref[Any]] = []
+
+    @hookimpl
+    def qiskit_runtime_device_noise(self, query: NoiseQuery) -> DeviceNoise:
+        errors: dict[GateRef, Any] = {}
+        for gate in query.gates:
+            channel = depolarizing(0.02) if len(gate.qubits) == 2 else None
+            if channel is not None:
+                self.channels.append(weakref.ref(channel))
+            errors[gate] = channel
+        return DeviceNoise(gate_errors=errors)
+
+
+def test_the_fidelity_tables_live_as_long_as_the_job() -> None:
+    """A worker runs many jobs: nothing of one job's answer may stay behind in a cache."""
+    from qiskit_runtime_server.programs.noise_learner import learn_noise, prepare_noise_learning
+
+    plugin = FreshChannels()
+    host = PluginHost.load(extra_plugins=[("fresh", plugin)])
+    backend = Catalogue(host).get("fake_manila@left")
+    assert backend is not None
+    for _ in range(3):
+        prepared = prepare_noise_learning(cx_box_params(5), backend)
+        learn_noise(prepared, backend, host, lambda line: None)
+    gc.collect()
+    assert len(plugin.channels) == 3
+    assert all(ref() is None for ref in plugin.channels)
+
+
+class OneQubitExecutor(DepolarizingDevice):
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [dataclasses.replace(info("tiny"), simulates_noise=True, max_qubits=1)]
+
+
+def test_layers_wider_than_the_executor_are_refused() -> None:
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.programs.noise_learner import prepare_noise_learning
+
+    host = PluginHost.load(extra_plugins=[("tiny", OneQubitExecutor())])
+    backend = Catalogue(host).get("fake_manila@tiny")
+    assert backend is not None
+    with pytest.raises(InvalidRequest, match="acts on 2 qubits; the 'tiny' executor"):
+        prepare_noise_learning(cx_box_params(5), backend)

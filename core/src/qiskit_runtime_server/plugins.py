@@ -12,8 +12,9 @@ import dataclasses
 import importlib
 import importlib.metadata
 import logging
+import numbers
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -66,11 +67,15 @@ class RegisteredExecutor:
     info: ExecutorInfo
     plugin: PluginRecord
     plugin_object: object
+    #: The hooks the plugin implements (not only wraps), as pluggy registered them.
+    hooks: frozenset[str] = frozenset()
 
     def implements(self, hook_name: str) -> bool:
         """Whether the executor's plugin implements ``hook_name`` (hooks added after 0.1 are
-        optional: the server refuses the jobs that need a missing one at submission)."""
-        return callable(getattr(self.plugin_object, hook_name, None))
+        optional: the server refuses the jobs that need a missing one at submission). Asks
+        what pluggy registered, so that ``@hookimpl(specname=...)`` counts under the hook's
+        name, and an attribute that merely has the name does not."""
+        return hook_name in self.hooks
 
 
 class PluginHost:
@@ -156,7 +161,16 @@ class PluginHost:
             self.pm.register(plugin, name=record.name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             return self._fail(record, _describe(exc))
-        record.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        callers = self.pm.get_hookcallers(plugin) or []
+        record.hooks = sorted(caller.name for caller in callers)
+        implemented = frozenset(
+            caller.name
+            for caller in callers
+            if any(
+                impl.plugin is plugin and not (impl.hookwrapper or impl.wrapper)
+                for impl in caller.get_hookimpls()
+            )
+        )
         try:
             executors = self._collect_executors(plugin)
             descriptions = self._collect_descriptions(plugin)
@@ -167,7 +181,7 @@ class PluginHost:
             self.pm.unregister(plugin)
             return self._fail(record, f"a hook raised {_describe(exc)}")
         for info in executors:
-            self.executors[info.name] = RegisteredExecutor(info, record, plugin)
+            self.executors[info.name] = RegisteredExecutor(info, record, plugin, hooks=implemented)
             record.executors.append(info.name)
         for description in descriptions:
             self.descriptions[description.name] = description
@@ -324,24 +338,39 @@ class PluginHost:
                 f"{label} returned {type(answer).__name__} from qiskit_runtime_device_noise, "
                 "not a DeviceNoise"
             )
+        gate_errors: Any = answer.gate_errors
+        readout_errors: Any = answer.readout_errors
+        if not isinstance(gate_errors, Mapping) or not isinstance(readout_errors, Mapping):
+            raise ExecutorContractError(
+                f"{label} gave gate_errors or readout_errors that are not mappings"
+            )
         for gate in query.gates:
-            if gate not in answer.gate_errors:
+            if gate not in gate_errors:
                 raise ExecutorContractError(f"{label} said nothing about the noise of {gate}")
-            channel = answer.gate_errors[gate]
+            channel = gate_errors[gate]
             if channel is None:
                 continue
             dims = getattr(channel, "num_qubits", None)
-            if dims != len(gate.qubits) or channel.dim != (2 ** len(gate.qubits),) * 2:
+            width = 2 ** len(gate.qubits)
+            if dims != len(gate.qubits) or getattr(channel, "dim", None) != (width, width):
                 raise ExecutorContractError(
                     f"{label} gave a {type(channel).__name__} on {dims} qubits for {gate}"
                 )
-        for qubit, flips in answer.readout_errors.items():
-            if len(flips) != 2 or not all(0.0 <= p <= 1.0 for p in flips):
+        for qubit, flips in readout_errors.items():
+            if not _two_probabilities(flips):
                 raise ExecutorContractError(
                     f"{label} gave readout error {flips!r} for qubit {qubit}: expected "
                     "(P(1|0), P(0|1)), two probabilities"
                 )
         return answer
+
+
+def _two_probabilities(value: Any) -> bool:
+    """Whether an executor's readout error is a pair of probabilities (a plugin may send
+    anything: a number, a string, numpy scalars)."""
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        return False
+    return all(isinstance(p, numbers.Real) and 0.0 <= float(p) <= 1.0 for p in value)
 
 
 def _import(path: str) -> object:

@@ -7,17 +7,34 @@ infinitely long learning experiment would converge to, exactly, and says so in t
 
 * Gate layers (protocol ``lindblad``): the layer is a twirled box, i.e. its undressed gates
   (disjoint, Clifford) plus, on every qubit of the box, the single-qubit "dressing" that
-  implements the twirl (``rz sx rz sx rz`` for samplomatic's ``rzsx`` decomposition, which the
-  simulated job runs, with noise, on every randomization). The rates describe both: each gate's
-  error (from the executor, ``qiskit_runtime_device_noise``) is Pauli-twirled, the dressing's
-  errors are pushed through the layer's Clifford, and the fidelities of the product are fitted
-  with the learner's generators (X, Y, Z on every qubit of the box, the nine two-qubit Paulis on
-  every coupled pair of them, and on the pair of every two-qubit gate of the layer). The
-  dressing's gates are composed as Pauli channels (their fidelities multiply), which neglects
-  the basis changes between them: exact for depolarizing errors, and off by the difference
-  between a gate's X/Y and Z fidelities (a T1/T2 effect of order 1e-4 per gate) otherwise.
+  implements the twirl (``rz sx rz sx rz`` for samplomatic's ``rzsx`` decomposition, ``rz rx
+  rz`` for ``rzrx``), which the simulated job runs, with noise, on every randomization. The rates
+  describe both: each gate's error (from the executor, ``qiskit_runtime_device_noise``) is
+  Pauli-twirled, and the fidelities of the product are fitted with the learner's generators (X,
+  Y, Z on every qubit of the box, the nine two-qubit Paulis on every coupled pair of them, and on
+  the pair of every two-qubit gate of the layer).
+
+  The noise is referred to the undressed side of the box: after the gates of a left-dressed box
+  (the dressing's errors pushed forward through the layer's Clifford, ``f(Q) = f_gates(Q)
+  f_dressing(U^+ Q U)``), before the gates of a right-dressed one (the gates' and the dressing's
+  errors, which both come after the gates, pushed back through it: ``f(Q) = f_gates(U Q U^+)
+  f_dressing(U Q U^+)``). Those are the places where qiskit-ibm-runtime's local simulation of a
+  QuantumProgram injects a layer's noise (``determine_barrier_position``: barrier ``R`` for a
+  left-dressed box, ``L`` for a right-dressed one), and where samplomatic's ``InjectNoise``
+  injects the map with ``site="after"`` on a left-dressed box (the client-side primitives'
+  choice) and with ``site="before"`` on a right-dressed one.
+
+  The dressing's gates are composed as Pauli channels (their fidelities multiply), which
+  neglects the basis changes between them: exact for depolarizing errors, and off by the
+  difference between a gate's X/Y and Z fidelities (a T1/T2 effect of order 1e-4 per gate)
+  otherwise.
 * Measurement boxes (protocol ``trex``): one X generator per qubit, with the fidelity of the
-  twirled readout, ``1 - P(1|0) - P(0|1)``, times the dressing's Z fidelity.
+  twirled readout, ``1 - P(1|0) - P(0|1)``, times the Z fidelity of a left dressing (which runs
+  before the measurement; a right dressing runs after it and cannot change the readout).
+
+Every layer must fit the executor (``ExecutorInfo.max_qubits``) and have at most
+``MAX_GENERATORS`` generators, so that one job's exact fit stays a matter of seconds; larger
+layers are refused at submission.
 
 Options that steer the experiment (shots, randomizations, depths, post-selection, bit-flip
 checks) cannot change an exact answer: they are accepted and listed in the job's ignored
@@ -31,7 +48,7 @@ import json
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -76,11 +93,18 @@ HOOK = "qiskit_runtime_device_noise"
 #: NoiseLearnerOptions' default (qiskit-ibm-runtime 0.51).
 DEFAULT_MAX_LAYERS = 4
 DEFAULT_TWIRLING_STRATEGY = "active-accum"
-#: The dressing samplomatic synthesizes for each decomposition, on every qubit of a box.
+#: The dressing samplomatic synthesizes for each decomposition, on every qubit of a box
+#: (``RzSxSynth``, ``RzRxSynth``: one synthesized single-qubit gate per side of the box).
 DRESSINGS: dict[str, tuple[str, ...]] = {
     "rzsx": ("rz", "sx", "rz", "sx", "rz"),
-    "rzrx": ("rz", "rx", "rz", "rx", "rz"),
+    "rzrx": ("rz", "rx", "rz"),
 }
+#: The most generators one layer may have. The fit solves a dense square system in them and
+#: evaluates as many fidelities: a layer of 1,770 generators takes about 1.4 s on two cores
+#: (``test_a_layer_at_the_cap_is_learned_in_seconds`` measures it). A device's layers stay far
+#: below it (a layer of 127-qubit Eagle has 3 x 127 + 9 x 144 = 1,677); a device without a
+#: coupling map couples every pair, so there the cap is about 20 qubits per layer.
+MAX_GENERATORS = 2048
 #: v2 options that change the answer (the rest steer an experiment that is not run).
 V2_HONOURED = frozenset({"max_layers_to_learn", "twirling_strategy"})
 SOURCE_NOTE = (
@@ -117,6 +141,12 @@ class Layer:
             return pl.x_generators(len(self.qubits))
         return pl.weight_one_and_two(len(self.qubits), self.pairs)
 
+    def num_generators(self) -> int:
+        """``len(self.generators())``, without building them."""
+        if self.protocol == "trex":
+            return len(self.qubits)
+        return 3 * len(self.qubits) + 9 * len(set(self.pairs))
+
     def probes(self) -> list[tuple[str, tuple[int, ...]]]:
         """The Paulis whose fidelities fix the rates: the generators themselves for a gate
         layer, Z on every qubit for a measurement (a readout flip X shows on Z only)."""
@@ -144,6 +174,15 @@ class PreparedNoiseLearning:
     def num_layers(self) -> int:
         return len(self.layers)
 
+    @property
+    def cost(self) -> int:
+        """The job's work, for a size limit next to the executions of sampler jobs: the
+        entries of the fits' matrices (probes x generators, summed over layers). The fit of a
+        layer is a dense solve in its generators, and each probe's fidelity is a product over
+        the layer's parts, so this grows like the work does; a layer at ``MAX_GENERATORS``
+        costs about 4.2 million."""
+        return sum(layer.num_generators() ** 2 for layer in self.layers)
+
 
 # -- submission ---------------------------------------------------------------------------------
 
@@ -154,11 +193,22 @@ def prepare_noise_learning(raw_params: Any, backend: VirtualBackend) -> Prepared
     computed here."""
     if not isinstance(raw_params, dict):
         raise InvalidRequest("'params' of a noise-learner job must be an object")
-    if "schema_version" in raw_params or raw_params.get("version") == 3:
-        prepared = _prepare_v3(raw_params, backend)
-    else:
-        prepared = _prepare_v2(raw_params, backend)
+    try:
+        if "schema_version" in raw_params or raw_params.get("version") == 3:
+            prepared = _prepare_v3(raw_params, backend)
+        else:
+            prepared = _prepare_v2(raw_params, backend)
+    except InvalidRequest:
+        raise
+    except Exception as error:
+        # Decoding, boxing and finding layers run Qiskit's, samplomatic's and the client's code
+        # on whatever was sent; whatever they trip over is the request's fault, not the server's.
+        raise InvalidRequest(
+            "params: the noise-learner layers could not be found in what was sent "
+            f"({type(error).__name__}: {error})"
+        ) from None
     info = backend.executor.info
+    _check_size(prepared, backend)
     if (
         backend.simulates_noise or _uses_user_model(prepared, backend)
     ) and not backend.executor.implements(HOOK):
@@ -168,6 +218,30 @@ def prepare_noise_learning(raw_params: Any, backend: VirtualBackend) -> Prepared
             "answered on it; use a backend of an executor that has it (e.g. @aer)"
         )
     return prepared
+
+
+def _check_size(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> None:
+    """Refuse layers the executor could not simulate, or whose exact fit is too large to
+    compute in a job (``MAX_GENERATORS``)."""
+    info = backend.executor.info
+    for index, layer in enumerate(prepared.layers):
+        if len(layer.qubits) > info.max_qubits:
+            raise InvalidRequest(
+                f"layer {index} acts on {len(layer.qubits)} qubits; the {info.name!r} executor "
+                f"behind {backend.name} simulates at most {info.max_qubits}"
+            )
+        if layer.num_generators() > MAX_GENERATORS:
+            raise InvalidRequest(
+                f"layer {index} (qubits {list(layer.qubits)}) has {layer.num_generators():,} "
+                f"generators; this server learns layers of at most {MAX_GENERATORS:,} "
+                "(3 per qubit and 9 per coupled pair): use narrower layers"
+                + (
+                    f" ({backend.name} has no coupling map, so every pair of a layer's qubits "
+                    "is coupled)"
+                    if backend.description.backend().coupling_map is None
+                    else ""
+                )
+            )
 
 
 def _uses_user_model(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> bool:
@@ -214,7 +288,7 @@ def _prepare_v3(raw_params: dict[str, Any], backend: VirtualBackend) -> Prepared
         except Exception as error:  # a malformed box the client's checks trip over
             raise InvalidRequest(f"params.instructions[{index}]: {error}") from None
         physical = tuple(register.index(qubit) for qubit in instruction.qubits)
-        layers.append(_layer(instruction, physical, backend, index))
+        layers.append(_layer(instruction, physical, backend, f"params.instructions[{index}]"))
     options = model.options.model_dump()
     ignored = sorted(_leaf_paths(params.get("options") or {}))
     return PreparedNoiseLearning(
@@ -248,6 +322,11 @@ def _prepare_v2(raw_params: dict[str, Any], backend: VirtualBackend) -> Prepared
             )
         if not description.simulator and (problem := is_isa_circuit(circuit, target)):
             raise InvalidRequest(f"params.circuits[{index}] is not an ISA circuit: {problem}")
+        if any(isinstance(instruction.operation, BoxOp) for instruction in circuit.data):
+            raise InvalidRequest(
+                f"params.circuits[{index}] contains boxes: NoiseLearner (v2) finds the layers "
+                "of a circuit of plain gates itself; send twirled boxes to NoiseLearnerV3"
+            )
     strategy = options.get("twirling_strategy", DEFAULT_TWIRLING_STRATEGY)
     max_layers = options.get("max_layers_to_learn", DEFAULT_MAX_LAYERS)
     del checked  # validated; the raw dict keeps only what the user set
@@ -293,11 +372,14 @@ def _v2_layers(
     )
     counts: Counter[BoxKey] = Counter()
     first: dict[BoxKey, tuple[CircuitInstruction, tuple[int, ...]]] = {}
-    for circuit in circuits:
+    for index, circuit in enumerate(circuits):
         try:
             boxed = manager.run(circuit)
         except Exception as error:
-            raise InvalidRequest(f"the circuits' layers could not be found: {error}") from None
+            raise InvalidRequest(
+                f"params.circuits[{index}]: its layers could not be found "
+                f"({type(error).__name__}: {error})"
+            ) from None
         for instruction in boxed.data:
             if not isinstance(instruction.operation, BoxOp):
                 continue
@@ -323,27 +405,44 @@ def _v2_layers(
     )
     if max_layers is not None:
         order = order[: int(max_layers)]
-    return [_layer(first[key][0], first[key][1], backend, index) for index, key in enumerate(order)]
+    return [
+        _layer(
+            first[key][0],
+            first[key][1],
+            backend,
+            f"the layer of params.circuits on qubits {sorted(first[key][1])}",
+        )
+        for key in order
+    ]
 
 
 def _layer(
-    instruction: CircuitInstruction, physical: tuple[int, ...], backend: VirtualBackend, index: int
+    instruction: CircuitInstruction, physical: tuple[int, ...], backend: VirtualBackend, what: str
 ) -> Layer:
+    """The layer of one box on ``physical`` qubits (in the box's qubit order); ``what`` names
+    it in messages to the user."""
     box = instruction.operation
     if not isinstance(box, BoxOp):
-        raise InvalidRequest(f"instruction {index} is a {box.name!r}, not a box")
+        raise InvalidRequest(f"{what} is a {box.name!r}, not a box")
     protocol = find_learning_protocol(instruction)
     if protocol is None:
         raise InvalidRequest(
-            f"instruction {index} can be learned by no protocol: a box of one layer of Clifford "
+            f"{what} can be learned by no protocol: a box of one layer of Clifford "
             "gates on at most two qubits each (lindblad), or of one measurement per qubit (trex)"
         )
     twirl = get_annotation(box, Twirl)
     dressing: tuple[str, ...] = ()
     side: Literal["left", "right"] = "left"
     if twirl is not None:
-        dressing = DRESSINGS.get(twirl.decomposition, DRESSINGS["rzsx"])
-        side = "right" if twirl.dressing == "right" else "left"
+        decomposition = str(getattr(twirl.decomposition, "value", twirl.decomposition))
+        if decomposition not in DRESSINGS:
+            raise InvalidRequest(
+                f"{what}: the twirl's decomposition {decomposition!r} is not "
+                f"known to this server (it knows {', '.join(sorted(DRESSINGS))})"
+            )
+        dressing = DRESSINGS[decomposition]
+        if str(getattr(twirl.dressing, "value", twirl.dressing)) == "right":
+            side = "right"
     undressed = undress_box(box)
     qubits = tuple(sorted(physical))
     local = {phys: k for k, phys in enumerate(qubits)}
@@ -369,7 +468,7 @@ def _layer(
         try:
             clifford = Clifford(gate_part)
         except Exception:
-            raise InvalidRequest(f"instruction {index}: its gates are not Clifford") from None
+            raise InvalidRequest(f"{what}: its gates are not Clifford") from None
     pairs = _pairs(qubits, gates, backend)
     return Layer(
         protocol="trex" if protocol.value == "trex" else "lindblad",
@@ -474,7 +573,8 @@ def learn_noise(
             "so every rate is 0"
         )
     log(f"noise-learner: {len(prepared.layers)} layer(s) on {backend.name}; noise: {source}")
-    results = [_layer_rates(layer, noise) for layer in prepared.layers]
+    tables: dict[int, tuple[Any, dict[str, float]]] = {}
+    results = [_layer_rates(layer, noise, tables) for layer in prepared.layers]
     for layer, result in zip(prepared.layers, results, strict=True):
         log(
             f"noise-learner: {layer.protocol} layer on qubits {list(layer.qubits)}: "
@@ -535,60 +635,111 @@ def _query(
     )
 
 
-def _layer_rates(layer: Layer, noise: DeviceNoise | None) -> _LayerRates:
+def _layer_rates(
+    layer: Layer, noise: DeviceNoise | None, tables: dict[int, tuple[Any, dict[str, float]]]
+) -> _LayerRates:
     generators = layer.generators()
     if noise is None:
         return _LayerRates(generators, np.zeros(len(generators)), 0.0)
     n = len(layer.qubits)
     paulis = [pl.to_pauli(term, n) for term in generators]
     probes = [pl.to_pauli(term, n) for term in layer.probes()]
-    fidelities = [_fidelity(layer, noise, pauli) for pauli in probes]
+    fidelities = []
+    for pauli in probes:
+        value = 1.0
+        for _part, factor in _factors(layer, noise, pauli, tables):
+            value *= factor
+        if value <= pl.MIN_FIDELITY:
+            raise ValueError(_erased(layer, noise, pauli, value, tables))
+        fidelities.append(value)
     rates, misfit = pl.solve_rates(paulis, fidelities, probes)
     # Rates the exact model gives as zero come out of the solver as +-1e-17.
     rates[np.abs(rates) < ZERO_RATE] = 0.0
     return _LayerRates(generators, rates, misfit)
 
 
-def _fidelity(layer: Layer, noise: DeviceNoise, pauli: Pauli) -> float:
-    """The fidelity of ``pauli`` (local indices) for the layer's whole twirled channel, noise
-    referred to the end of the box."""
+def _erased(
+    layer: Layer,
+    noise: DeviceNoise,
+    pauli: Pauli,
+    value: float,
+    tables: dict[int, tuple[Any, dict[str, float]]],
+) -> str:
+    """Why a layer has no Pauli-Lindblad rates: the parts of its noise that erase ``pauli``
+    (a fidelity of 0 or less, e.g. a fully depolarizing gate, or a readout that is a coin
+    toss), named by gate and physical qubits, for the job's failure message."""
+    culprits = [
+        part for part, factor in _factors(layer, noise, pauli, tables) if factor <= pl.MIN_FIDELITY
+    ]
+    label = pauli.to_label().lstrip("-i")
+    named = "; ".join(culprits) or "the product of its parts"
+    return (
+        f"the noise of the layer on qubits {list(layer.qubits)} erases the Pauli {label} "
+        f"(fidelity {value:.3g}), so it has no Pauli-Lindblad rates; the fidelity is lost to: "
+        f"{named}"
+    )
+
+
+def _factors(
+    layer: Layer,
+    noise: DeviceNoise,
+    pauli: Pauli,
+    tables: dict[int, tuple[Any, dict[str, float]]],
+) -> Iterator[tuple[str, float]]:
+    """The fidelities of ``pauli`` (local indices) under the parts of the layer's twirled
+    channel (each gate's error, each readout error, each dressing gate's error), with the noise
+    referred to the undressed side of the box (the module's docstring); the layer's fidelity
+    is their product. Each part comes with what it is, for error messages."""
     local = {q: k for k, q in enumerate(layer.qubits)}
-    value = 1.0
+    frame = pauli
+    if layer.dressing_side == "right" and layer.clifford is not None:
+        # Noise before the gates: the errors that come after them act on U Q U^+.
+        frame = pauli.evolve(layer.clifford, frame="s")
+    label = frame.to_label().lstrip("-i")
     for gate in layer.gates:
         if gate.name == "measure":
-            flips = noise.readout_errors.get(gate.qubits[0], (0.0, 0.0))
-            position = local[gate.qubits[0]]
-            letter = pauli.to_label().lstrip("-i")[len(layer.qubits) - 1 - position]
+            qubit = gate.qubits[0]
+            flips = noise.readout_errors.get(qubit, (0.0, 0.0))
             # Only Z-like information survives a measurement; a flip anticommutes with Z and Y.
-            if letter in "ZY":
-                value *= 1.0 - flips[0] - flips[1]
+            if label[len(layer.qubits) - 1 - local[qubit]] in "ZY":
+                yield (
+                    f"the readout error of qubit {qubit} (P(1|0) + P(0|1) = "
+                    f"{flips[0] + flips[1]:.3g})",
+                    1.0 - flips[0] - flips[1],
+                )
             continue
         channel = noise.gate_errors.get(gate)
         if channel is not None:
-            table = _table(channel)
-            value *= pl.restricted_fidelity(table, pauli, tuple(local[q] for q in gate.qubits))
-    if layer.dressing:
-        before = pauli
-        if layer.dressing_side == "left" and layer.clifford is not None:
-            before = pauli.evolve(layer.clifford, frame="h")
-        for qubit in layer.qubits:
-            for name in layer.dressing:
-                channel = noise.gate_errors.get(GateRef(name, (qubit,)))
-                if channel is not None:
-                    value *= pl.restricted_fidelity(_table(channel), before, (local[qubit],))
-    return value
+            positions = tuple(local[q] for q in gate.qubits)
+            yield (
+                f"the error of {gate.name} on qubits {list(gate.qubits)}",
+                pl.label_fidelity(_table(channel, tables), label, positions),
+            )
+    if not layer.dressing or (layer.protocol == "trex" and layer.dressing_side == "right"):
+        return
+    dressing_label = label
+    if layer.dressing_side == "left" and layer.clifford is not None:
+        # Noise after the gates: the dressing's errors, before them, act on U^+ Q U.
+        dressing_label = pauli.evolve(layer.clifford, frame="h").to_label().lstrip("-i")
+    for qubit in layer.qubits:
+        for name in layer.dressing:
+            channel = noise.gate_errors.get(GateRef(name, (qubit,)))
+            if channel is not None:
+                yield (
+                    f"the error of {name} on qubit {qubit} (the twirl's dressing)",
+                    pl.label_fidelity(_table(channel, tables), dressing_label, (local[qubit],)),
+                )
 
 
-_TABLES: dict[int, tuple[Any, dict[str, float]]] = {}
-
-
-def _table(channel: Any) -> dict[str, float]:
-    """Pauli fidelities of a channel, computed once per channel object of the answer."""
-    cached = _TABLES.get(id(channel))
+def _table(channel: Any, tables: dict[int, tuple[Any, dict[str, float]]]) -> dict[str, float]:
+    """Pauli fidelities of a channel, computed once per channel object of the job's answer
+    (``tables`` lives as long as the job: executors may answer every query with new objects,
+    so a cache across jobs would only grow)."""
+    cached = tables.get(id(channel))
     if cached is not None and cached[0] is channel:
         return cached[1]
     table = pl.channel_fidelities(channel)
-    _TABLES[id(channel)] = (channel, table)
+    tables[id(channel)] = (channel, table)
     return table
 
 
