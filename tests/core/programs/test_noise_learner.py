@@ -569,3 +569,20 @@ def test_a_layer_at_the_cap_is_learned_in_seconds() -> None:
     assert result.error is not None
     assert np.all(result.error.rates >= 0)
     assert elapsed < 20
+
+
+def test_an_unreadable_user_noise_model_is_refused_by_the_executor_at_submission() -> None:
+    """The job's model goes to aer's ``qiskit_runtime_validate`` as an empty sampler task
+    (``validation_task``; submission turns its ValueError into a 400)."""
+    from qiskit_runtime_server.programs.noise_learner import validation_task
+
+    name = "ideal_simulator@aer"
+    circuit = QuantumCircuit(5)
+    circuit.cx(0, 1)
+    junk = v2_params([circuit], NoiseLearnerOptions(simulator={"noise_model": {"errors": "junk"}}))
+    task = validation_task(prepare_noise_learning(junk, backend(name)), backend(name))
+    assert task is not None
+    with pytest.raises(ValueError, match="not a valid noise model"):
+        HOST.validate(task)
+    plain = prepare_noise_learning(v2_params([circuit], NoiseLearnerOptions()), backend(name))
+    assert validation_task(plain, backend(name)) is None

@@ -82,6 +82,7 @@ from samplomatic.utils.box_key import BoxKey
 from ..device_noise import DeviceNoise, GateRef, NoiseQuery
 from ..errors import InvalidRequest
 from ..jobs.decoding import decode_params
+from ..tasks import SamplerTask, TaskOptions
 from . import pauli_lindblad as pl
 
 if TYPE_CHECKING:
@@ -242,6 +243,26 @@ def _check_size(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> Non
                     else ""
                 )
             )
+
+
+def validation_task(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> SamplerTask | None:
+    """What the executor's ``qiskit_runtime_validate`` hook should see of a job that sends
+    ``options.simulator.noise_model`` to an executor that honours it: a sampler task with no
+    PUBs and that model, so that the executor can refuse a model it cannot read at submission
+    (a 400) instead of failing the job in the worker. None when the job uses no user model.
+    The hook's contract is unchanged: it gets an ordinary, empty, ``SamplerTask``."""
+    if not _uses_user_model(prepared, backend):
+        return None
+    return SamplerTask(
+        job_id="",
+        executor=backend.executor.info.name,
+        backend_name=backend.name,
+        backend=backend.description,
+        options=TaskOptions(
+            noise_model=prepared.noise_model,
+            raw={"simulator": {"noise_model": prepared.noise_model}},
+        ),
+    )
 
 
 def _uses_user_model(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> bool:

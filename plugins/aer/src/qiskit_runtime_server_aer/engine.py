@@ -348,6 +348,10 @@ class AerEngine:
 
 def validate_options(task: ExecutionTask) -> None:
     """The executor's own options, checked at submit (ValueError: the job gets a 400)."""
+    if task.options.noise_model is not None:
+        # Parsing the user's model is cheap next to simulating with it, and a model Aer cannot
+        # read would otherwise fail the job in the worker.
+        user_noise_model(task.options.noise_model)
     requested(task.options.raw)
     trajectories = requested_trajectories(task.options.raw)
     if trajectories is not None and isinstance(task, EstimatorTask):
