@@ -4,6 +4,11 @@ The ideal device is a ``simulator: true`` backend, so the client sends circuits 
 they may hold gates Aer has no native kernel for (``ch``, custom composite gates). Those
 circuits are unrolled to Aer's own basis at optimization level 0, which keeps qubit indices (and
 so observables) unchanged; circuits that Aer runs as they are pass through untouched.
+
+Barriers are removed: they order nothing in a simulation (no noise attaches to them), and Aer
+slows down at each one. Measured on qiskit-aer 0.18: a twirled 20-qubit efficient_su2 template
+from the client-side Sampler (66 labelled barriers) took 60.7 s for 64 noisy shots with the
+matrix-product-state method, and 18.5 s without its barriers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from functools import cache
 from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp
 from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.transpiler.passes import RemoveBarriers
 from qiskit_aer import AerSimulator
 
 
@@ -34,7 +40,12 @@ def _runs_natively(circuit: QuantumCircuit, supported: frozenset[str]) -> bool:
 
 
 def for_aer(circuit: QuantumCircuit) -> QuantumCircuit:
-    """``circuit`` itself if Aer runs it natively, else unrolled to Aer's instructions."""
+    """``circuit`` itself if Aer runs it natively and has no barriers, else unrolled to Aer's
+    instructions and without barriers."""
+    if any(instruction.operation.name == "barrier" for instruction in circuit.data):
+        stripped = RemoveBarriers()(circuit)
+        stripped.metadata = circuit.metadata
+        circuit = stripped
     supported = aer_instructions()
     if _runs_natively(circuit, supported):
         return circuit
