@@ -547,9 +547,9 @@ def test_layers_beyond_the_generator_cap_are_refused() -> None:
         prepare_noise_learning(params, backend("ideal_simulator@aer"))
 
 
-def test_a_layer_at_the_cap_is_learned_in_seconds() -> None:
-    """20 qubits, all pairs coupled: 1,770 generators, below the cap; the exact fit must stay a
-    matter of seconds (measured here: the cap's docstring quotes it)."""
+def test_a_layer_near_the_cap_is_learned() -> None:
+    """20 qubits, all pairs coupled: 1,770 generators, below the cap, learned with non-negative
+    rates (its time, about 1.4 s here, is quoted in the cap's docstring; no timed assertion)."""
     from qiskit_aer.noise import NoiseModel, depolarizing_error
     from qiskit_runtime_server.programs.noise_learner import MAX_GENERATORS
 
@@ -561,14 +561,11 @@ def test_a_layer_at_the_cap_is_learned_in_seconds() -> None:
     (layer,) = prepared.layers
     assert layer.num_generators() == len(layer.generators()) == 1770 <= MAX_GENERATORS
     assert prepared.cost == 1770**2
-    started = time.perf_counter()
     text = learn_noise(prepared, backend(name), HOST, lambda line: None)
-    elapsed = time.perf_counter() - started
-    print(f"1,770 generators: {elapsed:.2f} s")
     (result,) = NoiseLearnerResultDecoder.decode(text).data
     assert result.error is not None
+    assert len(result.error.rates) == 1770
     assert np.all(result.error.rates >= 0)
-    assert elapsed < 20
 
 
 def test_an_unreadable_user_noise_model_is_refused_by_the_executor_at_submission() -> None:
@@ -586,3 +583,12 @@ def test_an_unreadable_user_noise_model_is_refused_by_the_executor_at_submission
         HOST.validate(task)
     plain = prepare_noise_learning(v2_params([circuit], NoiseLearnerOptions()), backend(name))
     assert validation_task(plain, backend(name)) is None
+    # Through the job path: a 400 at submission, nothing to fail in the worker.
+    from qiskit_runtime_server.catalogue import Catalogue
+    from qiskit_runtime_server.errors import InvalidRequest
+    from qiskit_runtime_server.jobs.submission import prepare_task
+
+    with pytest.raises(InvalidRequest, match=r"refuses this job: .*not a valid noise model"):
+        prepare_task(
+            "noise-learner", name, junk, job_id="x", catalogue=Catalogue(HOST), default_shots=1
+        )

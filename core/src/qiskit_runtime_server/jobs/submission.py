@@ -113,7 +113,12 @@ def prepare_task(
             raw_params, backend, job_id=job_id, check=None if accepted else check
         )
     if program_id == "noise-learner":
-        return _prepare_noise_learning(raw_params, backend)
+        from ..programs import noise_learner  # samplomatic's transpiler: imported when needed
+
+        def validate(task: SamplerTask) -> None:
+            _validate_with_executor(task, catalogue)
+
+        return noise_learner.prepare(raw_params, backend, validate=None if accepted else validate)
     if program_id not in info.programs:
         raise InvalidRequest(
             f"the {info.name!r} executor behind {backend.name} does not run {program_id!r} jobs"
@@ -187,32 +192,6 @@ def _run_primitive(job_run: JobRun, task: ExecutionTask, ignored_options: list[s
     return json.dumps(result, cls=RuntimeEncoder)
 
 
-def _prepare_noise_learning(raw_params: Any, backend: VirtualBackend) -> PreparedTask:
-    """A ``noise-learner`` job (v2 or v3): the Pauli-Lindblad rates of layers under the
-    executor's device noise (``programs/noise_learner.py``)."""
-    from ..programs import noise_learner
-
-    learning = noise_learner.prepare_noise_learning(raw_params, backend)
-
-    def run(job_run: JobRun) -> str:
-        return noise_learner.learn_noise(learning, backend, job_run.plugins, job_run.log)
-
-    def mock() -> str:
-        return noise_learner.mock_noise_learning(learning, backend)
-
-    return PreparedTask(
-        program_id="noise-learner",
-        executor=backend.executor.info.name,
-        backend_name=backend.name,
-        ignored_options=list(learning.ignored_options),
-        num_circuits=learning.num_layers,
-        executions=0,
-        circuits=list(learning.circuits),
-        run=run,
-        mock=mock,
-    )
-
-
 def _standard_sampler_pub(pub: SamplerPub) -> SamplerPub:
     """The PUB with IBM's instruction variants made standard, for executors (the ISA check
     looks at the circuit as sent: ``measure_2`` is refused where the device lacks it)."""
@@ -272,10 +251,15 @@ def _check(
                 problem = f"an rzz angle cannot be evaluated: {error}"
             if problem:
                 raise InvalidRequest(f"{what} {index}: {problem}")
+    _validate_with_executor(task, catalogue)
+
+
+def _validate_with_executor(task: ExecutionTask, catalogue: Catalogue) -> None:
+    """The executor's own check (``qiskit_runtime_validate``): a ValueError refuses the job."""
     try:
         catalogue.plugins.validate(task)
     except ValueError as error:
-        raise InvalidRequest(f"the {info.name!r} executor refuses this job: {error}") from None
+        raise InvalidRequest(f"the {task.executor!r} executor refuses this job: {error}") from None
 
 
 def prepare_submission(
@@ -297,10 +281,12 @@ def prepare_submission(
         default_shots=default_shots,
     )
     if max_executions is not None and prepared.executions > max_executions:
-        counted = (
-            "shots x the size of each item's shape, summed over items"
-            if prepared.program_id == "executor"
-            else "shots x parameter sets, summed over PUBs; estimator: 1/precision^2 per set"
+        counted = {
+            "executor": "shots x the size of each item's shape, summed over items",
+            "noise-learner": "the size of the fits: generators^2 summed over layers",
+        }.get(
+            prepared.program_id,
+            "shots x parameter sets, summed over PUBs; estimator: 1/precision^2 per set",
         )
         raise InvalidRequest(
             f"the job asks for {prepared.executions:,} executions ({counted}), more than the "

@@ -84,6 +84,7 @@ from ..errors import InvalidRequest
 from ..jobs.decoding import decode_params
 from ..tasks import SamplerTask, TaskOptions
 from . import pauli_lindblad as pl
+from .prepared import JobRun, PreparedTask
 
 if TYPE_CHECKING:
     from ..catalogue import VirtualBackend
@@ -830,3 +831,32 @@ def _v2_text(
     if "schema_version" in text:  # the client would decode it as v3
         raise ValueError("a v2 noise-learner result must not contain 'schema_version'")
     return text
+
+
+def prepare(
+    raw_params: Any,
+    backend: VirtualBackend,
+    *,
+    validate: Callable[[SamplerTask], None] | None,
+) -> PreparedTask:
+    """A ``noise-learner`` job: its record's facts, and how a worker runs it. ``validate`` is
+    the executor's own check (``qiskit_runtime_validate``, given at submission only), which
+    sees the user's ``simulator.noise_model`` on an otherwise empty sampler task."""
+    learning = prepare_noise_learning(raw_params, backend)
+    if validate is not None and (task := validation_task(learning, backend)) is not None:
+        validate(task)
+
+    def run(job_run: JobRun) -> str:
+        return learn_noise(learning, backend, job_run.plugins, job_run.log)
+
+    return PreparedTask(
+        program_id="noise-learner",
+        executor=backend.executor.info.name,
+        backend_name=backend.name,
+        ignored_options=list(learning.ignored_options),
+        num_circuits=learning.num_layers,
+        executions=learning.cost,
+        circuits=list(learning.circuits),
+        run=run,
+        mock=lambda: mock_noise_learning(learning, backend),
+    )
