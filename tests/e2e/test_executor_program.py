@@ -144,6 +144,21 @@ def test_cancel(service: QiskitRuntimeService, gate) -> None:  # type: ignore[no
         gate.open()
 
 
+def test_max_execution_time(service: QiskitRuntimeService) -> None:
+    from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+    circuit = ghz(2, measure=True)
+    circuit.metadata = {"testkit": "sleep:60"}
+    program = QuantumProgram(shots=5)
+    program.append_circuit_item(circuit)
+    executor = Executor(mode=service.backend("ideal_simulator@testkit"))
+    executor.options.max_execution_time = 1
+    job = executor.run(program)
+    with pytest.raises(RuntimeJobMaxTimeoutError):
+        job.result()
+    assert "maximum execution time of 1 s" in service.job(job.job_id()).logs()
+
+
 def test_dry_run(service: QiskitRuntimeService, manila) -> None:  # type: ignore[no-untyped-def]
     isa = generate_preset_pass_manager(1, backend=manila, seed_transpiler=3).run(
         ghz(2, measure=True)
