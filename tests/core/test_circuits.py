@@ -101,3 +101,24 @@ def test_measure_2_reaches_executors_as_a_measurement() -> None:
     plain = QuantumCircuit(1, 1)
     plain.measure(0, 0)
     assert with_standard_instructions(plain) is plain
+
+
+def test_undefined_instructions_are_found_inside_control_flow_too() -> None:
+    from qiskit.circuit import Gate
+    from qiskit.circuit.library import UnitaryGate
+    from qiskit_runtime_server.circuits import undefined_instructions
+
+    defined = QuantumCircuit(2)
+    defined.h(0)
+    defined.append(UnitaryGate(np.eye(2)), [1])  # synthesised on demand: it has a definition
+    mine = QuantumCircuit(1, name="mine")
+    mine.x(0)
+    defined.append(mine.to_gate(), [0])
+    defined.measure_all()
+    assert undefined_instructions(defined) == set()
+
+    opaque = QuantumCircuit(1, 1)
+    opaque.measure(0, 0)
+    with opaque.if_test((opaque.clbits[0], 1)):
+        opaque.append(Gate("opaque_thing", 1, []), [0])
+    assert undefined_instructions(opaque) == {"opaque_thing"}

@@ -271,3 +271,24 @@ def test_the_client_shows_the_reason(manila) -> None:  # type: ignore[no-untyped
     program.append_circuit_item(ghz(2, measure=True))  # h and cx: not ISA for fake_manila
     with pytest.raises(IBMRuntimeError, match="not an ISA circuit"):
         Executor(mode=manila).run(program)
+
+
+def test_gates_no_executor_can_run_are_refused(service: QiskitRuntimeService, ideal) -> None:  # type: ignore[no-untyped-def]
+    """On a simulator there is no ISA rule, but an opaque gate (no definition, not standard)
+    would only fail in the worker: it gets a 400 at submission, for both programs."""
+    from qiskit.circuit import Gate
+    from qiskit_ibm_runtime import SamplerV2
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(Gate("opaque_thing", 1, []), [0])
+    circuit.measure(0, 0)
+    program = QuantumProgram(shots=10)
+    program.append_circuit_item(circuit)
+    with pytest.raises(
+        IBMRuntimeError, match=r"item 0: the circuit uses .*opaque_thing.*neither standard gates"
+    ):
+        Executor(mode=ideal).run(program)
+    with pytest.raises(
+        IBMRuntimeError, match=r"PUB 0: the circuit uses .*opaque_thing.*neither standard gates"
+    ):
+        SamplerV2(mode=ideal).run([circuit])

@@ -83,6 +83,36 @@ def instruction_names(circuit: QuantumCircuit) -> set[str]:
     return names
 
 
+#: Instructions that are not gates and have no definition, which every executor must know.
+_PRIMITIVE_INSTRUCTIONS = frozenset(
+    {"measure", "reset", "barrier", "delay", "store", "box"}
+    | {"if_else", "while_loop", "for_loop", "switch_case", "break_loop", "continue_loop"}
+    | set(IBM_VARIANTS)
+)
+
+
+def undefined_instructions(circuit: QuantumCircuit) -> set[str]:
+    """Names of the instructions of ``circuit`` (inside control flow too) that no executor can
+    run: neither a standard gate nor a known instruction, and without a definition to unroll
+    (an opaque ``Gate("mine", 1, [])``, a simulator's own ``save_statevector``)."""
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    standard = get_standard_gate_name_mapping()
+    undefined: set[str] = set()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                undefined |= undefined_instructions(block)
+        elif (
+            operation.name not in standard
+            and operation.name not in _PRIMITIVE_INSTRUCTIONS
+            and getattr(operation, "definition", None) is None
+        ):
+            undefined.add(operation.name)
+    return undefined
+
+
 def without_idle_qubits(
     circuit: QuantumCircuit, also_keep: Iterable[int] = ()
 ) -> tuple[QuantumCircuit, list[int]]:

@@ -28,7 +28,7 @@ from qiskit_ibm_runtime import RuntimeEncoder
 from qiskit_ibm_runtime.utils.utils import is_isa_circuit, is_valid_rzz_pub
 
 from ..catalogue import Catalogue, VirtualBackend
-from ..circuits import active_qubits, with_standard_instructions
+from ..circuits import active_qubits, undefined_instructions, with_standard_instructions
 from ..errors import InvalidRequest, NotFound
 from ..metadata import add_server_metadata
 from ..programs import quantum_program
@@ -231,7 +231,16 @@ def _check(
                 f"{what} {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
                 f"simulates at most {info.max_qubits} on this server"
             )
-        if not backend.description.simulator:
+        if backend.description.simulator:
+            # No ISA rule on a simulator, but every instruction must be something to run.
+            undefined = undefined_instructions(circuit)
+            if undefined:
+                raise InvalidRequest(
+                    f"{what} {index}: the circuit uses {sorted(undefined)}, which are neither "
+                    "standard gates nor defined in terms of other gates: give custom gates a "
+                    "definition"
+                )
+        else:
             # IBM's rule for real devices (and the client's own check): every instruction must
             # be supported by the target on the qubits it acts on.
             problem = is_isa_circuit(circuit, backend.description.backend().target)
