@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import Kraus, Pauli
+from qiskit.quantum_info import Kraus, Pauli, PauliLindbladMap, QubitSparsePauli
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, QuantumError, pauli_error
 
@@ -137,3 +137,27 @@ def twirled_ensemble(
         mask = int(np.asarray(flips[r], dtype=int) @ weights)
         out[r] = out[r][outcomes ^ mask]
     return out
+
+
+def injected_fidelity(circuit: QuantumCircuit, observable: Pauli, noise: PauliLindbladMap) -> float:
+    """The factor by which one unit of the Pauli-Lindblad channel ``noise`` placed right after
+    every two-qubit gate of ``circuit`` multiplies ``<observable>`` at its end: the product, over
+    the gates, of ``noise``'s Pauli fidelity for the observable propagated back (Heisenberg
+    picture) to just after the gate, restricted to the gate's qubits in ascending order (the
+    map's qubit ``i`` is the gate's ``i``-th lowest qubit). That is where PEA injects a layer's
+    learned noise for a left-dressed box (``InjectNoise(site="after")``; local testing mode's
+    InsertNoisePass puts it at the same place). A Pauli channel commutes with the twirl's
+    Paulis, so twirling changes nothing here. Everything after the first two-qubit gate must be
+    Clifford; signs of the propagated Pauli do not matter."""
+    fidelity = 1.0
+    for index, instruction in enumerate(circuit.data):
+        if instruction.operation.num_qubits != 2:
+            continue
+        tail = circuit.copy_empty_like()
+        for later in circuit.data[index + 1 :]:
+            tail.append(later)
+        seen = observable.evolve(tail, frame="h")
+        qubits = sorted(circuit.find_bit(q).index for q in instruction.qubits)
+        local = Pauli((seen.z[qubits], seen.x[qubits]))
+        fidelity *= noise.pauli_fidelity(QubitSparsePauli.from_pauli(local))
+    return float(fidelity)
