@@ -204,6 +204,51 @@ def main(url: str) -> dict[str, Any]:
 
     check("client_side_estimator_trex", client_side_estimator)
 
+    def client_side_estimator_zne() -> dict[str, Any]:
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        circuit = isa(bell(measure=False), manila)
+        observable = SparsePauliOp("ZZ").apply_layout(circuit.layout)
+        estimator = Estimator(mode=manila)
+        estimator.options.resilience_level = 2
+        data = estimator.run([(circuit, observable)], precision=0.03).result()[0].data
+        return {
+            "evs": float(data.evs),
+            "noise_factors": np.shape(data.evs_noise_factors)[-1],
+        }
+
+    check("client_side_estimator_zne", client_side_estimator_zne)
+
+    def noise_learner_v3() -> dict[str, Any]:
+        from qiskit import QuantumRegister
+        from qiskit_ibm_runtime.noise_learner_v3 import NoiseLearnerV3
+        from samplomatic import Twirl
+
+        register = QuantumRegister(manila.num_qubits, "q")
+        circuit = QuantumCircuit(register)
+        with circuit.box([Twirl()]):
+            circuit.cx(register[0], register[1])
+        result = NoiseLearnerV3(manila).run([circuit.data[0]]).result()
+        model = result.to_pauli_lindblad_maps()[0]
+        return {"num_qubits": model.num_qubits, "terms": len(model), "rates": list(model.rates)}
+
+    check("noise_learner_v3", noise_learner_v3)
+
+    def noise_learner_v2() -> dict[str, Any]:
+        from qiskit_ibm_runtime.noise_learner import NoiseLearner
+
+        chain = QuantumCircuit(3)
+        chain.h(0)
+        chain.cx(0, 1)
+        chain.cx(1, 2)
+        result = NoiseLearner(manila).run([isa(chain, manila)]).result()
+        return {
+            "layers": len(result.data),
+            "max_rate": max(float(np.max(layer.error.rates)) for layer in result.data),
+        }
+
+    check("noise_learner_v2", noise_learner_v2)
+
     return {"client": qiskit_ibm_runtime.__version__, "checks": checks}
 
 

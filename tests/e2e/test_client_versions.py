@@ -6,8 +6,10 @@ holding the latest 0.50.x (every other package at the version of ``uv.lock``, pl
 for ``qiskit_runtime_server.client.connect``), starts a server of the main environment on
 loopback, and runs tests/e2e/client_workflows.py in that environment: Bell jobs on a Heron, a
 pre-2021 and a Falcon device, parameter sets, EstimatorV2's 0-d results, usage, an unknown
-calibration id, a private job, fractional gates, Session and Batch. The script reports every
-workflow in JSON; the assertions are here.
+calibration id, a private job, fractional gates, Session and Batch, and the primitives IBM is
+moving to: Executor, the twirled client-side Sampler, the client-side Estimator with TREX and
+ZNE, NoiseLearnerV3 and NoiseLearner. The script reports every workflow in JSON; the
+assertions are here.
 
 The 0.50 wheel comes from uv's cache, or PyPI when the cache lacks it: without uv or PyPI the
 test skips with the reason, except under CI (``CI=true``), where that is a failure.
@@ -206,3 +208,17 @@ def test_key_workflows_with_another_client_release(tmp_path: Path, version: str)
 
     trex = checks["client_side_estimator_trex"]
     assert all(0.85 < value < 1.1 for value in trex["evs"]), trex  # <ZZ>, <XX> of a Bell pair
+
+    zne = checks["client_side_estimator_zne"]
+    assert zne["noise_factors"] == 3, zne
+    assert 0.8 < zne["evs"] < 1.2, zne
+
+    learned = checks["noise_learner_v3"]
+    assert learned["num_qubits"] == 2, learned
+    assert learned["terms"] == 15, learned
+    assert all(rate >= 0 for rate in learned["rates"]), learned
+    assert max(learned["rates"]) > 1e-4, learned  # fake_manila's CX(0,1) is noisy
+
+    layers = checks["noise_learner_v2"]
+    assert layers["layers"] >= 1, layers
+    assert layers["max_rate"] > 1e-4, layers
