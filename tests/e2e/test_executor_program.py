@@ -28,7 +28,7 @@ from qiskit_ibm_runtime.executor_sampler import Sampler
 from qiskit_ibm_runtime.quantum_program import QuantumProgram
 from qiskit_ibm_runtime.results import QuantumProgramResult
 from qiskit_runtime_server.testing import LiveServer
-from qiskit_runtime_server.testing.contract import within_sigmas
+from qiskit_runtime_server.testing.contract import twirled_bell, within_sigmas
 from qiskit_runtime_server.testing.jobs import encode_quantum_program
 from qrs_test_plugins.circuits import ghz
 
@@ -175,15 +175,7 @@ def test_dry_run(service: QiskitRuntimeService, manila) -> None:  # type: ignore
 
 
 def _twirled_program() -> dict[str, Any]:
-    from samplomatic import Twirl, build
-
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    with circuit.box([Twirl()]):
-        circuit.cx(0, 1)
-    with circuit.box([Twirl()]):
-        circuit.measure([0, 1], [0, 1])
-    template, samplex = build(circuit)
+    template, samplex = twirled_bell()
     program = QuantumProgram(shots=10)
     program.append_samplex_item(template, samplex=samplex, shape=(4,))
     return encode_quantum_program(program)

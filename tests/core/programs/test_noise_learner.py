@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import CircuitInstruction
-from qiskit.quantum_info import Operator, Pauli, QubitSparsePauli, SuperOp
+from qiskit.quantum_info import Operator, QubitSparsePauli, SuperOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import RuntimeEncoder
 from qiskit_ibm_runtime.decoders.noise_learner import NoiseLearnerResultDecoder
@@ -36,6 +36,7 @@ from qiskit_runtime_server.programs.noise_learner import (
     prepare_noise_learning,
 )
 from qiskit_runtime_server_aer.noise import NoiseModelCache
+from qrs_test_plugins.pauli_references import pauli_fidelity, twirled
 from samplomatic.annotations import Twirl
 
 HOST = PluginHost.load()
@@ -82,36 +83,19 @@ def run(params: Any, name: str = KOLKATA) -> str:
     return learn_noise(prepared, backend(name), HOST, lambda line: None)
 
 
-def twirl(channel: SuperOp) -> SuperOp:
-    n = channel.num_qubits
-    assert n is not None
-    total = np.zeros_like(channel.data)
-    for letters in itertools.product("IXYZ", repeat=n):
-        p = SuperOp(Pauli("".join(letters)))
-        total = total + p.compose(channel).compose(p).data
-    return SuperOp(total / 4**n)
-
-
-def fidelity(channel: SuperOp, label: str) -> float:
-    dim = 2 ** len(label)
-    matrix = Pauli(label).to_matrix()
-    evolved = (channel.data @ matrix.ravel(order="F")).reshape((dim, dim), order="F")
-    return float(np.real(np.trace(matrix @ evolved)) / dim)
-
-
 def cx01_reference() -> SuperOp:
     """The twirled noise of a twirled CX(0, 1) layer of fake_kolkata, referred to the end of
     the layer: each qubit's dressing (rz sx rz sx rz, rz noiseless) as its two Pauli-twirled
     sx errors, carried through the CX, then the CX's error, all twirled."""
     model = NoiseModelCache().on_qubits(backend(KOLKATA).description, {0, 1})
     errors = model._local_quantum_errors
-    sx = [twirl(SuperOp(errors["sx"][(q,)].to_quantumchannel())) for q in (0, 1)]
+    sx = [twirled(SuperOp(errors["sx"][(q,)].to_quantumchannel())) for q in (0, 1)]
     dressing = sx[0].compose(sx[0]).expand(sx[1].compose(sx[1]))  # sx[0] on qubit 0
     gate = QuantumCircuit(2)
     gate.cx(0, 1)
     ideal = SuperOp(Operator(gate))
     error = SuperOp(errors["cx"][(0, 1)].to_quantumchannel())
-    return twirl(ideal.compose(dressing).compose(ideal).compose(error))
+    return twirled(ideal.compose(dressing).compose(ideal).compose(error))
 
 
 def test_v3_cx_layer_has_the_rates_of_the_device_model() -> None:
@@ -131,7 +115,7 @@ def test_v3_cx_layer_has_the_rates_of_the_device_model() -> None:
         if a + b == "II":
             continue
         model = pauli_map.pauli_fidelity(QubitSparsePauli.from_label(a + b))
-        assert model == pytest.approx(fidelity(reference, a + b), rel=1e-9), a + b
+        assert model == pytest.approx(pauli_fidelity(reference, a + b), rel=1e-9), a + b
     rates = dict(zip((str(g[0]) for g in layer._generators), layer._rates, strict=True))
     print(f"fake_kolkata CX(0,1) rates: {rates}; {elapsed:.3f} s")
     assert 1e-4 < max(layer._rates) < 0.02
@@ -165,7 +149,7 @@ def test_v3_trex_rates_come_from_the_readout_error() -> None:
         flips = properties.qubit_property(q)
         p = (flips["prob_meas1_prep0"][0] + flips["prob_meas0_prep1"][0]) / 2
         sx = SuperOp(model._local_quantum_errors["sx"][(q,)].to_quantumchannel())
-        dressing = fidelity(sx, "Z") ** 2  # rz sx rz sx rz before the measurement
+        dressing = pauli_fidelity(sx, "Z") ** 2  # rz sx rz sx rz before the measurement
         assert rate == pytest.approx(-np.log((1 - 2 * p) * dressing) / 2, rel=1e-9)
 
 
@@ -322,13 +306,13 @@ def cx01_right_reference() -> SuperOp:
     all of it after the ideal CX is carried back through the CX (CX^-1 = CX)."""
     model = NoiseModelCache().on_qubits(backend(KOLKATA).description, {0, 1})
     errors = model._local_quantum_errors
-    sx = [twirl(SuperOp(errors["sx"][(q,)].to_quantumchannel())) for q in (0, 1)]
+    sx = [twirled(SuperOp(errors["sx"][(q,)].to_quantumchannel())) for q in (0, 1)]
     dressing = sx[0].compose(sx[0]).expand(sx[1].compose(sx[1]))
     gate = QuantumCircuit(2)
     gate.cx(0, 1)
     ideal = SuperOp(Operator(gate))
     error = SuperOp(errors["cx"][(0, 1)].to_quantumchannel())
-    return twirl(ideal.compose(error).compose(dressing).compose(ideal))
+    return twirled(ideal.compose(error).compose(dressing).compose(ideal))
 
 
 def test_v3_right_dressed_layer_has_its_noise_before_the_gates() -> None:
@@ -345,7 +329,7 @@ def test_v3_right_dressed_layer_has_its_noise_before_the_gates() -> None:
         if a + b == "II":
             continue
         model = pauli_map.pauli_fidelity(QubitSparsePauli.from_label(a + b))
-        assert model == pytest.approx(fidelity(reference, a + b), rel=1e-9), a + b
+        assert model == pytest.approx(pauli_fidelity(reference, a + b), rel=1e-9), a + b
     # It differs from the left-dressed box's (noise after the gates) where the CX moves Paulis.
     left = NoiseLearnerV3ResultDecoder.decode(run(v3_params([cx_box(27, [(0, 1)])])))
     left_map = left.to_pauli_lindblad_maps()[0]

@@ -9,17 +9,7 @@ import pytest
 from qiskit.quantum_info import Pauli, SuperOp
 from qiskit_aer.noise import depolarizing_error, thermal_relaxation_error
 from qiskit_runtime_server.programs import pauli_lindblad as pl
-
-
-def twirled(channel: SuperOp) -> SuperOp:
-    """The Pauli twirl of ``channel``, by averaging P E(P . P) P over every Pauli P."""
-    n = channel.num_qubits
-    assert n is not None
-    total = np.zeros_like(channel.data)
-    for letters in itertools.product("IXYZ", repeat=n):
-        p = SuperOp(Pauli("".join(letters)))
-        total = total + p.compose(channel).compose(p).data
-    return SuperOp(total / 4**n)
+from qrs_test_plugins.pauli_references import twirled
 
 
 def relaxing_cx_error() -> SuperOp:

@@ -20,6 +20,7 @@ from qiskit_runtime_server.programs.quantum_program import (
     result_document,
     sample_items,
 )
+from qiskit_runtime_server.testing.contract import twirled_bell
 from qiskit_runtime_server.testing.jobs import encode_quantum_program
 from samplomatic import Twirl, build
 
@@ -30,16 +31,6 @@ def swept() -> QuantumCircuit:
     circuit.rz(Parameter("b"), 1)
     circuit.measure_all()
     return circuit
-
-
-def twirled_bell() -> tuple[QuantumCircuit, Any]:
-    circuit = QuantumCircuit(2, 2)
-    circuit.h(0)
-    with circuit.box([Twirl()]):
-        circuit.cx(0, 1)
-    with circuit.box([Twirl()]):
-        circuit.measure([0, 1], [0, 1])
-    return build(circuit)
 
 
 @pytest.fixture(scope="module")

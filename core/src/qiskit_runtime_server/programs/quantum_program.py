@@ -155,12 +155,6 @@ def decode_program(raw_params: Any) -> QuantumProgramJob:
             f"{qiskit.__version__} reads (QPY {qiskit.qpy.QPY_VERSION}): upgrade the server's "
             "Qiskit, or serialise with an older client"
         )
-    circuit_count = getattr(circuits_model, "num_programs", None)
-    if circuit_count is not None and circuit_count != len(program_model.items):
-        raise InvalidRequest(
-            f"the program has {len(program_model.items)} items but {circuit_count} circuits: "
-            "every item needs exactly one circuit"
-        )
     items = _decode_items(model)
     if not items:
         raise InvalidRequest("the QuantumProgram has no items")

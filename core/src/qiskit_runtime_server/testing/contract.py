@@ -58,6 +58,22 @@ def bell(measure: bool = True) -> QuantumCircuit:
     return circuit
 
 
+def twirled_bell() -> tuple[QuantumCircuit, Any]:
+    """A Bell pair with a twirled CX box and a twirled measurement box, built by samplomatic:
+    the template circuit and the samplex of a QuantumProgram's samplex item (register ``c``,
+    samplex output ``measurement_flips.c``)."""
+    from samplomatic import Twirl, build
+
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    with circuit.box([Twirl()]):
+        circuit.cx(0, 1)
+    with circuit.box([Twirl()]):
+        circuit.measure([0, 1], [0, 1])
+    template, samplex = build(circuit)
+    return template, samplex
+
+
 def within_sigmas(observed: float, expected_p: float, shots: int, sigmas: float = 5) -> bool:
     """Whether a count fraction is within ``sigmas`` binomial standard deviations."""
     std = math.sqrt(max(expected_p * (1 - expected_p), 1e-12) / shots)
@@ -489,15 +505,8 @@ class ExecutorContract:
         self, plugins: PluginHost
     ) -> None:
         from qiskit_ibm_runtime.quantum_program import QuantumProgram
-        from samplomatic import Twirl, build
 
-        circuit = QuantumCircuit(2, 2)
-        circuit.h(0)
-        with circuit.box([Twirl()]):
-            circuit.cx(0, 1)
-        with circuit.box([Twirl()]):
-            circuit.measure([0, 1], [0, 1])
-        template, samplex = build(circuit)
+        template, samplex = twirled_bell()
         randomizations, shots = 16, 250
         program = QuantumProgram(shots=shots)
         program.append_samplex_item(template, samplex=samplex, shape=(randomizations,))
