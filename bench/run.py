@@ -182,7 +182,7 @@ def bench_overhead(jobs: int = 200) -> list[Row]:
     from qiskit_runtime_server.catalogue import Catalogue
     from qiskit_runtime_server.jobs.submission import prepare_task
     from qiskit_runtime_server.plugins import PluginHost
-    from qiskit_runtime_server_aer.engine import AerEngine
+    from qiskit_runtime_server_aer.primitives import AerPrimitives
 
     body, _ = manila_bell()
     # In-process: the aer executor itself, with its noise-model caches warm.
@@ -191,13 +191,13 @@ def bench_overhead(jobs: int = 200) -> list[Row]:
         "sampler", "fake_manila@aer", body["params"], job_id="x", catalogue=Catalogue(host),
         default_shots=4096,
     ).task  # fmt: skip
-    engine = AerEngine()
+    primitives = AerPrimitives()
     for _ in range(20):
-        engine.run(task)
+        primitives.run(task)
     direct = []
     for _ in range(jobs):
         began = time.perf_counter()
-        engine.run(task)
+        primitives.run(task)
         direct.append(time.perf_counter() - began)
 
     raw = json.dumps(body).encode()

@@ -2,7 +2,7 @@
 
 On this CPU host its backends are listed but offline, with the reason, and jobs sent to them get
 a 4xx. A second server runs it on the NumPy reference kernel (``QRS_CUSTATEVEC_KERNEL=numpy``,
-inherited by the worker processes) to show jobs flowing end to end through the same engine the
+inherited by the worker processes) to show jobs flowing end to end through the same simulator the
 GPU runs.
 """
 

@@ -19,8 +19,8 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
-from qiskit_runtime_server_aer.engine import AerEngine, validate_options
 from qiskit_runtime_server_aer.expectations import requested_trajectory_expectations
+from qiskit_runtime_server_aer.primitives import AerPrimitives, validate_options
 from qrs_test_plugins.aer_runs import recorded_runs
 from qrs_test_plugins.circuits import fake_device, ghz
 
@@ -51,7 +51,7 @@ def exact_values(
     kept = sorted(set().union(*supports))
     reference = isa.copy()
     reference.save_density_matrix(kept, label="rho")
-    noise = AerEngine().noise_models.on_qubits(kolkata, range(kolkata.num_qubits))
+    noise = AerPrimitives().noise_models.on_qubits(kolkata, range(kolkata.num_qubits))
     data = AerSimulator(method="density_matrix", noise_model=noise).run(reference).result().data()
     state = DensityMatrix(data["rho"])
     return np.array(
@@ -85,11 +85,11 @@ def test_option_is_validated() -> None:
 
 def test_unbiased_with_honest_stds(kolkata: FakeDeviceDescription, case: tuple) -> None:  # type: ignore[type-arg]
     pub, reference = case
-    engine = AerEngine()
+    primitives = AerPrimitives()
     evs, stds = [], []
     for run in range(RUNS):
         # Aer seeds trajectory i with seed + i: consecutive seeds would share trajectories.
-        result = engine.run(task(kolkata, pub, run * 100_003, OPTIONS))
+        result = primitives.run(task(kolkata, pub, run * 100_003, OPTIONS))
         evs.append(result[0].data.evs)
         stds.append(result[0].data.stds)
         metadata = result[0].metadata["simulator"]
@@ -119,7 +119,7 @@ def test_density_matrix_plan_is_exact(kolkata: FakeDeviceDescription) -> None:
     )
     laid_out = [o.apply_layout(isa.layout) for o in observables(3)]
     pub = EstimatorPub.coerce((isa, laid_out), 0.01)  # 10,000 trajectories: the DM is cheaper
-    result = AerEngine().run(task(kolkata, pub, 1, OPTIONS))
+    result = AerPrimitives().run(task(kolkata, pub, 1, OPTIONS))
     assert result[0].metadata["simulator"]["method"] == "density_matrix"
     assert np.all(result[0].data.stds == 0)
     expected = exact_values(kolkata, isa, laid_out)
@@ -162,7 +162,7 @@ def test_parameter_sets_do_not_share_trajectories(kolkata: FakeDeviceDescription
     laid_out = [o.apply_layout(isa.layout) for o in observables(13)[:3]]
     pub = EstimatorPub.coerce((isa, [[o] for o in laid_out], [[0.0, 0.0, 0.0]]), 0.02)
     with recorded_runs(2500) as calls:
-        result = AerEngine().run(task(kolkata, pub, 7, OPTIONS))
+        result = AerPrimitives().run(task(kolkata, pub, 7, OPTIONS))
     assert result[0].data.evs.shape == (len(laid_out), 3)
     assert result[0].metadata["simulator"]["method"] != "density_matrix"
     assert calls == [(1, 2500, 7), (1, 2500, 2507), (1, 2500, 5007)]

@@ -26,7 +26,7 @@ from qiskit_aer.noise import NoiseModel
 from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription, fake_device_classes
 from qiskit_runtime_server_aer import method
-from qiskit_runtime_server_aer.engine import AerEngine
+from qiskit_runtime_server_aer.primitives import AerPrimitives
 
 SHOTS = 4000
 REFERENCE_SHOTS = 200_000
@@ -121,7 +121,7 @@ def test_forced_method_matches_the_density_matrix_reference(
         options=TaskOptions(seed_simulator=17),
         pubs=(SamplerPub.coerce((isa, None, SHOTS)),),
     )
-    result = AerEngine().run(task)
+    result = AerPrimitives().run(task)
     assert result[0].metadata["simulator"]["method"] == forced
     counts = result[0].join_data().get_counts()
     measured = bit_expectations(counts)
@@ -190,7 +190,7 @@ def test_forced_mps_estimator_matches_the_density_matrix_reference(
         options=TaskOptions(seed_estimator=5),
         pubs=(pub,),
     )
-    result = AerEngine().run(task)[0]
+    result = AerPrimitives().run(task)[0]
     assert result.metadata["simulator"]["method"] == "matrix_product_state"
     # Local testing mode's noise model, on a density matrix (exact, no trajectories).
     backend = device.backend()

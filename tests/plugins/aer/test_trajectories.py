@@ -18,7 +18,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_runtime_server import SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
-from qiskit_runtime_server_aer.engine import AerEngine
+from qiskit_runtime_server_aer.primitives import AerPrimitives
 from qiskit_runtime_server_aer.trajectories import (
     requested_trajectories,
     split_final_measurements,
@@ -38,7 +38,7 @@ def z_and_zz(counts: dict[str, int]) -> np.ndarray:
     return values / total
 
 
-def run(engine: AerEngine, kolkata: FakeDeviceDescription, isa: QuantumCircuit, seed: int,
+def run(primitives: AerPrimitives, kolkata: FakeDeviceDescription, isa: QuantumCircuit, seed: int,
         shots: int = SHOTS, k: int = K, values: object = None) -> object:  # fmt: skip
     task = SamplerTask(
         job_id="trajectories", executor="aer", backend_name="fake_kolkata@aer",
@@ -46,7 +46,7 @@ def run(engine: AerEngine, kolkata: FakeDeviceDescription, isa: QuantumCircuit, 
         options=TaskOptions(seed_simulator=seed, raw={"experimental": {"trajectories": k}}),
         pubs=(SamplerPub.coerce((isa, values, shots)),),
     )  # fmt: skip
-    return engine.run(task)
+    return primitives.run(task)
 
 
 def test_option_is_validated() -> None:
@@ -74,11 +74,11 @@ def test_unbiased_with_a_bounded_design_effect() -> None:
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=7).run(
         ghz(8, measure=True)
     )
-    engine = AerEngine()
+    primitives = AerPrimitives()
     estimates = []
     for seed in range(RUNS):
         # Aer seeds shot i with seed + i: consecutive seeds would share trajectories.
-        result = run(engine, kolkata, isa, seed * 100_003)
+        result = run(primitives, kolkata, isa, seed * 100_003)
         metadata = result[0].metadata["simulator"]  # type: ignore[index]
         assert metadata["trajectories"] == K
         assert metadata["method"] != "density_matrix"
@@ -107,7 +107,7 @@ def test_the_density_matrix_plan_ignores_k_and_says_so() -> None:
     isa = generate_preset_pass_manager(1, backend=kolkata.backend(), seed_transpiler=7).run(
         ghz(4, measure=True)
     )
-    result = run(AerEngine(), kolkata, isa, seed=1, shots=1000)
+    result = run(AerPrimitives(), kolkata, isa, seed=1, shots=1000)
     metadata = result[0].metadata["simulator"]  # type: ignore[index]
     assert metadata["method"] == "density_matrix"
     assert metadata["trajectories"] is None
@@ -119,8 +119,8 @@ def test_sets_of_a_circuit_without_parameters_get_their_own_trajectories() -> No
     isa = generate_preset_pass_manager(1, backend=kolkata.backend(), seed_transpiler=7).run(
         ghz(8, measure=True)
     )
-    engine = AerEngine()
-    result = run(engine, kolkata, isa, seed=3, values=[(), (), ()])
+    primitives = AerPrimitives()
+    result = run(primitives, kolkata, isa, seed=3, values=[(), (), ()])
     bits = result[0].data.meas  # type: ignore[index]
     assert bits.shape == (3,)
     assert bits.num_shots == SHOTS
@@ -132,7 +132,7 @@ def test_sets_of_a_circuit_without_parameters_get_their_own_trajectories() -> No
     # Each set drew its own K trajectories and shots: with device noise over 8 qubits, two
     # sets of 200 shots with equal counts would be a copy.
     assert counts[0] != counts[1] != counts[2] != counts[0]
-    empty = run(engine, kolkata, isa, seed=3, values=np.zeros((0, 0)))
+    empty = run(primitives, kolkata, isa, seed=3, values=np.zeros((0, 0)))
     assert empty[0].data.meas.shape == (0,)  # type: ignore[index]
     assert empty[0].data.meas.num_shots == SHOTS  # type: ignore[index]
 

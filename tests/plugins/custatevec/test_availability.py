@@ -112,7 +112,7 @@ def test_control_flow_is_refused_at_submit(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     "case", ["instruction without a definition", "gate without a matrix", "estimator measures"]
 )
-def test_what_the_engine_cannot_run_is_refused_at_submit(
+def test_what_the_simulator_cannot_run_is_refused_at_submit(
     monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     from qiskit import QuantumCircuit

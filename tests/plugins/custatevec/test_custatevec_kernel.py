@@ -28,8 +28,8 @@ from qiskit_runtime_server_custatevec.custatevec_kernel import (
     CUDA_C_64F,
     CuStateVecKernel,
 )
-from qiskit_runtime_server_custatevec.engine import Engine
 from qiskit_runtime_server_custatevec.numpy_kernel import NumpyKernel
+from qiskit_runtime_server_custatevec.primitives import StatevectorPrimitives
 from qiskit_runtime_server_custatevec.settings import Settings
 
 RECORDED = Path(__file__).parent / "data" / "custatevec_26.9.0.txt"
@@ -196,7 +196,7 @@ def test_whole_jobs_give_identical_samples_on_both_kernels() -> None:
     settings = Settings(kernel="numpy", fusion_threshold=0)
     counts = []
     for k in (kernel(), NumpyKernel()):
-        result = Engine(k, settings).sample(pub, np.random.default_rng(7))
+        result = StatevectorPrimitives(k, settings).sample(pub, np.random.default_rng(7))
         counts.append([result.data.c[i].get_counts() for i in range(3)])
     assert counts[0] == counts[1]
 
@@ -215,7 +215,7 @@ def test_whole_static_sweeps_use_batched_calls_and_agree() -> None:
     standin.REGISTRY.calls.clear()
     counts = []
     for k in (kernel(), NumpyKernel()):
-        result = Engine(k, settings).sample(pub, np.random.default_rng(11))
+        result = StatevectorPrimitives(k, settings).sample(pub, np.random.default_rng(11))
         counts.append([result.data.meas[i].get_counts() for i in range(6)])
     assert counts[0] == counts[1]
     assert "apply_matrix_batched:MATRIX_INDEXED" in " ".join(standin.REGISTRY.calls)

@@ -10,7 +10,7 @@ circuits use, so each job gets the device model restricted to those, built once 
 cannot act on the circuit (Aer adds no idle noise without explicit delays), so the restriction
 is exact: with the same seed it gives the same counts as the full model.
 
-For small circuits the engine runs Aer's density-matrix method, where each error acts as one
+For small circuits the primitives run Aer's density-matrix method, where each error acts as one
 channel whatever its form. Device errors are mixtures of up to 144 circuits (depolarizing
 composed with thermal relaxation on two qubits), which Aer converts at every run; giving each
 error as a single Kraus channel instead is the same channel and makes the run about seven

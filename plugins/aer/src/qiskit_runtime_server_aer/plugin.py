@@ -7,18 +7,18 @@ from collections.abc import Sequence
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import DeviceNoise, ExecutionTask, ExecutorInfo, NoiseQuery, hookimpl
 
-from .engine import AerEngine, describe, validate_options
 from .layer_noise import device_noise
+from .primitives import AerPrimitives, describe, validate_options
 
-_engine: AerEngine | None = None
+_primitives: AerPrimitives | None = None
 
 
-def engine() -> AerEngine:
-    """The process's engine, created on first use; it caches noise models per backend."""
-    global _engine
-    if _engine is None:
-        _engine = AerEngine()
-    return _engine
+def primitives() -> AerPrimitives:
+    """The process's primitives, created on first use; they cache noise models per backend."""
+    global _primitives
+    if _primitives is None:
+        _primitives = AerPrimitives()
+    return _primitives
 
 
 @hookimpl
@@ -33,9 +33,9 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
 
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
-    return engine().run(task)
+    return primitives().run(task)
 
 
 @hookimpl
 def qiskit_runtime_device_noise(query: NoiseQuery) -> DeviceNoise | None:
-    return device_noise(query, engine().noise_models)
+    return device_noise(query, primitives().noise_models)

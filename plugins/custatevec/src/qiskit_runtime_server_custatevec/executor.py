@@ -1,8 +1,8 @@
-"""What the executor says about itself, and the engine it runs jobs on, from the settings.
+"""What the executor says about itself, and the primitives it runs jobs on, from the settings.
 
 ``QRS_CUSTATEVEC_KERNEL=custatevec`` (the default) needs an NVIDIA GPU: without one the executor
 is listed as unavailable with the probe's reason, so its backends report ``state: false`` and
-jobs sent to them get a 400 at submit. ``QRS_CUSTATEVEC_KERNEL=numpy`` runs the same engine on
+jobs sent to them get a 400 at submit. ``QRS_CUSTATEVEC_KERNEL=numpy`` runs the same simulation on
 the NumPy reference kernel on CPU, for tests and development; it says so in its description and
 in every result.
 """
@@ -17,9 +17,9 @@ from qiskit_runtime_server import Availability, ExecutorInfo
 from . import __version__
 from .custatevec_kernel import CuStateVecKernel
 from .device import probe_gpu
-from .engine import EXECUTOR_NAME, Engine
 from .kernel import Kernel
 from .numpy_kernel import NumpyKernel
+from .primitives import EXECUTOR_NAME, StatevectorPrimitives
 from .settings import Settings, SettingsError
 
 HONOURED_OPTIONS = frozenset({"simulator.seed_simulator", "seed_estimator"})
@@ -58,7 +58,7 @@ def describe() -> ExecutorInfo:
             availability=Availability.ok(),
             honoured_options=HONOURED_OPTIONS,
             description=(
-                f"cuStateVec engine on the NumPy reference kernel (CPU, for testing; "
+                f"cuStateVec simulator on the NumPy reference kernel (CPU, for testing; "
                 f"QRS_CUSTATEVEC_KERNEL=numpy), {settings.precision} precision, {noise}"
             ),
         )
@@ -89,6 +89,6 @@ def make_kernel(settings: Settings) -> Kernel:
     )
 
 
-def make_engine(settings: Settings | None = None) -> Engine:
+def make_primitives(settings: Settings | None = None) -> StatevectorPrimitives:
     settings = settings if settings is not None else Settings.from_environment()
-    return Engine(make_kernel(settings), settings)
+    return StatevectorPrimitives(make_kernel(settings), settings)

@@ -1,6 +1,6 @@
 """The reference kernel: the interface of :mod:`.kernel` in NumPy, on the host.
 
-Written for clarity, not speed: it is what the tests compare the engine against on CPU and what
+Written for clarity, not speed: it is what the tests compare the simulator against on CPU and what
 the self-check compares the GPU kernel against. Sampling follows cuStateVec's definition
 (inverse cumulative probability over the full index, then the measured bits), so both kernels
 turn the same random numbers into the same outcomes.

@@ -7,19 +7,19 @@ from collections.abc import Sequence
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 
-from .engine import Engine, check_runnable
-from .executor import describe, make_engine
+from .executor import describe, make_primitives
+from .primitives import StatevectorPrimitives, check_runnable
 from .program import UnsupportedCircuit
 
-_engine: Engine | None = None
+_primitives: StatevectorPrimitives | None = None
 
 
-def engine() -> Engine:
-    """The process's engine, created on first use (it holds the kernel and its GPU handle)."""
-    global _engine
-    if _engine is None:
-        _engine = make_engine()
-    return _engine
+def primitives() -> StatevectorPrimitives:
+    """The process's primitives, created on first use (they hold the kernel and its GPU handle)."""
+    global _primitives
+    if _primitives is None:
+        _primitives = make_primitives()
+    return _primitives
 
 
 @hookimpl
@@ -29,7 +29,7 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
 
 @hookimpl
 def qiskit_runtime_validate(task: ExecutionTask) -> None:
-    """Refuse at submit what the engine cannot run (a 400 rather than a failed job): control
+    """Refuse at submit what the simulator cannot run (a 400 rather than a failed job): control
     flow, instructions it cannot lower, measurements in an estimator circuit, non-Pauli
     observables. No GPU is touched and nothing is simulated: the circuit is compiled on the
     host with one parameter set (standard gates' matrices come from a cache)."""
@@ -47,4 +47,4 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
 
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
-    return engine().run(task)
+    return primitives().run(task)

@@ -1,10 +1,10 @@
-"""Compiling a circuit and its parameter sweep into a program the engine runs on a kernel.
+"""Compiling a circuit and its parameter sweep into a program the primitives run on a kernel.
 
 A program is the circuit's operations in order, with every gate already a stack of matrices over
 the sweep, plus the final measurements. A measurement is *final* when no later gate or reset
 touches its qubit and no later mid-circuit measurement writes its clbit: final measurements
 commute with everything after them, so they are all done at the end by sampling the final
-statevector, while mid-circuit measurements and resets split the shots (see engine.py).
+statevector, while mid-circuit measurements and resets split the shots (see primitives.py).
 """
 
 from __future__ import annotations

@@ -30,28 +30,30 @@ from qiskit.circuit.random import random_circuit
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import Statevector
 
-from .engine import Engine
 from .executor import make_kernel
 from .numpy_kernel import NumpyKernel
+from .primitives import StatevectorPrimitives
 from .settings import Settings
 
 BASIS = ["rz", "sx", "x", "cx"]
 
 
-def _engine(kernel: str, precision: str, fusion: int, threshold: int = 0) -> Engine:
+def _primitives(
+    kernel: str, precision: str, fusion: int, threshold: int = 0
+) -> StatevectorPrimitives:
     settings = Settings(
         kernel=kernel,  # type: ignore[arg-type]
         precision=precision,  # type: ignore[arg-type]
         fusion_max_qubits=fusion,
         fusion_threshold=threshold,
     )
-    return Engine(make_kernel(settings), settings)
+    return StatevectorPrimitives(make_kernel(settings), settings)
 
 
-def _reference(precision: str) -> Engine:
+def _reference(precision: str) -> StatevectorPrimitives:
     dtype = np.complex128 if precision == "double" else np.complex64
     settings = Settings(kernel="numpy", precision=precision, fusion_max_qubits=0)  # type: ignore[arg-type]
-    return Engine(NumpyKernel(dtype), settings)
+    return StatevectorPrimitives(NumpyKernel(dtype), settings)
 
 
 # -- 1. self-check ---------------------------------------------------------------------------
@@ -71,14 +73,14 @@ def self_check(
 
     rng = np.random.default_rng(2026)
     for precision, tolerance in (("double", 1e-10), ("single", 5e-5)):
-        engine = _engine(kernel, precision, fusion=4)
+        primitives = _primitives(kernel, precision, fusion=4)
         reference = _reference(precision)
         worst, worst_exact = 0.0, 0.0
         for index in range(circuits):
             n = int(sizes[index % len(sizes)])
             circuit = random_circuit(n, 10, max_operands=3, seed=int(rng.integers(1 << 30)))
             empty = np.zeros((1, 0))
-            state = engine.simulation.statevectors(engine.program(circuit, empty))[0]
+            state = primitives.simulation.statevectors(primitives.program(circuit, empty))[0]
             expected = reference.simulation.statevectors(reference.program(circuit, empty))[0]
             worst = max(worst, float(np.abs(state - expected).max()))
             if n <= 14:
@@ -93,7 +95,7 @@ def self_check(
 
         ansatz = transpile(efficient_su2(min(max(sizes), 16), reps=2), basis_gates=BASIS)
         values = rng.uniform(-np.pi, np.pi, (37, ansatz.num_parameters))
-        states = engine.simulation.statevectors(engine.program(ansatz, values))
+        states = primitives.simulation.statevectors(primitives.program(ansatz, values))
         expected_states = reference.simulation.statevectors(reference.program(ansatz, values))
         report(
             f"37-point sweep, batched, {precision}",
@@ -101,10 +103,10 @@ def self_check(
             tolerance,
         )
 
-        program = engine.program(ansatz, values[:1])
+        program = primitives.program(ansatz, values[:1])
         terms = [("Z", [0]), ("XX", [0, 1]), ("ZYX", [1, 3, 2]), ("", [])]
-        batch = engine.simulation.evolve(program, 0, 1)
-        ours = engine.kernel.pauli_expectations(batch, 0, terms)
+        batch = primitives.simulation.evolve(program, 0, 1)
+        ours = primitives.kernel.pauli_expectations(batch, 0, terms)
         ref_batch = reference.simulation.evolve(reference.program(ansatz, values[:1]), 0, 1)
         theirs = reference.kernel.pauli_expectations(ref_batch, 0, terms)
         report(
@@ -115,7 +117,7 @@ def self_check(
 
         randnums = rng.random(4096)
         qubits = list(range(min(program.num_qubits, 10)))
-        a = engine.kernel.sample(batch, 0, qubits, randnums)
+        a = primitives.kernel.sample(batch, 0, qubits, randnums)
         b = reference.kernel.sample(ref_batch, 0, qubits, randnums)
         # Ties at cumulative-probability boundaries (and single-precision rounding) may move a
         # few samples to the neighbouring outcome.
@@ -203,11 +205,11 @@ def benchmark(
         pub = SamplerPub.coerce((circuit, None, shots))
         for precision in ("double", "single"):
             for fusion in (0, 3, 4, 5):
-                engine = _engine(kernel, precision, fusion)
-                if engine.kernel.capacity(n) < 1:
+                primitives = _primitives(kernel, precision, fusion)
+                if primitives.kernel.capacity(n) < 1:
                     out(_row("layered depth 10", n, precision, fusion, "does not fit", "", ""))
                     continue
-                ours = _timed(functools.partial(engine.sample, pub, np.random.default_rng(1)),
+                ours = _timed(functools.partial(primitives.sample, pub, np.random.default_rng(1)),
                               repeats)  # fmt: skip
                 aer = {"CPU": "", "GPU": ""}
                 if fusion == 5:  # Aer fuses by itself (up to 5 qubits)
@@ -223,8 +225,8 @@ def benchmark(
     values = np.random.default_rng(0).uniform(-np.pi, np.pi, (100, ansatz.num_parameters))
     pub = SamplerPub.coerce((ansatz, values, shots))
     for precision in ("double", "single"):
-        engine = _engine(kernel, precision, 5)
-        ours = _timed(functools.partial(engine.sample, pub, np.random.default_rng(1)), repeats)
+        primitives = _primitives(kernel, precision, 5)
+        ours = _timed(functools.partial(primitives.sample, pub, np.random.default_rng(1)), repeats)
         runner = _aer_sweep_runner(ansatz, values, precision, shots)
         aer_time = f"{_timed(runner, repeats):.3f}" if runner and sweep_qubits <= aer_max else "n/a"
         out(_row("EfficientSU2 reps 2, 100-point sweep", sweep_qubits, precision, 5,

@@ -20,7 +20,7 @@ from qiskit_runtime_server.builtin.ideal_simulator import (
     ideal_configuration,
 )
 from qiskit_runtime_server.document_backend import DocumentDescription
-from qiskit_runtime_server_aer.engine import AerEngine
+from qiskit_runtime_server_aer.primitives import AerPrimitives
 from qrs_test_plugins.circuits import fake_device, ghz
 
 fusion_thresholds: list[int] = []
@@ -55,7 +55,7 @@ def run(
         options=TaskOptions(seed_simulator=1, raw=raw or {}),
         pubs=(SamplerPub.coerce((circuit, None, 100)),), threads=2, idle_threads=3,
     )  # fmt: skip
-    AerEngine().run(task)
+    AerPrimitives().run(task)
 
 
 def test_noisy_trajectories_use_the_idle_cores_too() -> None:

@@ -39,7 +39,7 @@ EXECUTOR_NAME = "custatevec"
 NOISE_STATEMENT = "none: the custatevec executor simulates ideal (noiseless) circuits"
 
 
-class Engine:
+class StatevectorPrimitives:
     """Runs tasks on one kernel; one per process."""
 
     def __init__(self, kernel: Kernel, settings: Settings) -> None:
@@ -154,8 +154,8 @@ class Engine:
 
 
 def check_runnable(pub: SamplerPub | EstimatorPub) -> None:
-    """Raise UnsupportedCircuit for a PUB the engine would refuse when it runs: the circuit is
-    compiled as the engine compiles it, with its first parameter set only, and an estimator's
+    """Raise UnsupportedCircuit for a PUB the primitives would refuse when they run: the circuit is
+    compiled as the primitives compile it, with its first parameter set only, and an estimator's
     observables are read. The plugin calls this at submit, so that such a job gets a 400."""
     if isinstance(pub, SamplerPub):
         circuit = compact_sampler_pub(pub).circuit

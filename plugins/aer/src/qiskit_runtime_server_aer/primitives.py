@@ -100,7 +100,7 @@ def describe() -> ExecutorInfo:
     )
 
 
-class AerEngine:
+class AerPrimitives:
     """One per process. Holds the noise-model cache."""
 
     def __init__(self) -> None:
