@@ -36,11 +36,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _report_plugins(state)
-        state.engine.start()
+        state.scheduler.start()
         try:
             yield
         finally:
-            state.engine.stop()
+            state.scheduler.stop()
             state.store.close()
 
     app = FastAPI(

@@ -20,12 +20,24 @@ import json
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .backend_description import BackendDescription
 from .plugins import PluginHost, RegisteredExecutor
+
+
+class Reach:
+    """The executors that some scheduler sharing the database runs (the API reads them every
+    second): on a Ray cluster, an executor unavailable on the API's host (custatevec on a host
+    without a GPU) is available through the cluster's GPU nodes."""
+
+    def __init__(self) -> None:
+        self.executors: frozenset[str] = frozenset()
+
+    def update(self, executors: Iterable[str]) -> None:
+        self.executors = frozenset(executors)  # one assignment: readers see old or new
 
 
 @dataclass
@@ -37,16 +49,18 @@ class VirtualBackend:
     executor: RegisteredExecutor
     #: For a mock backend, the name of the backend whose dry runs it takes; None otherwise.
     dry_run_of: str | None = None
+    reach: Reach = field(default_factory=Reach, repr=False)
     _encoded: dict[str, bytes] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def available(self) -> bool:
-        return self.executor.info.availability.available
+        info = self.executor.info
+        return info.availability.available or info.name in self.reach.executors
 
     @property
     def unavailable_reason(self) -> str | None:
-        return self.executor.info.availability.reason
+        return None if self.available else self.executor.info.availability.reason
 
     @property
     def num_qubits(self) -> int:
@@ -117,13 +131,15 @@ class Catalogue:
     """All virtual backends, in a stable order (descriptions, then executors), and their mock
     counterparts for dry runs. Iterating gives the backends without the mocks."""
 
-    def __init__(self, plugins: PluginHost) -> None:
+    def __init__(self, plugins: PluginHost, reach: Reach | None = None) -> None:
         self.plugins = plugins
+        #: Executors run elsewhere (see :class:`Reach`); none by default.
+        self.reach = reach or Reach()
         self._backends: dict[str, VirtualBackend] = {}
         for description in plugins.descriptions.values():
             for executor in plugins.executors.values():
                 name = f"{description.name}@{executor.info.name}"
-                self._backends[name] = VirtualBackend(name, description, executor)
+                self._backends[name] = VirtualBackend(name, description, executor, reach=self.reach)
         self._mocks = self._mock_backends()
 
     def _mock_backends(self) -> dict[str, VirtualBackend]:
@@ -136,7 +152,9 @@ class Catalogue:
             if not backend.name.startswith("mock_"):
                 claimants[dry_run_name(backend.name)].append(backend)
         return {
-            name: VirtualBackend(name, real.description, real.executor, dry_run_of=real.name)
+            name: VirtualBackend(
+                name, real.description, real.executor, dry_run_of=real.name, reach=self.reach
+            )
             for name, (real, *others) in claimants.items()
             if not others and name not in self._backends
         }

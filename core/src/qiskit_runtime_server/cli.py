@@ -30,6 +30,17 @@ def main() -> None:
 @click.option("--workers", default=None, type=int, help="Jobs run at once [QRS_WORKERS, CPUs].")
 @click.option("--log-level", default=None, help="debug, info, warning, error [QRS_LOG_LEVEL].")
 @click.option(
+    "--dispatcher",
+    default=None,
+    type=click.Choice(["local", "ray"]),
+    help="Run jobs in local worker processes or on a Ray cluster [QRS_DISPATCHER, local].",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join ('auto', 'ray://host:10001'); unset starts one [QRS_RAY_ADDRESS].",
+)
+@click.option(
     "--data-dir",
     default=None,
     type=click.Path(file_okay=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,16 @@ class Settings(BaseSettings):
         gt=0,
         description="CPU threads each job of a CPU executor owns (default: the CPUs divided "
         "among the executor's workers; the cores idle when a job starts are offered to it too).",
+    )
+    dispatcher: Literal["local", "ray"] = Field(
+        "local",
+        description="What runs jobs: worker processes on this host (local), or executor actors "
+        "on the nodes of a Ray cluster (ray; pip install 'qiskit-runtime-server[ray]').",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="The Ray cluster to join ('auto': the one running on this machine, or "
+        "'ray://host:10001'); unset starts a Ray of its own on this machine.",
     )
     prestart_workers: bool = Field(
         True,

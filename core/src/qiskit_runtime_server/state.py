@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from .auth import AccessControl, InstanceConfig, Limits
-from .catalogue import Catalogue
-from .database.engine import create_engine, database_url, redacted
+from .catalogue import Catalogue, Reach
+from .database.connection import database_url, open_database, redacted
 from .database.migrate import upgrade
-from .jobs.engine_process import EngineProcess
+from .jobs.scheduler_process import SchedulerProcess
 from .jobs.sessions import SessionService
 from .jobs.sql_store import SqlJobStore
 from .jobs.store import JobStore
@@ -27,7 +27,7 @@ class ServerState:
     catalogue: Catalogue
     store: JobStore
     sessions: SessionService
-    engine: EngineProcess
+    scheduler: SchedulerProcess
     tokens: TokenIssuer
     access: AccessControl
 
@@ -36,10 +36,10 @@ class ServerState:
         """Load plugins, open the database and bring its schema up to date."""
         plugins = PluginHost.from_settings(settings)
         url = database_url(settings.data_dir, settings.database_url)
-        engine = create_engine(url)
-        upgrade(engine)
+        database = open_database(url)
+        upgrade(database)
         logger.info("job store: %s", redacted(url))
-        store = SqlJobStore(engine)
+        store = SqlJobStore(database)
         sessions = SessionService(store, settings.session_interactive_ttl)
         tokens = TokenIssuer(settings.token_secret, settings.token_lifetime_seconds)
         access = AccessControl(
@@ -48,13 +48,14 @@ class ServerState:
             default_instance=InstanceConfig(settings.instance_crn, settings.instance_name),
             default_limits=Limits(settings.max_queued_jobs, settings.max_executions),
         )
+        reach = Reach()  # what the schedulers sharing the database run, read by the scheduler
         return cls(
             settings=settings,
             plugins=plugins,
-            catalogue=Catalogue(plugins),
+            catalogue=Catalogue(plugins, reach),
             store=store,
             sessions=sessions,
-            engine=EngineProcess(store, plugins, settings),
+            scheduler=SchedulerProcess(store, plugins, settings, reach),
             tokens=tokens,
             access=access,
         )

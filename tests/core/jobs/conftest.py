@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from qiskit_runtime_server.database.engine import create_engine, database_url
+from qiskit_runtime_server.database.connection import database_url, open_database
 from qiskit_runtime_server.database.migrate import upgrade
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
 from qrs_test_plugins.databases import BACKENDS, database
@@ -15,7 +15,7 @@ from qrs_test_plugins.databases import BACKENDS, database
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
     with database(request.param, tmp_path) as url:
-        engine = create_engine(database_url(tmp_path, url))
+        engine = open_database(database_url(tmp_path, url))
         upgrade(engine)
         sql_store = SqlJobStore(engine)
         yield sql_store

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from qiskit_runtime_server.database.engine import create_engine, database_url
+from qiskit_runtime_server.database.connection import database_url, open_database
 from qiskit_runtime_server.database.migrate import alembic_config, upgrade
 from qiskit_runtime_server.database.schema import jobs
 from qiskit_runtime_server.jobs.blobs import compress
 from qiskit_runtime_server.jobs.models import (
-    EngineRecord,
     JobRecord,
     JobStatus,
+    SchedulerRecord,
     SessionRecord,
     utcnow,
 )
@@ -219,7 +219,7 @@ def test_outcome_leaves_out_results_above_the_limit(store: SqlJobStore) -> None:
 def test_a_private_job_loses_its_params_when_it_ends(store: SqlJobStore) -> None:
     for job_id, private in (("private", True), ("public", False)):
         store.add_job(job(job_id, private=private), '{"pubs": [1]}')
-        store.transition(job_id, {JobStatus.QUEUED}, status=JobStatus.RUNNING, engine_id="e1")
+        store.transition(job_id, {JobStatus.QUEUED}, status=JobStatus.RUNNING, scheduler_id="e1")
         assert store.job_params(job_id) == '{"pubs": [1]}'  # a re-queued job needs them
         done = store.transition(
             job_id, {JobStatus.RUNNING}, status=JobStatus.COMPLETED, result=compress("r")
@@ -263,24 +263,24 @@ def test_claim_takes_the_next_job_and_says_whether_one_is_left(store: SqlJobStor
     store.add_job(job("newer", seconds_ago=10), '{"n": 2}')
     store.add_job(job("elsewhere", seconds_ago=30, executor="reference"), "{}")
     now = utcnow()
-    first = store.claim_next("aer", running_at=now, log="started", engine_id="e1")
+    first = store.claim_next("aer", running_at=now, log="started", scheduler_id="e1")
     assert first is not None
     assert (first.job.id, first.params, first.more_queued) == ("older", '{"n": 1}', True)
     assert first.job.status == JobStatus.RUNNING
     assert first.job.attempts == 1
     assert first.job.running_at == now
-    assert first.job.engine_id == "e1"
+    assert first.job.scheduler_id == "e1"
     assert store.job_logs("older") == ["started"]
-    last = store.claim_next("aer", running_at=now, log="started", engine_id="e1")
+    last = store.claim_next("aer", running_at=now, log="started", scheduler_id="e1")
     assert last is not None
     assert (last.job.id, last.more_queued) == ("newer", False)
-    assert store.claim_next("aer", running_at=now, log="started", engine_id="e1") is None
+    assert store.claim_next("aer", running_at=now, log="started", scheduler_id="e1") is None
     assert store.get_job("elsewhere").status == JobStatus.QUEUED  # type: ignore[union-attr]
 
 
-def test_an_owned_transition_needs_the_jobs_engine(store: SqlJobStore) -> None:
+def test_an_owned_transition_needs_the_jobs_scheduler(store: SqlJobStore) -> None:
     store.add_job(job("a"), "{}")
-    assert store.claim_next("aer", running_at=utcnow(), log="started", engine_id="e1")
+    assert store.claim_next("aer", running_at=utcnow(), log="started", scheduler_id="e1")
     done = {"status": JobStatus.COMPLETED, "finished_at": utcnow()}
     assert store.transition("a", {JobStatus.RUNNING}, owner="e2", **done) is None
     assert store.transition("a", {JobStatus.RUNNING}, owner=None, **done) is None
@@ -293,17 +293,23 @@ def test_an_owned_transition_needs_the_jobs_engine(store: SqlJobStore) -> None:
     assert store.transition("unowned", {JobStatus.RUNNING}, owner=None, **done) is not None
 
 
-def test_engines_register_beat_and_are_forgotten(store: SqlJobStore) -> None:
-    first = EngineRecord("e1", "host", "boot", 10, "100", ["aer"], started_at=utcnow())
-    second = EngineRecord("e2", "other", "boot2", 11, "200", ["aer", "custatevec"])
-    store.register_engine(first)
-    store.register_engine(second)
+def test_schedulers_register_beat_change_executors_and_are_forgotten(
+    store: SqlJobStore,
+) -> None:
+    first = SchedulerRecord("e1", "host", "boot", 10, "100", ["aer"], started_at=utcnow())
+    second = SchedulerRecord(
+        "e2", "other", "boot2", 11, "200", ["aer"], dispatcher="ray 10.0.0.1:6379"
+    )
+    store.register_scheduler(first)
+    store.register_scheduler(second)
     assert store.beat("e1")
     assert store.beat("e1")
-    assert store.engines() == [replace(first, beats=2), second]
-    store.forget_engine("e1")
+    store.set_scheduler_executors("e2", ["custatevec", "aer"])  # a GPU node joined
+    second = replace(second, executors=["aer", "custatevec"])
+    assert store.schedulers() == [replace(first, beats=2), second]
+    store.forget_scheduler("e1")
     assert not store.beat("e1")
-    assert store.engines() == [second]
+    assert store.schedulers() == [second]
 
 
 def test_sessions_and_usage(store: SqlJobStore) -> None:
@@ -331,7 +337,7 @@ def test_migrations_are_idempotent(store: SqlJobStore) -> None:
 
 def test_a_database_of_the_first_schema_upgrades_with_its_jobs(tmp_path: Path) -> None:
     """What a user upgrading the server has: jobs stored under revision 0001."""
-    engine = create_engine(database_url(tmp_path, None))
+    engine = open_database(database_url(tmp_path, None))
     command.upgrade(alembic_config(engine), "0001")
     kept = job("kept", status=JobStatus.RUNNING, attempts=1)
     columns = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
@@ -339,7 +345,36 @@ def test_a_database_of_the_first_schema_upgrades_with_its_jobs(tmp_path: Path) -
     with engine.begin() as conn:  # the server of revision 0001 knew only these columns
         conn.execute(jobs.insert().values({**row, "status": "Running", "params": compress("{}")}))
     upgrade(engine)
-    assert SqlJobStore(engine).get_job("kept") == kept  # running, on no recorded engine
+    assert SqlJobStore(engine).get_job("kept") == kept  # running, on no recorded scheduler
     indexes = {index["name"] for index in sa.inspect(engine).get_indexes("jobs")}
     assert "ix_jobs_instance_status" in indexes
+    engine.dispose()
+
+
+def test_a_database_of_revision_0003_keeps_its_engines_as_schedulers(tmp_path: Path) -> None:
+    """Revision 0004 renames the ``engines`` table and the jobs' ``engine_id``."""
+    engine = open_database(database_url(tmp_path, None))
+    command.upgrade(alembic_config(engine), "0003")
+    owned = job("owned", status=JobStatus.RUNNING, attempts=1)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    row = {name: value for name, value in vars(owned).items() if name in columns}
+    row.update(status="Running", params=compress("{}"), engine_id="e1")
+    row.update(tags="[]", num_qubits="[]", circuit_depths="[]")  # JSON, as text here
+    old_jobs = sa.table("jobs", *map(sa.column, row))  # the table as 0003 knew it
+    now = utcnow().replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(old_jobs.insert().values(row))
+        conn.execute(
+            sa.text(
+                "INSERT INTO engines (id, host, pid_space, pid, pid_started, executors, "
+                "started_at, beats) VALUES ('e1', 'h', 'b', 1, '2', '[\"aer\"]', :now, 7)"
+            ),
+            {"now": now},
+        )
+    upgrade(engine)
+    store = SqlJobStore(engine)
+    assert store.get_job("owned") == replace(owned, scheduler_id="e1")
+    [scheduler] = store.schedulers()
+    assert (scheduler.id, scheduler.executors, scheduler.beats) == ("e1", ["aer"], 7)
+    assert scheduler.dispatcher == "local"
     engine.dispose()

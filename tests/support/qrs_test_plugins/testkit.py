@@ -1,6 +1,6 @@
 """The ``testkit`` executor: exact sampling, plus misbehaviour on request.
 
-Every job logs the CPU threads the engine gave it (``INFO testkit: N threads``). A circuit's
+Every job logs the CPU threads the scheduler gave it (``INFO testkit: N threads``). A circuit's
 ``metadata["testkit"]`` selects what the worker does before sampling:
 
 * ``"gate"``: write ``<gate dir>/started/<job id>`` and wait until ``<gate dir>/open`` exists

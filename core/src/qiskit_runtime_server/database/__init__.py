@@ -1,1 +1,1 @@
-"""The database: engine creation, schema, and migrations applied at start."""
+"""The database: connections, schema, and migrations applied at start."""

@@ -57,8 +57,8 @@ jobs = sa.Table(
     sa.Column("qiskit_version", sa.String(64), nullable=False),
     sa.Column("caller", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False),
-    # The engine running the job (see ``engines``): set when a worker claims it.
-    sa.Column("engine_id", sa.String(32)),
+    # The scheduler running the job (see ``schedulers``): set when a worker claims it.
+    sa.Column("scheduler_id", sa.String(32)),
     # zlib-compressed: the params JSON as sent, and the RuntimeEncoder result (or failure text).
     # A private job's params are emptied (b"") when it ends, its result set NULL once read.
     sa.Column("params", sa.LargeBinary, nullable=False),
@@ -109,11 +109,12 @@ sessions = sa.Table(
     sa.Index("ix_sessions_state", "state"),
 )
 
-# The job engines sharing this database (one per server), so that a server re-runs only the
-# running jobs of engines that are gone. ``beats`` counts heartbeats: others judge it by their
+# The schedulers sharing this database (one per server), so that a server re-runs only the
+# running jobs of schedulers that are gone, and the API knows which executors some scheduler can
+# run (a Ray cluster's nodes included). ``beats`` counts heartbeats: others judge it by their
 # own clocks, never by comparing clocks across hosts.
-engines = sa.Table(
-    "engines",
+schedulers = sa.Table(
+    "schedulers",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("host", sa.String(256), nullable=False),
@@ -123,4 +124,6 @@ engines = sa.Table(
     sa.Column("executors", sa.JSON, nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("beats", sa.BigInteger, nullable=False),
+    # How it runs jobs: "local" (worker processes) or "ray <address>".
+    sa.Column("dispatcher", sa.String(256), nullable=False, server_default="local"),
 )

@@ -76,8 +76,8 @@ class JobRecord:
     caller: str | None = None
     #: How many times a worker started the job (a restart re-runs interrupted jobs).
     attempts: int = 0
-    #: The engine (server) whose worker runs or last ran the job: see :class:`EngineRecord`.
-    engine_id: str | None = None
+    #: The scheduler (server) whose worker runs or last ran the job: see :class:`SchedulerRecord`.
+    scheduler_id: str | None = None
 
     def api_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"status": self.status.value}
@@ -159,9 +159,9 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
-class EngineRecord:
-    """A job engine (one per server) sharing the database. Servers re-queue the running jobs
-    of an engine only once it is gone: its process ended (same host) or its heartbeat stopped."""
+class SchedulerRecord:
+    """A scheduler (one per server) sharing the database. Servers re-queue the running jobs
+    of a scheduler only once it is gone: its process ended (same host) or its heartbeat stopped."""
 
     id: str
     host: str
@@ -171,8 +171,10 @@ class EngineRecord:
     pid: int
     #: The process's start time as the kernel counts it: a reused process id has another.
     pid_started: str
-    #: The executors it runs jobs for.
+    #: The executors it runs jobs for now (on Ray: those of the cluster's live nodes).
     executors: list[str]
     started_at: datetime = field(default_factory=utcnow)
     #: Heartbeats so far; others see the count change, never compare clocks.
     beats: int = 0
+    #: How it runs jobs: ``local`` worker processes, or ``ray <address>``.
+    dispatcher: str = "local"

@@ -137,7 +137,7 @@ class SessionService:
         return self._close(session, "cancelled by the user", cancel_queued=True)
 
     def sweep(self) -> None:
-        """Apply the time-based transitions to every open session (the engine calls this
+        """Apply the time-based transitions to every open session (the scheduler calls this
         every second, so a session expires even when nobody reads it)."""
         now = utcnow()
         for session in self.store.open_sessions():

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from ..database.schema import engines, job_logs, job_tags, jobs, sessions
+from ..database.schema import job_logs, job_tags, jobs, schedulers, sessions
 from .blobs import compress, decompress, decompress_at_most
-from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
-from .store import ANY_ENGINE, AnyEngine, Claim, JobOutcome, JobQuery, JobState, JobStore
+from .models import JobRecord, JobStatus, SchedulerRecord, SessionRecord
+from .store import ANY_SCHEDULER, AnyScheduler, Claim, JobOutcome, JobQuery, JobState, JobStore
 
 _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -97,7 +97,7 @@ _NEXT_OLDEST = (
 )
 # Several servers may share a PostgreSQL store: they skip rows another one locked. A claim of
 # the oldest job reads two rows, to learn whether a job is left for the next free worker (a
-# hint: a row locked elsewhere is not seen, and the engine looks again every second anyway).
+# hint: a row locked elsewhere is not seen, and the scheduler looks again every second anyway).
 _CLAIM_IN_SESSIONS = _NEXT_IN_SESSIONS.with_for_update(of=jobs, skip_locked=True)
 _CLAIM_OLDEST = _NEXT_OLDEST.limit(2).with_for_update(of=jobs, skip_locked=True)
 _CLAIM_UPDATE = (
@@ -107,7 +107,7 @@ _CLAIM_UPDATE = (
         status=JobStatus.RUNNING.value,
         running_at=sa.bindparam("b_running_at"),
         attempts=jobs.c.attempts + 1,
-        engine_id=sa.bindparam("b_engine_id"),
+        scheduler_id=sa.bindparam("b_scheduler_id"),
     )
     .returning(*_RECORD_COLUMNS, jobs.c.params)
 )
@@ -117,15 +117,15 @@ _CLAIM_UPDATE = (
 def _transition_statement(
     columns: tuple[str, ...], allowed_from: tuple[str, ...], owner: str, final: bool
 ) -> sa.Update:
-    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` and the engine
-    is ``owner`` ("any", "none" or "bound": ``:b_owner``) RETURNING the record; the engine uses
+    """UPDATE ... SET ``columns`` WHERE the status is one of ``allowed_from`` and the scheduler
+    is ``owner`` ("any", "none" or "bound": ``:b_owner``) RETURNING the record; the scheduler uses
     a handful of such shapes, each built once. A ``final`` one also deletes the params of a
     private job (the row's own flag decides, so another job's params are never touched)."""
     condition = [jobs.c.id == sa.bindparam("b_id"), _status_in(allowed_from)]
     if owner == "none":
-        condition.append(jobs.c.engine_id.is_(None))
+        condition.append(jobs.c.scheduler_id.is_(None))
     elif owner == "bound":
-        condition.append(jobs.c.engine_id == sa.bindparam("b_owner"))
+        condition.append(jobs.c.scheduler_id == sa.bindparam("b_owner"))
     values: dict[str, Any] = {name: sa.bindparam(f"b_{name}") for name in columns}
     if final:
         deleted = sa.literal(DELETED_PARAMS, sa.LargeBinary)
@@ -269,7 +269,7 @@ class SqlJobStore(JobStore):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
-        owner: str | AnyEngine | None = ANY_ENGINE,
+        owner: str | AnyScheduler | None = ANY_SCHEDULER,
         **changes: Any,
     ) -> JobRecord | None:
         values = self._job_changes(changes)
@@ -277,7 +277,7 @@ class SqlJobStore(JobStore):
             values["result"] = result
         columns = tuple(sorted(values))
         statuses = tuple(sorted(s.value for s in allowed_from))
-        shape = "any" if owner is ANY_ENGINE else "none" if owner is None else "bound"
+        shape = "any" if owner is ANY_SCHEDULER else "none" if owner is None else "bound"
         final = "status" in changes and JobStatus(changes["status"]).final
         statement = _transition_statement(columns, statuses, shape, final)
         parameters = {f"b_{name}": values[name] for name in columns}
@@ -365,7 +365,7 @@ class SqlJobStore(JobStore):
         return _job(row) if row else None
 
     def claim_next(
-        self, executor: str, *, running_at: datetime, log: str, engine_id: str
+        self, executor: str, *, running_at: datetime, log: str, scheduler_id: str
     ) -> Claim | None:
         with self.engine.begin() as conn:
             for _ in range(10):  # a job cancelled between the two statements: take the next
@@ -374,7 +374,7 @@ class SqlJobStore(JobStore):
                     return None
                 claimed = conn.execute(
                     _CLAIM_UPDATE,
-                    {"b_id": row.id, "b_running_at": running_at, "b_engine_id": engine_id},
+                    {"b_id": row.id, "b_running_at": running_at, "b_scheduler_id": scheduler_id},
                 ).first()
                 if claimed is not None:
                     self._insert_logs(conn, row.id, [log])
@@ -398,12 +398,13 @@ class SqlJobStore(JobStore):
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(jobs.c.id, jobs.c.status, jobs.c.engine_id, jobs.c.attempts).where(
+                sa.select(jobs.c.id, jobs.c.status, jobs.c.scheduler_id, jobs.c.attempts).where(
                     jobs.c.id.in_(list(job_ids))
                 )
             )
             return {
-                row.id: JobState(JobStatus(row.status), row.engine_id, row.attempts) for row in rows
+                row.id: JobState(JobStatus(row.status), row.scheduler_id, row.attempts)
+                for row in rows
             }
 
     def queue_lengths(self) -> dict[str, int]:
@@ -481,25 +482,35 @@ class SqlJobStore(JobStore):
 
     # -- health --------------------------------------------------------------------------------
 
-    def register_engine(self, engine: EngineRecord) -> None:
+    def register_scheduler(self, scheduler: SchedulerRecord) -> None:
         with self.engine.begin() as conn:
-            conn.execute(engines.insert().values(**vars(engine)))
+            conn.execute(schedulers.insert().values(**vars(scheduler)))
 
-    def beat(self, engine_id: str) -> bool:
+    def beat(self, scheduler_id: str) -> bool:
         with self.engine.begin() as conn:
             updated = conn.execute(
-                engines.update().where(engines.c.id == engine_id).values(beats=engines.c.beats + 1)
+                schedulers.update()
+                .where(schedulers.c.id == scheduler_id)
+                .values(beats=schedulers.c.beats + 1)
             )
             return bool(updated.rowcount)
 
-    def engines(self) -> list[EngineRecord]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(engines).order_by(engines.c.started_at))
-            return [EngineRecord(**row._mapping) for row in rows]
-
-    def forget_engine(self, engine_id: str) -> None:
+    def set_scheduler_executors(self, scheduler_id: str, executors: list[str]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(engines.delete().where(engines.c.id == engine_id))
+            conn.execute(
+                schedulers.update()
+                .where(schedulers.c.id == scheduler_id)
+                .values(executors=sorted(executors))
+            )
+
+    def schedulers(self) -> list[SchedulerRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schedulers).order_by(schedulers.c.started_at))
+            return [SchedulerRecord(**row._mapping) for row in rows]
+
+    def forget_scheduler(self, scheduler_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(schedulers.delete().where(schedulers.c.id == scheduler_id))
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -15,24 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .models import EngineRecord, JobRecord, JobStatus, SessionRecord
+from .models import JobRecord, JobStatus, SchedulerRecord, SessionRecord
 
 
-class AnyEngine(enum.Enum):
-    """``transition(owner=ANY_ENGINE)``: whatever engine the job is on (None means none)."""
+class AnyScheduler(enum.Enum):
+    """``transition(owner=ANY_SCHEDULER)``: whatever scheduler the job is on (None means none)."""
 
     ANY = "any"
 
 
-ANY_ENGINE = AnyEngine.ANY
+ANY_SCHEDULER = AnyScheduler.ANY
 
 
 @dataclass(frozen=True)
 class JobState:
-    """A job's status and claim, for an engine checking that a running job is still its own."""
+    """A job's status and claim, for a scheduler checking that a running job is still its own."""
 
     status: JobStatus
-    engine_id: str | None
+    scheduler_id: str | None
     attempts: int
 
 
@@ -61,7 +61,7 @@ class Claim:
 
     job: JobRecord
     params: str
-    #: Whether another job of the executor was queued at the time: the engine asks again only
+    #: Whether another job of the executor was queued at the time: the scheduler asks again only
     #: then (or when a job is submitted), instead of paying a query to learn the queue is empty.
     more_queued: bool
 
@@ -131,13 +131,13 @@ class JobStore(ABC):
         *,
         result: bytes | None = None,
         logs: Sequence[str] = (),
-        owner: str | AnyEngine | None = ANY_ENGINE,
+        owner: str | AnyScheduler | None = ANY_SCHEDULER,
         **changes: Any,
     ) -> JobRecord | None:
-        """If the job's status is in ``allowed_from`` and its ``engine_id`` is ``owner``
-        (unless ``ANY_ENGINE``): apply ``changes``, store ``result`` (zlib-compressed text) and
+        """If the job's status is in ``allowed_from`` and its ``scheduler_id`` is ``owner``
+        (unless ``ANY_SCHEDULER``): apply ``changes``, store ``result`` (zlib-compressed text) and
         append ``logs``, in one transaction. The new record, or None if the job does not exist
-        or was in another status or on another engine.
+        or was in another status or on another scheduler.
 
         A change to a final status also deletes the params of a private job, in the same
         statement: no reader ever sees a private job final with its inputs still stored."""
@@ -171,9 +171,9 @@ class JobStore(ABC):
 
     @abstractmethod
     def claim_next(
-        self, executor: str, *, running_at: datetime, log: str, engine_id: str
+        self, executor: str, *, running_at: datetime, log: str, scheduler_id: str
     ) -> Claim | None:
-        """Atomically move :meth:`next_queued` to ``Running`` for engine ``engine_id`` (one
+        """Atomically move :meth:`next_queued` to ``Running`` for scheduler ``scheduler_id`` (one
         more attempt, ``log`` appended) and return the claim (the job, its params text, whether
         more are queued); None when nothing is queued."""
 
@@ -182,7 +182,7 @@ class JobStore(ABC):
 
     @abstractmethod
     def job_states(self, job_ids: Collection[str]) -> dict[str, JobState]:
-        """Status and engine of each existing job of ``job_ids`` (an engine checks that the
+        """Status and scheduler of each existing job of ``job_ids`` (a scheduler checks that the
         jobs it runs are still its own and not cancelled through another server)."""
 
     @abstractmethod
@@ -220,21 +220,25 @@ class JobStore(ABC):
     def open_sessions(self) -> list[SessionRecord]:
         """Sessions that are not closed (for the time-to-live sweep)."""
 
-    # -- engines -------------------------------------------------------------------------------
+    # -- schedulers -------------------------------------------------------------------------------
 
     @abstractmethod
-    def register_engine(self, engine: EngineRecord) -> None: ...
+    def register_scheduler(self, scheduler: SchedulerRecord) -> None: ...
 
     @abstractmethod
-    def beat(self, engine_id: str) -> bool:
-        """Count a heartbeat; False if the engine is no longer registered."""
+    def beat(self, scheduler_id: str) -> bool:
+        """Count a heartbeat; False if the scheduler is no longer registered."""
 
     @abstractmethod
-    def engines(self) -> list[EngineRecord]: ...
+    def set_scheduler_executors(self, scheduler_id: str, executors: list[str]) -> None:
+        """What the scheduler can run changed (a Ray node joined or left)."""
 
     @abstractmethod
-    def forget_engine(self, engine_id: str) -> None:
-        """Unregister: the engine stopped, or others found it gone."""
+    def schedulers(self) -> list[SchedulerRecord]: ...
+
+    @abstractmethod
+    def forget_scheduler(self, scheduler_id: str) -> None:
+        """Unregister: the scheduler stopped, or others found it gone."""
 
     # -- health --------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 A worker is spawned (never forked, so it shares no locks or threads with the server), loads
 the plugins from the same entry points and plugin paths as the server, and then runs the jobs
-the engine sends it. Each job's inputs are validated again here, from the params text stored
+the scheduler sends it. Each job's inputs are validated again here, from the params text stored
 with the job, so a worker needs nothing but the database's copy of a job to run it. A crash in
-a simulator takes down this process only; the engine fails the job and starts another worker.
+a simulator takes down this process only; the scheduler fails the job and starts another worker.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
 
 from .blobs import compress
 from .models import isoformat, utcnow
@@ -59,35 +58,104 @@ def die_with_parent() -> None:
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def worker_main(conn: Connection, spec: WorkerSpec) -> None:
-    """Entry point of a worker process."""
-    die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, str(spec.threads))
+@dataclass(frozen=True)
+class Outcome:
+    """What running one job gave: its result (compressed) or why it failed."""
 
-    try:
+    job_id: str
+    elapsed: float
+    logs: list[str]
+    result: bytes | None = None
+    #: Set when the job failed: the reason for the job's record, and the traceback.
+    failure: str | None = None
+    traceback: str = ""
+
+
+class WorkerRuntime:
+    """A worker's plugins and catalogue, loaded once, and the running of one job: shared by
+    the worker process here and the executor actor on a Ray node."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
         from ..catalogue import Catalogue
         from ..plugins import PluginHost
 
-        host = PluginHost.load(
+        self.spec = spec
+        self.host = PluginHost.load(
             entry_points=spec.load_entry_points,
             disabled=spec.disabled_plugins,
             plugin_paths=spec.plugin_paths,
         )
-        if spec.executor not in host.executors:
-            failures = "; ".join(f"{r.label()}: {r.error}" for r in host.records if r.error)
+        if spec.executor not in self.host.executors:
+            failures = "; ".join(f"{r.label()}: {r.error}" for r in self.host.records if r.error)
             raise RuntimeError(
                 f"executor {spec.executor!r} is not registered in the worker ({failures or '-'})"
             )
-        catalogue = Catalogue(host)
+        availability = self.host.executors[spec.executor].info.availability
+        if not availability.available:
+            raise RuntimeError(f"executor {spec.executor!r} is unavailable: {availability.reason}")
+        self.catalogue = Catalogue(self.host)
+
+    def run(self, job: Assignment) -> Outcome:
+        """Run ``job``: its inputs are validated again from the params text as stored."""
+        from ..programs.prepared import JobRun
+        from .submission import prepare_task
+
+        logs: list[str] = []
+
+        def log(line: str) -> None:
+            logs.append(f"{isoformat(utcnow())} {line}")
+
+        began = time.perf_counter()
+        executor = self.spec.executor
+        try:
+            prepared = prepare_task(
+                job.program_id,
+                job.backend,
+                json.loads(job.params),
+                job_id=job.job_id,
+                catalogue=self.catalogue,
+                default_shots=self.spec.default_shots,
+                accepted=True,
+            )
+            executor = prepared.executor
+            text = prepared.run(
+                JobRun(
+                    plugins=self.host, log=log, threads=job.threads, idle_threads=job.idle_threads
+                )
+            )
+            blob = compress(text)
+            log("INFO job completed")
+            return Outcome(job.job_id, time.perf_counter() - began, logs, result=blob)
+        except Exception as exc:
+            reason = f"executor {executor!r} failed: {type(exc).__name__}: {exc}"
+            log(f"ERROR {reason}")
+            text = "".join(traceback.format_exception(exc))
+            return Outcome(
+                job.job_id, time.perf_counter() - began, logs, failure=reason, traceback=text
+            )
+
+
+def limit_threads(threads: int) -> None:
+    """OpenMP and BLAS use at most ``threads`` (each job then gets its share)."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, str(threads))
+
+
+def worker_main(conn: Connection, spec: WorkerSpec) -> None:
+    """Entry point of a worker process: ("ready", pid) or ("broken", reason), then one
+    :class:`Outcome` per :class:`Assignment` received."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    limit_threads(spec.threads)
+    try:
+        runtime = WorkerRuntime(spec)
     except Exception as exc:
-        with contextlib.suppress(OSError):  # the engine is gone too: nobody to tell
+        with contextlib.suppress(OSError):  # the scheduler is gone too: nobody to tell
             conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
     try:
         conn.send(("ready", os.getpid()))
-    except OSError:  # the engine stopped while this worker started
+    except OSError:  # the scheduler stopped while this worker started
         return
     while True:
         try:
@@ -97,41 +165,6 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
         if message is None:
             return
         try:
-            conn.send(_run(host, catalogue, spec, message))
+            conn.send(runtime.run(message))
         except (BrokenPipeError, EOFError):
             return
-
-
-def _run(host: Any, catalogue: Any, spec: WorkerSpec, job: Assignment) -> tuple[Any, ...]:
-    from ..programs.prepared import JobRun
-    from .submission import prepare_task
-
-    logs: list[str] = []
-
-    def log(line: str) -> None:
-        logs.append(f"{isoformat(utcnow())} {line}")
-
-    began = time.perf_counter()
-    executor = spec.executor
-    try:
-        prepared = prepare_task(
-            job.program_id,
-            job.backend,
-            json.loads(job.params),
-            job_id=job.job_id,
-            catalogue=catalogue,
-            default_shots=spec.default_shots,
-            accepted=True,
-        )
-        executor = prepared.executor
-        text = prepared.run(
-            JobRun(plugins=host, log=log, threads=job.threads, idle_threads=job.idle_threads)
-        )
-        blob = compress(text)
-        log("INFO job completed")
-        return ("done", job.job_id, blob, time.perf_counter() - began, logs)
-    except Exception as exc:
-        reason = f"executor {executor!r} failed: {type(exc).__name__}: {exc}"
-        log(f"ERROR {reason}")
-        text = "".join(traceback.format_exception(exc))
-        return ("failed", job.job_id, reason, text, time.perf_counter() - began, logs)

@@ -90,9 +90,9 @@ def _create_job(
     # retries a POST that fails with a 5xx and would submit the job twice.
     if not dry_run:
         try:
-            server.engine.notify(record.executor)
+            server.scheduler.notify(record.executor)
         except Exception:  # pragma: no cover - idle workers look at the queue every second
-            logger.exception("could not wake the job engine for job %s", record.id)
+            logger.exception("could not wake the scheduler for job %s", record.id)
     return {"id": record.id, "backend": record.backend, "session_id": record.session_id}
 
 
@@ -242,7 +242,7 @@ def _results_response(outcome: JobOutcome | None, job_id: str) -> Response:
 @router.post("/jobs/{job_id}/cancel", status_code=204, summary="Cancel a job")
 def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     job = _job(server, job_id, instance)
-    if server.engine.cancel(job.id) is None:
+    if server.scheduler.cancel(job.id) is None:
         current = server.store.get_job(job.id)
         state = current.status.value if current else "deleted"
         raise Conflict(f"job {job_id} cannot be cancelled: it is already {state}")
@@ -252,7 +252,7 @@ def cancel_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Respons
 @router.delete("/jobs/{job_id}", status_code=204, summary="Delete a job")
 def delete_job(job_id: str, server: ServerDep, instance: InstanceDep) -> Response:
     job = _job(server, job_id, instance)
-    server.engine.cancel(job.id)
+    server.scheduler.cancel(job.id)
     server.store.delete_job(job.id)
     return Response(status_code=204)
 

@@ -26,8 +26,8 @@ def readyz(server: ServerDep) -> JSONResponse:
         server.store.ping()
     except Exception as exc:
         problems.append(f"the database is unreachable: {type(exc).__name__}")
-    executors = server.engine.executors
-    workers = server.engine.alive_workers()
+    executors = server.scheduler.executors
+    workers = server.scheduler.alive_workers()
     if not executors:
         problems.append("no executor is installed and available")
     elif workers == 0:

@@ -30,7 +30,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> Engine:
+def open_database(url: str) -> Engine:
+    """The SQLAlchemy engine for ``url``, pooled for the API's threads."""
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):  # use psycopg 3, not the psycopg2 default
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

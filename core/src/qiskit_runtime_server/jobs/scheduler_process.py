@@ -1,11 +1,13 @@
-"""The job engine in a process of its own, next to the API's.
+"""The scheduler in a process of its own, next to the API's.
 
-The engine's work for each job (claiming it, handing it to a worker, storing its result) is
+The scheduler's work for each job (claiming it, handing it to a worker, storing its result) is
 Python, and in the API's process it took the GIL from the requests: about 3 of the 11 ms of
 the API process's CPU per job in the throughput benchmark. Here a spawned child process runs
-the :class:`~.engine.JobEngine` with its own connection to the store (the store is the only
-state the two share). The API keeps :class:`EngineProcess`, a proxy with the calls it makes:
-``notify`` a submission, ``cancel`` a job, the ``executors`` and the ``alive_workers`` count.
+the :class:`~.scheduler.Scheduler` and its dispatcher (Ray, when it is used, is only ever
+imported there: the API's event loop never waits on it) with its own connection to the store
+(the store is the only state the two share). The API keeps :class:`SchedulerProcess`, a proxy
+with the calls it makes: ``notify`` a submission, ``cancel`` a job, the ``executors`` that some
+scheduler sharing the database runs, and the ``alive_workers`` count.
 The child dies with the API process (``kill -9`` included), and its workers die with it. If
 the child dies alone, the API starts another: it re-queues the jobs that were running, as after
 a restart of the whole server.
@@ -23,9 +25,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from ..catalogue import Reach
 from ..plugins import PluginHost
 from ..settings import Settings
-from .engine import JobEngine, available_executors
+from .dispatchers.local import available_executors
 from .models import REASON_CANCELLED_BY_USER, JobRecord, JobStatus, isoformat, utcnow
 from .store import JobStore
 from .worker import die_with_parent
@@ -36,19 +39,28 @@ logger = logging.getLogger(__name__)
 ALIVE_PUBLISH_SECONDS = 0.1
 #: How often the API checks that the child lives.
 SUPERVISE_SECONDS = 0.5
+#: How often the API reads which executors the schedulers sharing the database run.
+REACH_SECONDS = 1.0
 #: Pause before starting another child, doubled after each death (up to the maximum) and
 #: reset once a child has lived that long: a child that cannot start is not respawned in a loop.
 RESTART_PAUSE_SECONDS = 1.0
 RESTART_PAUSE_MAX_SECONDS = 60.0
 
 
-class EngineProcess:
-    """The API's handle on the engine process; ``start()`` it once the store is migrated."""
+class SchedulerProcess:
+    """The API's handle on the scheduler process; ``start()`` it once the store is migrated."""
 
-    def __init__(self, store: JobStore, plugins: PluginHost, settings: Settings) -> None:
+    def __init__(
+        self, store: JobStore, plugins: PluginHost, settings: Settings, reach: Reach | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
-        self.executors = available_executors(plugins)
+        #: What the schedulers sharing the database run (this server's included), read from
+        #: the store every second: the catalogue's backends are available through them.
+        self.reach = reach or Reach()
+        if settings.dispatcher == "local":  # this server's own, until its scheduler says
+            self.reach.update(available_executors(plugins))
+        self._last_reach = 0.0
         self._context = multiprocessing.get_context("spawn")
         self._alive: Any = self._context.Value("i", 0, lock=False)
         self._send_lock = threading.Lock()
@@ -56,7 +68,7 @@ class EngineProcess:
         self._sender: Connection | None = None
         self._stopping = threading.Event()
         self._supervisor = threading.Thread(
-            target=self._supervise, name="qrs-engine-supervisor", daemon=True
+            target=self._supervise, name="qrs-scheduler-supervisor", daemon=True
         )
 
     def start(self) -> None:
@@ -68,7 +80,7 @@ class EngineProcess:
         receiver, sender = self._context.Pipe(duplex=False)
         # Not a daemon: daemonic processes may not start the worker processes.
         process = self._context.Process(
-            target=engine_main, args=(receiver, self._alive, self.settings), name="qrs-engine"
+            target=scheduler_main, args=(receiver, self._alive, self.settings), name="qrs-scheduler"
         )
         process.start()
         # The child holds the reading end now. Without this copy, a message sent after the
@@ -88,13 +100,14 @@ class EngineProcess:
         pause = RESTART_PAUSE_SECONDS
         started = time.monotonic()
         while not self._stopping.wait(SUPERVISE_SECONDS):
+            self._read_reach()
             process = self._process
             if process is None or process.is_alive():
                 if time.monotonic() - started > RESTART_PAUSE_MAX_SECONDS:
                     pause = RESTART_PAUSE_SECONDS
                 continue
             logger.error(
-                "the job engine process died (exit code %s); starting another in %.0f s",
+                "the scheduler process died (exit code %s); starting another in %.0f s",
                 process.exitcode,
                 pause,
             )
@@ -103,12 +116,27 @@ class EngineProcess:
             try:
                 self._launch()
             except Exception:  # out of file descriptors, say: try again after a longer pause
-                logger.exception("starting another job engine process failed")
+                logger.exception("starting another scheduler process failed")
             started = time.monotonic()
             pause = min(2 * pause, RESTART_PAUSE_MAX_SECONDS)
         # A child started by this thread gets SIGKILL when the thread ends (PDEATHSIG is per
         # thread): it must have stopped first, so this thread ends only after ``stop()``'s work.
         self._stop_child()
+
+    def _read_reach(self) -> None:
+        if time.monotonic() - self._last_reach < REACH_SECONDS:
+            return
+        self._last_reach = time.monotonic()
+        try:
+            schedulers = self.store.schedulers()
+        except Exception:  # the database is unreachable: /readyz says so
+            return
+        self.reach.update(name for s in schedulers for name in s.executors)
+
+    @property
+    def executors(self) -> list[str]:
+        """The executors some scheduler sharing the database runs."""
+        return sorted(self.reach.executors)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -135,7 +163,7 @@ class EngineProcess:
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a queued or running job: the store first (so the answer is final at once),
-        then the engine stops the job's worker."""
+        then the scheduler stops the job's worker."""
         record = cancel_in_store(self.store, job_id)
         if record is not None:
             self._send(("stop-job", job_id))
@@ -154,9 +182,9 @@ class EngineProcess:
                     raise BrokenPipeError
                 self._sender.send(message)
         except (BrokenPipeError, OSError):
-            # The engine process is gone: /readyz says so until the supervisor has started
+            # The scheduler process is gone: /readyz says so until the supervisor has started
             # another, which looks at every queue when it starts (the jobs are in the store).
-            logger.error("the job engine process is not running (message %s lost)", message)
+            logger.error("the scheduler process is not running (message %s lost)", message)
 
 
 def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
@@ -173,32 +201,37 @@ def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
     )
 
 
-def engine_main(receiver: Connection, alive: Any, settings: Settings) -> None:
-    """Entry point of the engine process."""
+def scheduler_main(receiver: Connection, alive: Any, settings: Settings) -> None:
+    """Entry point of the scheduler process."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the API's to handle
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from ..database.engine import create_engine, database_url
+    from ..database.connection import database_url, open_database
+    from .dispatchers import make_dispatcher
+    from .scheduler import Scheduler
     from .sessions import SessionService
     from .sql_store import SqlJobStore
 
-    store = SqlJobStore(create_engine(database_url(settings.data_dir, settings.database_url)))
+    store = SqlJobStore(open_database(database_url(settings.data_dir, settings.database_url)))
     plugins = PluginHost.from_settings(settings)
-    engine = JobEngine(
-        store, SessionService(store, settings.session_interactive_ttl), plugins, settings
+    scheduler = Scheduler(
+        store,
+        SessionService(store, settings.session_interactive_ttl),
+        make_dispatcher(plugins, settings),
+        settings,
     )
-    engine.start()
+    scheduler.start()
     stopping = threading.Event()
 
     def publish_alive() -> None:
         while not stopping.is_set():
-            alive.value = engine.alive_workers()
+            alive.value = scheduler.alive_workers()
             time.sleep(ALIVE_PUBLISH_SECONDS)
 
-    threading.Thread(target=publish_alive, name="qrs-engine-alive", daemon=True).start()
+    threading.Thread(target=publish_alive, name="qrs-scheduler-alive", daemon=True).start()
     try:
         while True:
             try:
@@ -206,14 +239,14 @@ def engine_main(receiver: Connection, alive: Any, settings: Settings) -> None:
             except (EOFError, OSError):
                 return
             if kind == "notify":
-                engine.notify(value)
+                scheduler.notify(value)
             elif kind == "stop-job":
-                engine.stop_job(value)
+                scheduler.stop_job(value)
             elif kind == "stop":
                 return
     finally:
         stopping.set()
         alive.value = 0
-        engine.stop()
+        scheduler.stop()
         with contextlib.suppress(Exception):
             store.close()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from qiskit import QuantumCircuit
-from qiskit_runtime_server.jobs.engine_process import EngineProcess
 from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, utcnow
+from qiskit_runtime_server.jobs.scheduler_process import SchedulerProcess
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.state import ServerState
 from qiskit_runtime_server.testing import encode_job_body
@@ -24,23 +24,23 @@ def state(tmp_path: Path) -> Iterator[ServerState]:
         data_dir=tmp_path, load_entry_points=False, plugins=["qrs_test_plugins.testkit"]
     )
     state = ServerState.build(settings)
-    state.engine.start()
+    state.scheduler.start()
     try:
-        wait_for_workers(state.engine)
+        wait_for_workers(state.scheduler)
         yield state
     finally:
-        state.engine.stop()
+        state.scheduler.stop()
         state.store.close()
 
 
-def wait_for_workers(engine: EngineProcess) -> None:
+def wait_for_workers(engine: SchedulerProcess) -> None:
     deadline = time.monotonic() + 60
     while engine.alive_workers() == 0:
         assert time.monotonic() < deadline, "the engine process started no worker"
         time.sleep(0.1)
 
 
-def kill(engine: EngineProcess) -> None:
+def kill(engine: SchedulerProcess) -> None:
     process = engine._process
     assert process is not None
     process.kill()
@@ -51,24 +51,26 @@ def test_the_api_does_not_wait_on_a_dead_engine_process(
     state: ServerState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No replacement (its pipe would take the messages): the dead child's pipe stays.
-    monkeypatch.setattr(state.engine, "_launch", lambda: None)
-    kill(state.engine)
+    monkeypatch.setattr(state.scheduler, "_launch", lambda: None)
+    kill(state.scheduler)
     # The supervisor thread may reap the child while this one joins it: the other thread's
     # view catches up a moment later.
     deadline = time.monotonic() + 10
-    while state.engine.alive_workers() != 0:
+    while state.scheduler.alive_workers() != 0:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     # Far more than a pipe holds: each must fail at once, not block the request's thread.
-    sent = threading.Thread(target=lambda: [state.engine.notify("testkit") for _ in range(20_000)])
+    sent = threading.Thread(
+        target=lambda: [state.scheduler.notify("testkit") for _ in range(20_000)]
+    )
     sent.start()
     sent.join(timeout=30)
     assert not sent.is_alive()
 
 
 def test_a_dead_engine_process_is_replaced_and_runs_the_queued_jobs(state: ServerState) -> None:
-    dead = state.engine._process
-    kill(state.engine)
+    dead = state.scheduler._process
+    kill(state.scheduler)
     circuit = QuantumCircuit(1)
     circuit.measure_all()
     body = encode_job_body("sampler", "ideal_simulator@testkit", [(circuit, None, 5)])
@@ -77,16 +79,16 @@ def test_a_dead_engine_process_is_replaced_and_runs_the_queued_jobs(state: Serve
         backend="ideal_simulator@testkit", executor="testkit", created=utcnow(),
     )  # fmt: skip
     state.store.add_job(record, json.dumps(body["params"]))
-    state.engine.notify("testkit")  # lost: no engine to hear it
+    state.scheduler.notify("testkit")  # lost: no engine to hear it
     deadline = time.monotonic() + 60
     while (job := state.store.get_job("after-death")) is None or not job.status.final:
         assert time.monotonic() < deadline, "no new engine process ran the job"
         time.sleep(0.1)
     assert job.status == JobStatus.COMPLETED, job.reason
-    replacement = state.engine._process
+    replacement = state.scheduler._process
     assert replacement is not dead
-    wait_for_workers(state.engine)
-    state.engine.stop()
+    wait_for_workers(state.scheduler)
+    state.scheduler.stop()
     # Stopped, not killed (a child of the supervisor thread would get SIGKILL when it ends).
     assert replacement is not None
     assert replacement.exitcode == 0
