@@ -85,7 +85,7 @@ def test_kill_9_then_restart_accounts_for_every_job(
             assert service.job(job_id).result()[0].data.meas.num_shots == 100
         logs = service.job(running.job_id()).logs()
         assert "the server stopped while the job ran; queued again" in logs
-        assert logs.count("INFO job started (worker process") == 2
+        assert logs.count("INFO job started (local dispatcher, worker process") == 2
         listed = {job.job_id() for job in service.jobs(limit=None)}
         assert listed == set(ids)
 
@@ -163,6 +163,6 @@ def test_servers_sharing_a_database_rerun_only_the_jobs_of_one_that_died(
 
 
 def worker_pid(logs: str) -> int:
-    match = re.findall(r"job started \(worker process (\d+)\)", logs)
+    match = re.findall(r"job started \(local dispatcher, worker process (\d+)\)", logs)
     assert match, logs
     return int(match[-1])

@@ -111,7 +111,7 @@ def test_metrics_and_logs(ideal) -> None:  # type: ignore[no-untyped-def]
     assert metrics["num_qubits"] == [2]
     assert metrics["executions"] == 64
     logs = job.logs()
-    assert "INFO job started (worker process" in logs
+    assert "INFO job started (local dispatcher, worker process" in logs
     assert "job completed" in logs
 
 

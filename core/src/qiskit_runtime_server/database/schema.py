@@ -124,6 +124,6 @@ schedulers = sa.Table(
     sa.Column("executors", sa.JSON, nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("beats", sa.BigInteger, nullable=False),
-    # How it runs jobs: "local" (worker processes) or "ray <address>".
+    # How it runs jobs: "local" (worker processes) or "ray" (actors).
     sa.Column("dispatcher", sa.String(256), nullable=False, server_default="local"),
 )

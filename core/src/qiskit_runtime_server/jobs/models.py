@@ -176,5 +176,5 @@ class SchedulerRecord:
     started_at: datetime = field(default_factory=utcnow)
     #: Heartbeats so far; others see the count change, never compare clocks.
     beats: int = 0
-    #: How it runs jobs: ``local`` worker processes, or ``ray <address>``.
+    #: How it runs jobs: ``local`` worker processes, or ``ray`` actors.
     dispatcher: str = "local"

@@ -69,7 +69,7 @@ Event = Ready | Broken | Finished | Ended
 class Dispatcher(abc.ABC):
     """Workers per executor; see the module's docstring."""
 
-    #: For the job logs and the ``schedulers`` table: ``local`` or ``ray <address>``.
+    #: For the job logs and the ``schedulers`` table: ``local`` or ``ray``.
     name: str
 
     @abc.abstractmethod

@@ -132,8 +132,8 @@ class RayDispatcher(Dispatcher):
             configure_logging=False,
         )
         gcs = ray.get_runtime_context().gcs_address
-        self.name = f"ray {gcs}" if address else f"ray {gcs} (started by this server)"
-        logger.info("Ray dispatcher connected to %s", gcs)
+        started = "" if address else " (a Ray started by this server)"
+        logger.info("Ray dispatcher connected to the cluster at %s%s", gcs, started)
         self._discover(wait_for_probes=True)
 
     def _discover(self, *, wait_for_probes: bool = False) -> None:
@@ -155,9 +155,8 @@ class RayDispatcher(Dispatcher):
 
         node_id = node["NodeID"]
         self._probing.add(node_id)
-        remote = self._ray.remote(probe_node).options(
-            num_cpus=0,
-            max_calls=1,  # the process exits after it: it loaded every plugin
+        # max_calls: the process exits after it, with every plugin it loaded.
+        remote = self._ray.remote(num_cpus=0, max_calls=1)(probe_node).options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         )
         ref = remote.remote(self._spec)
