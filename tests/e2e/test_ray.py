@@ -3,7 +3,8 @@
 The head node has two CPUs; the other has two CPUs and one GPU, and only there is the
 ``gpulike`` executor available (``QRS_TEST_GPU_LIKE=1`` in its processes' environment), as
 custatevec would be on a GPU node. The API server runs in this process, where ``gpulike`` is
-unavailable: its backends are available through the cluster. Each node runs one actor per
+unavailable: its backends are available through the cluster. Jobs are kept in PostgreSQL where
+it is reachable (always in CI), as on a real cluster. Each node runs one actor per
 executor (``workers=1``), so two testkit jobs fill the cluster.
 """
 
@@ -30,6 +31,7 @@ from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.client import connect
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.databases import database, scale_out_backend
 from qrs_test_plugins.gate import Gate
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install './core[ray]')")
@@ -51,8 +53,14 @@ def cluster() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def ray_server(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir: Path = tmp_path_factory.mktemp("ray-data")
+    with database(scale_out_backend(), data_dir) as url:
+        yield from _server(cluster, data_dir, url)
+
+
+def _server(cluster: Any, data_dir: Path, url: str | None) -> Iterator[LiveServer]:
     settings = Settings(
         data_dir=data_dir,
+        database_url=url,
         dispatcher="ray",
         ray_address=cluster.address,
         workers=1,

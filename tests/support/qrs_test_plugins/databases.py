@@ -63,3 +63,19 @@ def database(kind: str, tmp_path: Path) -> Iterator[str | None]:
     else:
         with fresh_postgresql_database() as url:
             yield url
+
+
+def scale_out_backend() -> str:
+    """PostgreSQL, what a server on several machines shares, where it is reachable (always in
+    CI); SQLite elsewhere, so that a machine without PostgreSQL still runs the test."""
+    if os.environ.get("QRS_TEST_REQUIRE_POSTGRESQL") == "1":
+        return "postgresql"
+    admin = sa.create_engine(sa.make_url(postgresql_url()))
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return "postgresql"
+    except Exception:
+        return "sqlite"
+    finally:
+        admin.dispose()
