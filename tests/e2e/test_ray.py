@@ -10,6 +10,7 @@ executor (``workers=1``), so two testkit jobs fill the cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -33,6 +34,7 @@ from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
 from qrs_test_plugins.databases import database, scale_out_backend
 from qrs_test_plugins.gate import Gate
+from qrs_test_plugins.processes import ServerProcess
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install './core[ray]')")
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
@@ -248,3 +250,45 @@ def test_a_lost_nodes_running_job_runs_again_on_another_node(
     poller.join()
     assert answers
     assert max(answers) < 5
+
+
+@pytest.mark.slow
+def test_a_killed_api_server_loses_nothing(
+    cluster: Any, tmp_path: Path, gate: Gate, ray_server: LiveServer
+) -> None:
+    """``kill -9`` of a server on Ray: its actors go with it (Ray ends the actors of a driver
+    that died), and the next server on the same database runs the interrupted job again."""
+    env = {
+        "QRS_DISPATCHER": "ray",
+        "QRS_RAY_ADDRESS": cluster.address,
+        "QRS_LOAD_ENTRY_POINTS": "false",
+        "QRS_PLUGINS": json.dumps(["qrs_test_plugins.testkit"]),
+        "QRS_WORKERS": "1",
+    }
+    with database(scale_out_backend(), tmp_path) as url:
+        if url:
+            env["QRS_DATABASE_URL"] = url
+        gate.close()
+        first = ServerProcess(tmp_path, extra_env=env).start()
+        try:
+            first.wait_ready()
+            service = connect(first.url)
+            sampler = SamplerV2(mode=service.backend("ideal_simulator@testkit"))
+            running = sampler.run([circuit("gate")], shots=10)
+            gate.wait_started({running.job_id()})
+            actor = psutil.Process(actor_pid(running))
+            queued = [sampler.run([circuit()], shots=10) for _ in range(2)]
+        finally:
+            first.kill()
+        actor.wait(timeout=60)  # gone with the server that owned it
+        gate.close()  # forget who reached the gate: the re-run must reach it again
+        with ServerProcess(tmp_path, port=first.port, extra_env=env) as second:
+            second.wait_ready()
+            service = connect(second.url)
+            gate.wait_started({running.job_id()})
+            gate.open()
+            for job_id in [running.job_id(), *(job.job_id() for job in queued)]:
+                assert service.job(job_id).result()[0].data.meas.num_shots == 10
+            logs = service.job(running.job_id()).logs()
+            assert "the server stopped while the job ran; queued again" in logs
+            assert logs.count("job started (ray dispatcher") == 2
