@@ -303,10 +303,7 @@ class RayDispatcher(Dispatcher):
             self._orphans.remove(actor)
             reason = f"the Ray node {actor.pool.node_ip} running the job left the cluster"
             return [Ended(actor.worker, reason, lost=True)]
-        node_alive = any(
-            n["NodeID"] == actor.pool.node_id and n.get("Alive") for n in self._ray.nodes()
-        )
-        if not node_alive:
+        if self._node_lost(actor.pool.node_id, message.error):
             self._lose_node(actor.pool.node_id)
             reason = f"the Ray node {actor.pool.node_ip} running the job left the cluster"
             return [Ended(actor.worker, reason, lost=True)]
@@ -314,6 +311,14 @@ class RayDispatcher(Dispatcher):
         detail = str(error).strip().splitlines()[0] if error is not None else "no reason given"
         reason = f"the Ray actor running the job died ({type(error).__name__}: {detail})"
         return [Ended(actor.worker, reason)]
+
+    def _node_lost(self, node_id: str, error: BaseException | None) -> bool:
+        """Whether an actor died with its node (then its job is not at fault): Ray says so
+        in the error, or the node is no longer alive."""
+        text = str(error).lower()
+        if getattr(error, "preempted", False) or "node has died" in text or "node died" in text:
+            return True
+        return not any(n["NodeID"] == node_id and n.get("Alive") for n in self._ray.nodes())
 
     def _post(self, message: _Probed | _Started | _Returned) -> None:
         """From Ray's callback threads: queue ``message`` and wake the scheduler."""
