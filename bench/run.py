@@ -1,8 +1,9 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
-jobs, device noise models and the executor program (QuantumPrograms).
+jobs, device noise models, the executor program (QuantumPrograms) and the Ray dispatcher.
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
+    uv run python bench/run.py ray        # Ray dispatcher vs local, simulated Ray clusters
 
 Each benchmark starts its own ``qiskit-runtime-server serve`` process (SQLite in a temporary
 data directory, default settings) and drives it over raw HTTP from this process. Results are
@@ -13,9 +14,11 @@ so compare runs of the same revision before concluding anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -56,6 +59,9 @@ class Row:
 class Server:
     """A ``serve`` process with its own data directory."""
 
+    #: Seconds the server has to answer ``/readyz`` with 200.
+    READY_TIMEOUT: float = 120
+
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -73,7 +79,7 @@ class Server:
         ]
         with self.log.open("wb") as log:
             self.process = psutil.Popen(command, env=environment, stdout=log, stderr=log)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + self.READY_TIMEOUT
         while True:
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
@@ -225,9 +231,52 @@ def bench_overhead(jobs: int = 200) -> list[Row]:
     ]
 
 
-def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
-    body = manila_bell_bytes()
-    server = Server()
+@dataclass
+class Throughput:
+    """What :func:`measure_throughput` saw."""
+
+    jobs: int
+    clients: int
+    elapsed: float
+    completed: int
+    lost: int
+    errors: list[str]
+    #: CPU milliseconds per job, by part of the system.
+    cpu_ms: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.elapsed
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == 0 and not self.errors and self.completed == self.jobs
+
+    def describe(self) -> str:
+        cpu = ", ".join(f"{part} {ms:.1f} ms" for part, ms in self.cpu_ms.items())
+        return (
+            f"{self.rate:.0f} jobs/s ({self.elapsed:.1f} s); {self.completed} completed, "
+            f"{self.lost} lost, {len(self.errors)} errors; CPU per job: {cpu}"
+        )
+
+
+def measure_throughput(
+    server: Server,
+    body: bytes,
+    jobs: int,
+    clients: int,
+    warm: int = 10,
+    cpu: Callable[[], dict[str, float]] | None = None,
+) -> Throughput:
+    """``jobs`` jobs from ``clients`` threads, each submitting, polling every POLL_SECONDS and
+    fetching one job at a time over its own keep-alive connection. ``cpu`` gives the CPU
+    seconds used so far by each part of the server (default: its process and its children)."""
+
+    def server_cpu() -> dict[str, float]:
+        used = server.cpu_seconds()
+        return {"API process": used["server"], "engine and workers": used["engine+workers"]}
+
+    cpu = cpu or server_cpu
     outcomes: list[str] = []
     errors: list[str] = []
     next_job = iter(range(jobs))
@@ -245,38 +294,45 @@ def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
                 except Exception as exc:
                     errors.append(f"{type(exc).__name__}: {exc}")
 
+    def finished(client: RawClient) -> int:
+        count: int = client.request("GET", "/api/v1/jobs?limit=1&pending=false")["count"]
+        return count
+
+    with RawClient(server.url) as warm_client:
+        for _ in range(warm):
+            run_job(warm_client, body, poll=0.005)
+        finished_before = finished(warm_client)
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    cpu_before, client_before = cpu(), sum(os.times()[:2])
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    cpu_after, client_after = cpu(), sum(os.times()[:2])
+    with RawClient(server.url) as client:
+        lost = jobs - (finished(client) - finished_before)
+    # Where the machine's cores went: the API process is one GIL, its children are many.
+    per_job = {part: (cpu_after[part] - cpu_before[part]) * 1000 / jobs for part in cpu_after}
+    per_job["these clients"] = (client_after - client_before) * 1000 / jobs
+    completed = outcomes.count("Completed")
+    errors += [f"a job ended {status}" for status in outcomes if status != "Completed"]
+    return Throughput(jobs, clients, elapsed, completed, lost, errors, per_job)
+
+
+def bench_throughput(jobs: int = 300, clients: int = 32) -> list[Row]:
+    server = Server()
     try:
-        with RawClient(server.url) as warm:
-            for _ in range(10):
-                run_job(warm, body, poll=0.005)
-        threads = [threading.Thread(target=client_loop) for _ in range(clients)]
-        cpu_before, client_before = server.cpu_seconds(), sum(os.times()[:2])
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
-        cpu_after, client_after = server.cpu_seconds(), sum(os.times()[:2])
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            listed = client.get("/api/v1/jobs", params={"limit": 1, "pending": "false"}).json()
+        measured = measure_throughput(server, manila_bell_bytes(), jobs, clients)
     finally:
         server.close()
-    completed = outcomes.count("Completed")
-    lost = jobs + 10 - listed["count"]
-    rate = completed / elapsed
-    # Where the machine's cores went: the API process is one GIL, its children are many.
-    per_job = {key: (cpu_after[key] - cpu_before[key]) * 1000 / jobs for key in cpu_after}
-    client_ms = (client_after - client_before) * 1000 / jobs
     return [
         Row(
             f"throughput: {jobs} such jobs, {clients} clients",
-            f"{rate:.0f} jobs/s ({elapsed:.1f} s); {completed} completed, {lost} lost, "
-            f"{len(errors) + len(outcomes) - completed} errors; CPU per job: API process "
-            f"{per_job['server']:.1f} ms, engine and workers {per_job['engine+workers']:.1f} "
-            f"ms, these clients {client_ms:.1f} ms",
+            measured.describe(),
             ">= 100 jobs/s, 0 lost, 0 errors",
-            rate >= 100 and lost == 0 and not errors and completed == jobs,
+            measured.rate >= 100 and measured.clean,
         )
     ]
 
@@ -769,6 +825,390 @@ def bench_device_noise(repeats: int = 3) -> list[Row]:
     ]
 
 
+#: The executor of the Ray benchmark: exact sampling, and a sleep on request (tests/support).
+TESTKIT_PLUGIN = "qrs_test_plugins.testkit"
+TESTKIT_BACKEND = "ideal_simulator@testkit"
+
+
+def testkit_server_env(**env: str) -> dict[str, str]:
+    """Settings of a server that runs the testkit executor alone (no entry points: no Aer)."""
+    return {
+        "QRS_LOAD_ENTRY_POINTS": "false",
+        "QRS_PLUGINS": json.dumps([TESTKIT_PLUGIN]),
+        "QRS_PRESTART_WORKERS": "true",
+        **env,
+    }
+
+
+def prepare_ray_environment() -> None:
+    """What the bench's Ray nodes and servers need, set before the first node starts: the test
+    plugins on PYTHONPATH (Ray's workers inherit the node's environment), no ``uv run`` runtime
+    environment (Ray would ship the project to its workers and hang), and a Ray temporary
+    directory of its own: ``Cluster`` writes its address to ``<tmp>/ray/ray_current_cluster``
+    (and deletes that file when it stops), where a plain ``ray.init()`` run by someone else on
+    this machine (a server with no ``QRS_RAY_ADDRESS``) would find it and join it."""
+    if "QRS_BENCH_RAY_TMPDIR" not in os.environ:
+        os.environ["QRS_BENCH_RAY_TMPDIR"] = tempfile.mkdtemp(prefix="qrs-ray-")
+        os.environ["RAY_TMPDIR"] = os.environ["QRS_BENCH_RAY_TMPDIR"]
+    support = str(Path(__file__).resolve().parents[1] / "tests" / "support")
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if support not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([support, *filter(None, paths)])
+    os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
+
+
+class RayServer(Server):
+    """A server on a Ray cluster: its start waits for each node's probe."""
+
+    READY_TIMEOUT = 300
+
+
+def start_ray_cluster(nodes: int, cpus: int) -> Any:
+    """A simulated Ray cluster on this machine: ``nodes`` nodes of ``cpus`` logical CPUs each
+    (the head included), small object stores, no dashboard."""
+    prepare_ray_environment()
+    from ray.cluster_utils import Cluster
+
+    node: dict[str, Any] = {"num_cpus": cpus, "object_store_memory": 100 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    for _ in range(nodes - 1):
+        cluster.add_node(**node)
+    return cluster
+
+
+def remove_ray_temporary_directory() -> None:
+    """Once every cluster of the bench has stopped: their sessions' logs and sockets."""
+    directory = os.environ.pop("QRS_BENCH_RAY_TMPDIR", None)
+    if directory is not None:
+        os.environ.pop("RAY_TMPDIR", None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def wait_for_workers(server: Server, count: int, timeout: float = 300) -> float:
+    """Wait until ``count`` workers (here: Ray actors) are ready; the seconds it took."""
+    began = time.monotonic()
+    while True:
+        answer = httpx.get(f"{server.url}/readyz", timeout=10).json()
+        if answer["workers_alive"] >= count:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"{answer}; server log: {server.log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def ray_server_cpu(server: Server, servers: list[Server]) -> dict[str, float]:
+    """CPU seconds used so far by a Ray-dispatcher server's API process, by its scheduler
+    process (the Ray driver: the API process's child) and by this bench's Ray cluster."""
+    children: list[psutil.Process] = []
+    with contextlib.suppress(psutil.Error):
+        children = server.process.children(recursive=True)
+    return {
+        "API process": cpu_seconds([server.process]),
+        "scheduler (Ray driver)": cpu_seconds(children),
+        "Ray cluster": cpu_seconds(ray_cluster_processes(servers)),
+    }
+
+
+def ray_cluster_processes(servers: list[Server]) -> list[psutil.Process]:
+    """This process's children that are not servers' (nor their children): the Ray nodes
+    started here (GCS, raylets, their workers and the executor actors)."""
+    theirs = set()
+    for server in servers:
+        theirs.add(server.process.pid)
+        with contextlib.suppress(psutil.Error):
+            theirs.update(child.pid for child in server.process.children(recursive=True))
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in theirs]
+
+
+def bell(metadata: dict[str, Any] | None = None) -> QuantumCircuit:
+    circuit = QuantumCircuit(2, metadata=metadata)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    return circuit
+
+
+def client_job_seconds(backend: Any, circuit: QuantumCircuit, shots: int) -> float:
+    """One job through the real client: SamplerV2.run, job.status() until final (every
+    millisecond: the client's own wait polls every 0.5 s), job.result()."""
+    from qiskit_ibm_runtime import SamplerV2
+
+    began = time.perf_counter()
+    job = SamplerV2(mode=backend).run([circuit], shots=shots)
+    while not job.in_final_state():
+        time.sleep(OVERHEAD_POLL_SECONDS)
+    counts = job.result()[0].data.meas.get_counts()
+    seconds = time.perf_counter() - began
+    if sum(counts.values()) != shots or set(counts) - {"00", "11"}:
+        raise RuntimeError(f"job {job.job_id()} on {backend.name}: counts {counts}")
+    return seconds
+
+
+def bench_ray(
+    jobs: int = 50,
+    raw_jobs: int = 100,
+    throughput_jobs: int = 300,
+    clients: int = 32,
+    cluster_nodes: int = 4,
+    actors_per_node: int = 4,
+    sleep_jobs: int = 400,
+    sleep_seconds: float = 0.5,
+) -> list[Row]:
+    """The Ray dispatcher against the local one on the testkit executor (2-qubit Bell jobs,
+    100 shots): first on a one-node Ray cluster with as many CPUs as this machine (so as many
+    actors as the local dispatcher has worker processes), then on a simulated
+    ``cluster_nodes``-node cluster whose actors sleep ``sleep_seconds`` per job."""
+    cores = usable_cpus()
+    body = encode_job_body("sampler", TESTKIT_BACKEND, [(bell(), None, 100)])
+    raw = json.dumps(body).encode()
+    try:
+        rows = _ray_against_local(cores, raw, jobs, raw_jobs, throughput_jobs, clients)
+        rows += _ray_cluster_throughput(cluster_nodes, actors_per_node, sleep_jobs, sleep_seconds)
+    finally:
+        remove_ray_temporary_directory()
+    return rows
+
+
+def _ray_against_local(
+    cores: int, raw: bytes, jobs: int, raw_jobs: int, throughput_jobs: int, clients: int
+) -> list[Row]:
+    """A local-dispatcher server and a Ray-dispatcher one on a one-node cluster of ``cores``
+    CPUs, both up throughout."""
+    cluster = start_ray_cluster(1, cores)
+    servers: list[Server] = []
+    try:
+        local = Server(**testkit_server_env())
+        servers.append(local)
+        ray = RayServer(**testkit_server_env(QRS_DISPATCHER="ray", QRS_RAY_ADDRESS=cluster.address))
+        servers.append(ray)
+        wait_for_workers(local, cores)
+        wait_for_workers(ray, cores)
+        rows = _ray_overhead(local, ray, jobs, raw_jobs, raw)
+        rows += _ray_throughput(local, ray, servers, raw, throughput_jobs, clients)
+    finally:
+        for server in servers:
+            server.close()
+        cluster.shutdown()
+    return rows
+
+
+def _ray_overhead(local: Server, ray: Server, jobs: int, raw_jobs: int, raw: bytes) -> list[Row]:
+    """Sequential jobs, alternating between the two servers (the Ray cluster runs throughout,
+    so its idle cost weighs on both): through the real client, then over raw HTTP."""
+    from qiskit_runtime_server.client import connect
+
+    circuit = bell()
+    backends = {
+        name: connect(server.url).backend(TESTKIT_BACKEND)
+        for name, server in (("local", local), ("ray", ray))
+    }
+    for _ in range(10):
+        for backend in backends.values():
+            client_job_seconds(backend, circuit, 100)
+    client: dict[str, list[float]] = {"local": [], "ray": []}
+    for _ in range(jobs):
+        for name, backend in backends.items():
+            client[name].append(client_job_seconds(backend, circuit, 100))
+
+    def timed(connection: RawClient) -> float:
+        began = time.perf_counter()
+        _, status = run_job(connection, raw, poll=OVERHEAD_POLL_SECONDS)
+        if status != "Completed":
+            raise RuntimeError(f"a benchmark job ended {status}")
+        return time.perf_counter() - began
+
+    http: dict[str, list[float]] = {"local": [], "ray": []}
+    with RawClient(local.url) as to_local, RawClient(ray.url) as to_ray:
+        connections = {"local": to_local, "ray": to_ray}
+        for _ in range(10):
+            for connection in connections.values():
+                timed(connection)
+        for _ in range(raw_jobs):
+            for name, connection in connections.items():
+                http[name].append(timed(connection))
+    more = median_ms(client["ray"]) - median_ms(client["local"])
+    more_http = median_ms(http["ray"]) - median_ms(http["local"])
+    return [
+        Row(
+            "ray: overhead per 2q 100-shot job on testkit, real client, Ray vs local dispatcher",
+            f"Ray {median_ms(client['ray']):.1f} ms vs local {median_ms(client['local']):.1f} ms "
+            f"(medians of {jobs}, alternating): {more:+.1f} ms",
+            "<= 3 ms more",
+            more <= 3,
+        ),
+        Row(
+            "ray: the same over raw HTTP (1 ms polls), the server's part alone",
+            f"Ray {median_ms(http['ray']):.1f} ms vs local {median_ms(http['local']):.1f} ms "
+            f"(medians of {raw_jobs}, alternating): {more_http:+.1f} ms",
+            "for comparison",
+            None,
+        ),
+    ]
+
+
+def _ray_throughput(
+    local: Server,
+    ray: Server,
+    servers: list[Server],
+    raw: bytes,
+    jobs: int,
+    clients: int,
+    rounds: int = 2,
+) -> list[Row]:
+    """The throughput benchmark's clients against each server in turn, twice, alternating;
+    the better run of each (the machine is shared: the other one met more of others' load)."""
+    on_local: list[Throughput] = []
+    on_ray: list[Throughput] = []
+    for _ in range(rounds):
+        on_local.append(measure_throughput(local, raw, jobs, clients))
+        on_ray.append(
+            measure_throughput(ray, raw, jobs, clients, cpu=lambda: ray_server_cpu(ray, servers))
+        )
+    best_local = max(on_local, key=lambda run: run.rate)
+    best_ray = max(on_ray, key=lambda run: run.rate)
+    ratio = best_ray.rate / best_local.rate
+    others = (
+        f" (other runs: Ray {', '.join(f'{r.rate:.0f}' for r in on_ray if r is not best_ray)}, "
+        f"local {', '.join(f'{r.rate:.0f}' for r in on_local if r is not best_local)} jobs/s)"
+        if rounds > 1
+        else ""
+    )
+    return [
+        Row(
+            f"ray: throughput, {jobs} such jobs, {clients} clients, Ray vs local dispatcher",
+            f"Ray {best_ray.describe()} | local {best_local.describe()} | ratio {ratio:.2f}x, "
+            f"best of {rounds} each{others}",
+            ">= 0.8x local, 0 lost, 0 errors",
+            ratio >= 0.8 and all(run.clean for run in on_local + on_ray),
+        )
+    ]
+
+
+def _ray_cluster_throughput(
+    nodes: int, actors: int, jobs: int, sleep_seconds: float, clients: int = 32
+) -> list[Row]:
+    """``jobs`` sleeping jobs on a simulated cluster of ``nodes`` nodes, ``actors`` testkit
+    actors each (the nodes declare ``actors`` logical CPUs: each actor holds one). First
+    submitted at once over raw HTTP from a few threads, timed by the server's own timestamps
+    (first created to last finished); then through the throughput benchmark's clients."""
+    circuit = bell({"testkit": f"sleep:{sleep_seconds}"})
+    sleepy = json.dumps(encode_job_body("sampler", TESTKIT_BACKEND, [(circuit, None, 100)]))
+    ideal = nodes * actors / sleep_seconds
+    cluster = start_ray_cluster(nodes, actors)
+    server = None
+    try:
+        server = RayServer(
+            **testkit_server_env(
+                QRS_DISPATCHER="ray",
+                QRS_RAY_ADDRESS=cluster.address,
+                QRS_WORKERS=str(actors),
+            ),
+        )
+        warmed_up = wait_for_workers(server, nodes * actors)
+        with RawClient(server.url) as client:  # the code paths of each process, once
+            for _ in range(5):
+                run_job(client, sleepy.encode(), poll=0.01)
+        bulk = _submit_all(server, sleepy.encode(), jobs)
+        running = server
+        through_clients = measure_throughput(
+            server, sleepy.encode(), jobs, clients, warm=0,
+            cpu=lambda: ray_server_cpu(running, [running]),
+        )  # fmt: skip
+    finally:
+        if server is not None:
+            server.close()
+        cluster.shutdown()
+    shape = f"{nodes} nodes x {actors} actors, {sleep_seconds} s jobs: ideal {ideal:.0f} jobs/s"
+    clients_ratio = through_clients.rate / ideal
+    return [
+        Row(
+            f"ray: simulated cluster, {jobs} jobs submitted at once over raw HTTP ({shape})",
+            f"{bulk['rate']:.1f} jobs/s = {bulk['rate'] / ideal:.0%} of ideal (server "
+            f"timestamps, {bulk['span']:.1f} s; {bulk['completed']} completed); submitted at "
+            f"{bulk['submit_rate']:.0f} jobs/s; job run median {bulk['run_ms']:.0f} ms; CPU "
+            f"busy {bulk['busy']:.0%} of this machine's {usable_cpus()} cores ({bulk['cpu']}); "
+            f"{nodes * actors} actors ready in {warmed_up:.0f} s",
+            ">= 80% of ideal, all completed",
+            bulk["rate"] >= 0.8 * ideal and bulk["completed"] == jobs,
+        ),
+        Row(
+            f"ray: simulated cluster, the same {jobs} jobs from {clients} client threads "
+            "(submit, poll every 0.1 s, fetch)",
+            f"{through_clients.describe()}: {clients_ratio:.0%} of ideal",
+            "for comparison: the clients share the cores",
+            None,
+        ),
+    ]
+
+
+def _submit_all(server: Server, body: bytes, jobs: int, submitters: int = 8) -> dict[str, Any]:
+    """Submit ``jobs`` jobs from ``submitters`` threads, wait for all (a count every 0.25 s),
+    then read each job's timestamps; rates, spans and where the CPU went."""
+    ids: list[str] = []
+    counter = iter(range(jobs))
+    lock = threading.Lock()
+
+    def submit_loop() -> None:
+        with RawClient(server.url) as client:
+            while True:
+                with lock:
+                    if next(counter, None) is None:
+                        return
+                ids.append(client.request("POST", "/api/v1/jobs", body)["id"])
+
+    def cpu() -> dict[str, float]:
+        return {**ray_server_cpu(server, [server]), "this process": sum(os.times()[:2])}
+
+    cpu_before = cpu()
+    machine_before = psutil.cpu_times()
+    began = time.perf_counter()
+    threads = [threading.Thread(target=submit_loop) for _ in range(submitters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    submitted = time.perf_counter() - began
+    with RawClient(server.url) as client:
+        while client.request("GET", "/api/v1/jobs?limit=1&pending=true")["count"]:
+            time.sleep(0.25)
+        machine_after = psutil.cpu_times()
+        cpu_after = cpu()
+        stamps = [client.request("GET", f"/api/v1/jobs/{i}/metrics")["timestamps"] for i in ids]
+        statuses = [
+            client.request("GET", f"/api/v1/jobs/{i}?exclude_params=true")["state"]["status"]
+            for i in ids
+        ]
+    created = min(datetime.fromisoformat(t["created"]) for t in stamps)
+    finished = max(datetime.fromisoformat(t["finished"]) for t in stamps)
+    span = (finished - created).total_seconds()
+    runs = [
+        (datetime.fromisoformat(t["finished"]) - datetime.fromisoformat(t["running"]))
+        for t in stamps
+    ]
+    idle = machine_after.idle - machine_before.idle
+    total = sum(machine_after) - sum(machine_before)
+    return {
+        "rate": statuses.count("Completed") / span,
+        "span": span,
+        "completed": statuses.count("Completed"),
+        "submit_rate": jobs / submitted,
+        "run_ms": median_ms([r.total_seconds() for r in runs]),
+        "busy": 1 - idle / total if total else 0.0,
+        "cpu": ", ".join(
+            f"{part} {cpu_after[part] - cpu_before[part]:.1f} s" for part in cpu_after
+        ),
+    }
+
+
 BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "overhead": bench_overhead,
     "throughput": bench_throughput,
@@ -778,7 +1218,18 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "noisy": bench_noisy,
     "device_noise": bench_device_noise,
     "quantum_programs": bench_quantum_programs,
+    "ray": bench_ray,
 }
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The rows as a markdown table, for a results document."""
+    lines = ["| benchmark | measured | target | result |", "|---|---|---|---|"]
+    for row in rows:
+        verdict = "-" if row.ok is None else "PASS" if row.ok else "MISS"
+        cells = [row.benchmark, row.measured, row.target, verdict]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -799,6 +1250,7 @@ def main() -> int:
         verdict = "-" if row.ok is None else "PASS" if row.ok else "MISS"
         print(f"{row.benchmark:<{width}}  {verdict:<6}  {row.target}")
         print(f"{'':<{width}}          {row.measured}")
+    print("\n" + markdown_table(rows))
     if parser.parse_args().json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     return 0 if all(row.ok is not False for row in rows) else 1
