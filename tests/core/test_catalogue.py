@@ -25,10 +25,12 @@ def test_an_executor_run_elsewhere_makes_its_backends_available(catalogue: Catal
     assert mock is not None
     assert not gpu.available
     assert "QRS_TEST_GPU_LIKE" in (gpu.unavailable_reason or "")
-    catalogue.reach.update(["testkit", "gpulike"])  # what the schedulers run, as read
+    assert gpu.max_qubits == 1  # this host's own limit, without the device
+    catalogue.reach.update(["testkit", "gpulike"], {"testkit": 8, "gpulike": 8})
     assert gpu.available
     assert mock.available
     assert gpu.unavailable_reason is None
+    assert gpu.max_qubits == 8  # the nodes' limit
     catalogue.reach.update(["testkit"])  # the GPU node left
     assert not gpu.available
 

@@ -213,8 +213,8 @@ def test_max_execution_time_and_a_crashed_actor(ray_service: QiskitRuntimeServic
 def test_a_lost_nodes_running_job_runs_again_on_another_node(
     cluster: Any, ray_server: LiveServer, ray_service: QiskitRuntimeService, gate: Gate
 ) -> None:
-    """A third node joins and takes a job; it is removed mid-job: the job runs again on
-    another node, and the API answers throughout."""
+    """A third node joins and takes a job; it dies mid-job (its processes killed): the job
+    runs again on another node, and the API answers throughout."""
     extra = cluster.add_node(num_cpus=2, num_gpus=1, env_vars={"QRS_TEST_GPU_LIKE": "1"})
     # Five actors on the first two nodes (replacements of killed ones included), three here.
     wait_for(lambda: ready(ray_server)["workers_alive"] == 8, "the new node's actors")
@@ -236,7 +236,7 @@ def test_a_lost_nodes_running_job_runs_again_on_another_node(
         gate.wait_started({job.job_id() for job in held})
         on_extra = next(job for job in held if extra.node_id.startswith(node_of(job)))
         poller.start()
-        cluster.remove_node(extra)
+        cluster.remove_node(extra, allow_graceful=False)  # a crash: no goodbye
         wait_for(lambda: "queued again" in on_extra.logs(), "the lost job to be queued again")
     finally:
         gate.open()

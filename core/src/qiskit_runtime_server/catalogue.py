@@ -35,9 +35,13 @@ class Reach:
 
     def __init__(self) -> None:
         self.executors: frozenset[str] = frozenset()
+        #: The widest circuit each executor simulates where some scheduler runs it.
+        self.max_qubits: dict[str, int] = {}
 
-    def update(self, executors: Iterable[str]) -> None:
-        self.executors = frozenset(executors)  # one assignment: readers see old or new
+    def update(self, executors: Iterable[str], max_qubits: dict[str, int] | None = None) -> None:
+        # Whole values replaced, never changed in place: readers see old or new.
+        self.executors = frozenset(executors)
+        self.max_qubits = dict(max_qubits or {})
 
 
 @dataclass
@@ -61,6 +65,14 @@ class VirtualBackend:
     @property
     def unavailable_reason(self) -> str | None:
         return None if self.available else self.executor.info.availability.reason
+
+    @property
+    def max_qubits(self) -> int:
+        """The widest circuit its executor simulates: here, or where a scheduler runs it (a
+        GPU node's custatevec, when this host has no GPU), whichever is wider."""
+        info = self.executor.info
+        here = info.max_qubits if info.availability.available else 0
+        return max(here, self.reach.max_qubits.get(info.name, 0)) or info.max_qubits
 
     @property
     def num_qubits(self) -> int:

@@ -304,8 +304,9 @@ def test_schedulers_register_beat_change_executors_and_are_forgotten(
     store.register_scheduler(second)
     assert store.beat("e1")
     assert store.beat("e1")
-    store.set_scheduler_executors("e2", ["custatevec", "aer"])  # a GPU node joined
-    second = replace(second, executors=["aer", "custatevec"])
+    store.set_scheduler_executors("e2", ["custatevec", "aer"], {"aer": 29, "custatevec": 33})
+    second = replace(second, executors=["aer", "custatevec"])  # a GPU node joined
+    second = replace(second, max_qubits={"aer": 29, "custatevec": 33})
     assert store.schedulers() == [replace(first, beats=2), second]
     store.forget_scheduler("e1")
     assert not store.beat("e1")
@@ -376,5 +377,5 @@ def test_a_database_of_revision_0003_keeps_its_engines_as_schedulers(tmp_path: P
     assert store.get_job("owned") == replace(owned, scheduler_id="e1")
     [scheduler] = store.schedulers()
     assert (scheduler.id, scheduler.executors, scheduler.beats) == ("e1", ["aer"], 7)
-    assert scheduler.dispatcher == "local"
+    assert (scheduler.dispatcher, scheduler.max_qubits) == ("local", {})
     engine.dispose()

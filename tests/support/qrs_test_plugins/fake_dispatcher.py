@@ -26,6 +26,9 @@ class FakeDispatcher(Dispatcher):
     def executors(self) -> list[str]:
         return list(self.pools)
 
+    def max_qubits(self) -> dict[str, int]:
+        return dict.fromkeys(self.pools, 8)
+
     def wait(self, wake: int, timeout: float) -> list[Event]:
         events, self.events = self.events, []
         return events

@@ -3,7 +3,7 @@
 It is available where ``QRS_TEST_GPU_LIKE=1`` is set (the GPU node of the tests' Ray cluster
 sets it for its processes) and asks for one GPU per worker, as custatevec does: it shows jobs
 routed by executor and by resource to the one node that can run them, and its backends
-available through an API server on a host without it.
+available, with the nodes' width, through an API server on a host without it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
             device="GPU",
             programs=frozenset({"sampler"}),
             simulates_noise=False,
-            max_qubits=8,
+            # As custatevec's without a GPU: the API host's own limit would refuse every job.
+            max_qubits=8 if available else 1,
             honoured_options=frozenset({"simulator.seed_simulator"}),
             availability=Availability.ok()
             if available

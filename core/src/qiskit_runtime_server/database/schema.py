@@ -126,4 +126,6 @@ schedulers = sa.Table(
     sa.Column("beats", sa.BigInteger, nullable=False),
     # How it runs jobs: "local" (worker processes) or "ray" (actors).
     sa.Column("dispatcher", sa.String(256), nullable=False, server_default="local"),
+    # The widest circuit each of its executors simulates where it runs: {"custatevec": 33}.
+    sa.Column("max_qubits", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
 )

@@ -178,3 +178,6 @@ class SchedulerRecord:
     beats: int = 0
     #: How it runs jobs: ``local`` worker processes, or ``ray`` actors.
     dispatcher: str = "local"
+    #: The widest circuit each executor simulates where it runs (``ExecutorInfo.max_qubits``
+    #: on the workers' hosts, which may have a GPU the API's host lacks).
+    max_qubits: dict[str, int] = field(default_factory=dict)

@@ -74,6 +74,7 @@ class Scheduler:
         self._last_ownership_look = 0.0
         self._last_gone_look = 0.0
         self._executors: list[str] = []
+        self._max_qubits: dict[str, int] = {}
         #: This scheduler as the database knows it; the id stamps the jobs it claims.
         self.record = this_scheduler([], dispatcher.name)
         self.recovery = Recovery(
@@ -90,7 +91,9 @@ class Scheduler:
     def start(self) -> None:
         self.dispatcher.start(self._wake_write)
         self._executors = self.dispatcher.executors()
+        self._max_qubits = self.dispatcher.max_qubits()
         self.record.executors[:] = sorted(self._executors)
+        self.record.max_qubits.update(self._max_qubits)
         self._pending.update(self._executors)
         self.recovery.start()
         self.recovery.recover()
@@ -261,13 +264,15 @@ class Scheduler:
 
     def _executors_changed(self) -> None:
         """Publish what this scheduler can run when it changed (a Ray node joined or left)."""
-        executors = self.dispatcher.executors()
-        if sorted(executors) != sorted(self._executors):
+        executors, max_qubits = self.dispatcher.executors(), self.dispatcher.max_qubits()
+        if sorted(executors) != sorted(self._executors) or max_qubits != self._max_qubits:
             logger.info("executors now runnable: %s", ", ".join(sorted(executors)) or "none")
-            self.store.set_scheduler_executors(self.record.id, executors)
+            self.store.set_scheduler_executors(self.record.id, executors, max_qubits)
             self._pending.update(set(executors) - set(self._executors))
-            self._executors = executors
+            self._executors, self._max_qubits = executors, max_qubits
             self.record.executors[:] = sorted(executors)
+            self.record.max_qubits.clear()
+            self.record.max_qubits.update(max_qubits)
 
     def _stop_jobs_no_longer_ours(self) -> None:
         """Stop the workers whose job was cancelled through another server, or re-queued by

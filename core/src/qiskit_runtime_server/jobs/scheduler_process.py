@@ -131,7 +131,11 @@ class SchedulerProcess:
             schedulers = self.store.schedulers()
         except Exception:  # the database is unreachable: /readyz says so
             return
-        self.reach.update(name for s in schedulers for name in s.executors)
+        widest: dict[str, int] = {}
+        for scheduler in schedulers:
+            for name, qubits in scheduler.max_qubits.items():
+                widest[name] = max(widest.get(name, 0), qubits)
+        self.reach.update((name for s in schedulers for name in s.executors), widest)
 
     @property
     def executors(self) -> list[str]:

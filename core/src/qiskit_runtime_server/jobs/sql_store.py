@@ -495,12 +495,14 @@ class SqlJobStore(JobStore):
             )
             return bool(updated.rowcount)
 
-    def set_scheduler_executors(self, scheduler_id: str, executors: list[str]) -> None:
+    def set_scheduler_executors(
+        self, scheduler_id: str, executors: list[str], max_qubits: dict[str, int]
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 schedulers.update()
                 .where(schedulers.c.id == scheduler_id)
-                .values(executors=sorted(executors))
+                .values(executors=sorted(executors), max_qubits=max_qubits)
             )
 
     def schedulers(self) -> list[SchedulerRecord]:

@@ -230,7 +230,9 @@ class JobStore(ABC):
         """Count a heartbeat; False if the scheduler is no longer registered."""
 
     @abstractmethod
-    def set_scheduler_executors(self, scheduler_id: str, executors: list[str]) -> None:
+    def set_scheduler_executors(
+        self, scheduler_id: str, executors: list[str], max_qubits: dict[str, int]
+    ) -> None:
         """What the scheduler can run changed (a Ray node joined or left)."""
 
     @abstractmethod

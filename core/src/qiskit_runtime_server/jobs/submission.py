@@ -219,6 +219,7 @@ def _check(
 ) -> None:
     """The checks that only refuse: qubit counts, ISA (real devices), the executor's own."""
     info = backend.executor.info
+    max_qubits = backend.max_qubits
     for index, circuit in enumerate(circuits):
         if circuit.num_qubits > backend.num_qubits:
             raise InvalidRequest(
@@ -226,10 +227,10 @@ def _check(
                 f"has {backend.num_qubits}"
             )
         used = len(active_qubits(circuit))
-        if used > info.max_qubits:
+        if used > max_qubits:
             raise InvalidRequest(
                 f"{what} {index}: the circuit acts on {used} qubits but the {info.name!r} executor "
-                f"simulates at most {info.max_qubits} on this server"
+                f"simulates at most {max_qubits} on this server"
             )
         if backend.description.simulator:
             # No ISA rule on a simulator, but every instruction must be something to run.

@@ -227,10 +227,10 @@ def _check_size(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> Non
     compute in a job (``MAX_GENERATORS``)."""
     info = backend.executor.info
     for index, layer in enumerate(prepared.layers):
-        if len(layer.qubits) > info.max_qubits:
+        if len(layer.qubits) > backend.max_qubits:
             raise InvalidRequest(
                 f"layer {index} acts on {len(layer.qubits)} qubits; the {info.name!r} executor "
-                f"behind {backend.name} simulates at most {info.max_qubits}"
+                f"behind {backend.name} simulates at most {backend.max_qubits}"
             )
         if layer.num_generators() > MAX_GENERATORS:
             raise InvalidRequest(

@@ -82,6 +82,10 @@ class Dispatcher(abc.ABC):
         """The executors it can run jobs for now (on Ray: on some live node)."""
 
     @abc.abstractmethod
+    def max_qubits(self) -> dict[str, int]:
+        """The widest circuit each of :meth:`executors` simulates where its workers run."""
+
+    @abc.abstractmethod
     def wait(self, wake: int, timeout: float) -> list[Event]:
         """Wait at most ``timeout`` seconds for events or a byte on ``wake`` (drain it)."""
 

@@ -85,8 +85,10 @@ class LocalDispatcher(Dispatcher):
         self._context = multiprocessing.get_context("spawn")
         self._cpus = cpus = usable_cpus()
         self._pools: dict[str, _Pool] = {}
+        self._max_qubits: dict[str, int] = {}
         for name in available_executors(plugins):
             executor = plugins.executors[name]
+            self._max_qubits[name] = executor.info.max_qubits
             gpu = executor.info.device != "CPU"
             default = 1 if gpu else (settings.workers or cpus)
             size = max(1, settings.executor_workers.get(name, default))
@@ -100,6 +102,9 @@ class LocalDispatcher(Dispatcher):
 
     def executors(self) -> list[str]:
         return list(self._pools)
+
+    def max_qubits(self) -> dict[str, int]:
+        return dict(self._max_qubits)
 
     def workers(self) -> list[Worker]:
         return [p.worker for pool in self._pools.values() for p in pool.processes]

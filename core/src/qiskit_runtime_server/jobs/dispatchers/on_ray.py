@@ -5,13 +5,15 @@ is probed once for the executors installed and available there (``ray_actor.prob
 each such executor gets a pool of :class:`~.ray_actor.ExecutorActor` on that node, pinned to it
 and placed by Ray's resources:
 
-- a CPU executor's actor takes ``1/k`` of a CPU, ``k`` being the CPU executors on the node: as
-  with the local dispatcher, each executor may run as many jobs at once as the node has cores;
+- a CPU executor's pool has as many actors as the node has cores (``QRS_WORKERS`` or
+  ``QRS_EXECUTOR_WORKERS`` set another size), as with the local dispatcher, and the node's
+  CPUs are shared among all its CPU actors (``1/k`` of a CPU each, for ``k`` CPU executors);
 - any other device's actor takes one GPU (``num_gpus=1``), and a pool as many actors as the
   node has GPUs;
 - a node that declares the custom resource ``qrs:<executor>`` (``ray start --resources
-  '{"qrs:aer": 4}'``) runs that many actors of it, each holding one unit: the way to pin an
-  executor to some nodes, or to size its pool.
+  '{"qrs:aer": 4}'``) runs that many actors of it, each holding one unit; once some node
+  declares it, the executor runs only on the nodes that do: the way to pin an executor to
+  some nodes, or to size its pool.
 
 Results come back through the futures' callbacks, which queue an event and wake the
 scheduler's thread; it never blocks on Ray. A cancel or a deadline kills the actor
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import queue
 import select
@@ -65,6 +68,7 @@ class _Pool:
     size: int
     options: dict[str, Any]
     threads: int
+    max_qubits: int
     actors: list[_Actor] = field(default_factory=list)
     broken: str | None = None
     startup_failures: int = 0
@@ -111,6 +115,7 @@ class RayDispatcher(Dispatcher):
         #: Busy actors of lost nodes, until their job's future reports the loss.
         self._orphans: list[_Actor] = []
         self._last_discovery = 0.0
+        self._pinned: set[str] = set()
         self._ray: Any = None
 
     # -- start and discovery -------------------------------------------------------------------
@@ -125,7 +130,9 @@ class RayDispatcher(Dispatcher):
         self._wake = wake
         address = self.settings.ray_address
         ray.init(
-            address=address,
+            # "local": a Ray of its own even where another runs (ray.init(None) would join
+            # the one recorded in /tmp/ray, or $RAY_ADDRESS).
+            address=address or "local",
             namespace=NAMESPACE,
             log_to_driver=False,
             include_dashboard=False,
@@ -140,6 +147,13 @@ class RayDispatcher(Dispatcher):
         """Probe new nodes, forget lost ones."""
         self._last_discovery = time.monotonic()
         alive = {n["NodeID"]: n for n in self._ray.nodes() if n.get("Alive")}
+        # Executors some node declares a ``qrs:<executor>`` resource for run only there.
+        self._pinned = {
+            name.removeprefix("qrs:")
+            for node in alive.values()
+            for name in node.get("Resources", {})
+            if name.startswith("qrs:")
+        }
         for node_id in list(self._nodes):
             if node_id not in alive:
                 self._lose_node(node_id)
@@ -181,13 +195,20 @@ class RayDispatcher(Dispatcher):
             return  # probed again at the next discovery
         self._nodes[message.node_id] = node
         resources: dict[str, float] = node.get("Resources", {})
-        offered = [e for e in message.executors if e.available]
-        cpu_executors = [e for e in offered if e.device == "CPU"]
-        for executor in offered:
-            pool = self._pool_for(node, executor, resources, len(cpu_executors))
-            if pool is None:
-                continue
-            self._pools[(executor.name, message.node_id)] = pool
+        pools = [
+            pool for executor in message.executors if executor.available
+            if (pool := self._pool_for(node, executor, resources)) is not None
+        ]  # fmt: skip
+        # The node's CPUs shared among its CPU executors (1/k each for k of them), and among
+        # their actors when a pool has more actors than the node has cores: every actor fits.
+        cpu_pools = [p for p in pools if "num_gpus" not in p.options]
+        cpu_actors = sum(p.size for p in cpu_pools)
+        fits = resources.get("CPU", 0) / max(1, cpu_actors)
+        share = math.floor(10_000 * min(1.0 / max(1, len(cpu_pools)), fits))
+        for pool in pools:
+            if "num_gpus" not in pool.options:
+                pool.options["num_cpus"] = share / 10_000
+            self._pools[(pool.executor, message.node_id)] = pool
             first = pool.size if self.settings.prestart_workers else 1
             for _ in range(first):
                 self._start_actor(pool)
@@ -202,7 +223,7 @@ class RayDispatcher(Dispatcher):
         )  # fmt: skip
 
     def _pool_for(
-        self, node: dict[str, Any], executor: NodeExecutor, resources: dict[str, float], cpus: int
+        self, node: dict[str, Any], executor: NodeExecutor, resources: dict[str, float]
     ) -> _Pool | None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -216,7 +237,6 @@ class RayDispatcher(Dispatcher):
         }
         if executor.device == "CPU":
             size = self.settings.executor_workers.get(name, self.settings.workers or node_cpus)
-            options["num_cpus"] = round(1 / max(1, cpus), 4)
             threads = self.settings.job_threads or 1
         else:
             size = int(resources.get("GPU", 0))
@@ -226,11 +246,12 @@ class RayDispatcher(Dispatcher):
         if custom in resources:
             size = int(resources[custom])
             options["resources"] = {custom: 1}
+        elif name in self._pinned:
+            return None  # other nodes declare it: it runs there only
         if size < 1:
             return None
-        return _Pool(
-            name, node["NodeID"], node.get("NodeManagerAddress", "?"), size, options, threads
-        )
+        address = node.get("NodeManagerAddress", "?")
+        return _Pool(name, node["NodeID"], address, size, options, threads, executor.max_qubits)
 
     def _lose_node(self, node_id: str) -> None:
         """A node left the cluster: its idle actors are forgotten; busy ones report their
@@ -304,6 +325,8 @@ class RayDispatcher(Dispatcher):
             reason = f"the Ray node {actor.pool.node_ip} running the job left the cluster"
             return [Ended(actor.worker, reason, lost=True)]
         if self._node_lost(actor.pool.node_id, message.error):
+            with contextlib.suppress(Exception):  # unreachable, perhaps still running: end it
+                self._ray.kill(actor.handle, no_restart=True)
             self._lose_node(actor.pool.node_id)
             reason = f"the Ray node {actor.pool.node_ip} running the job left the cluster"
             return [Ended(actor.worker, reason, lost=True)]
@@ -314,7 +337,13 @@ class RayDispatcher(Dispatcher):
 
     def _node_lost(self, node_id: str, error: BaseException | None) -> bool:
         """Whether an actor died with its node (then its job is not at fault): Ray says so
-        in the error, or the node is no longer alive."""
+        in the error, or the node is no longer alive. An actor Ray cannot reach
+        (``ActorUnavailableError``: its node crashed, or the network failed) counts as lost:
+        Ray declares such a node dead only after its health checks fail, seconds later."""
+        from ray.exceptions import ActorUnavailableError
+
+        if isinstance(error, ActorUnavailableError):
+            return True
         text = str(error).lower()
         if getattr(error, "preempted", False) or "node has died" in text or "node died" in text:
             return True
@@ -344,6 +373,13 @@ class RayDispatcher(Dispatcher):
 
     def executors(self) -> list[str]:
         return sorted({p.executor for p in self._pools.values() if p.broken is None})
+
+    def max_qubits(self) -> dict[str, int]:
+        widest: dict[str, int] = {}
+        for pool in self._pools.values():
+            if pool.broken is None:
+                widest[pool.executor] = max(widest.get(pool.executor, 0), pool.max_qubits)
+        return widest
 
     def wait(self, wake: int, timeout: float) -> list[Event]:
         if self._messages.empty():

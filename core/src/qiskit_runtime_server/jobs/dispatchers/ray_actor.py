@@ -22,6 +22,8 @@ class NodeExecutor:
     device: str
     available: bool
     reason: str | None
+    #: ``ExecutorInfo.max_qubits`` on that node (custatevec's depends on its GPU's memory).
+    max_qubits: int
 
 
 def probe_node(spec: WorkerSpec) -> list[NodeExecutor]:
@@ -39,6 +41,7 @@ def probe_node(spec: WorkerSpec) -> list[NodeExecutor]:
             executor.info.device,
             executor.info.availability.available,
             executor.info.availability.reason,
+            executor.info.max_qubits,
         )
         for name, executor in host.executors.items()
     ]

@@ -3,7 +3,8 @@
 "Engine" named the job scheduler, the SQLAlchemy engine, both simulators and this table; the
 word is left to SQLAlchemy. A scheduler now also says how it runs jobs (``local`` worker
 processes or a ``ray`` cluster), and its executors change while it runs (Ray nodes join and
-leave), so the API reads them as the union of what every scheduler can run.
+leave), so the API reads them as the union of what every scheduler can run, with the widest
+circuit each executor simulates there (a GPU node's custatevec, not the API host's).
 
 Revision ID: 0004
 Revises: 0003
@@ -27,6 +28,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("dispatcher", sa.String(256), nullable=False, server_default="local")
         )
+        batch_op.add_column(
+            sa.Column("max_qubits", sa.JSON, nullable=False, server_default=sa.text("'{}'"))
+        )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.alter_column("engine_id", new_column_name="scheduler_id")
 
@@ -35,5 +39,6 @@ def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.alter_column("scheduler_id", new_column_name="engine_id")
     with op.batch_alter_table("schedulers", schema=None) as batch_op:
+        batch_op.drop_column("max_qubits")
         batch_op.drop_column("dispatcher")
     op.rename_table("schedulers", "engines")
