@@ -233,6 +233,9 @@ class RayDispatcher(Dispatcher):
         options: dict[str, Any] = {
             "max_restarts": 0,
             "max_concurrency": 1,
+            # No per-call events to Ray's state API: they cost the cluster CPU on every job,
+            # and each job's own log says where it ran.
+            "enable_task_events": False,
             "scheduling_strategy": NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
         }
         if executor.device == "CPU":
