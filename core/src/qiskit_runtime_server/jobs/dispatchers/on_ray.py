@@ -385,16 +385,12 @@ class RayDispatcher(Dispatcher):
         return widest
 
     def wait(self, wake: int, timeout: float) -> list[Event]:
+        if os.get_blocking(wake):
+            os.set_blocking(wake, False)  # drained below whether or not a byte is there
         if self._messages.empty():
-            readable, _, _ = select.select([wake], [], [], timeout)
-            if readable:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake, 4096)
-        else:
-            with contextlib.suppress(BlockingIOError):
-                os.set_blocking(wake, False)
-                os.read(wake, 4096)
-                os.set_blocking(wake, True)
+            select.select([wake], [], [], timeout)
+        with contextlib.suppress(BlockingIOError):
+            os.read(wake, 4096)
         if time.monotonic() - self._last_discovery >= DISCOVERY_SECONDS:
             self._discover()
         return self._drain()
@@ -477,6 +473,7 @@ class RayDispatcher(Dispatcher):
         return (actor.pool.threads if actor else 1), 0
 
     def close(self) -> None:
+        self._wake = -1  # the scheduler closes its pipe next: late callbacks write nowhere
         if self._ray is None:
             return
         for actor in self._actors():
