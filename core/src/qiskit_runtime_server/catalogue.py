@@ -68,11 +68,11 @@ class VirtualBackend:
 
     @property
     def max_qubits(self) -> int:
-        """The widest circuit its executor simulates: here, or where a scheduler runs it (a
-        GPU node's custatevec, when this host has no GPU), whichever is wider."""
+        """The widest circuit its executor simulates where jobs run: as the schedulers that
+        run it report (the narrowest of them; a GPU node's custatevec, when this host has no
+        GPU), else as this host sees it."""
         info = self.executor.info
-        here = info.max_qubits if info.availability.available else 0
-        return max(here, self.reach.max_qubits.get(info.name, 0)) or info.max_qubits
+        return self.reach.max_qubits.get(info.name, info.max_qubits)
 
     @property
     def num_qubits(self) -> int:

@@ -323,3 +323,51 @@ def test_a_job_interrupted_too_often_fails_instead_of_running_again(store: SqlJo
 def test_the_log_says_which_dispatcher_and_worker_ran_the_job(store: SqlJobStore) -> None:
     _, worker = running_here(store, "a")
     assert f"job started (fake dispatcher, {worker.label})" in store.job_logs("a")[0]
+
+
+def test_an_event_that_fails_to_record_does_not_drop_the_others(store: SqlJobStore) -> None:
+    jobs, first = running_here(store, "first")
+    second = idle_worker(jobs)
+    queued(store, "second", 1)
+    jobs.notify("testkit")
+    jobs._dispatch()
+    assert sent_job(jobs, second) == "second"
+    fake(jobs).events = [
+        Finished(first, Outcome("first", 0.1, [], result=b"r")),
+        Finished(second, Outcome("second", 0.1, [], result=b"r")),
+    ]
+    real = store.transition
+    failures = iter([sa.exc.OperationalError("", {}, None)])
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with mock.patch.object(store, "transition", side_effect=flaky):
+        jobs._step()  # its recovery look (due at the first step) finds "first" not held
+    assert status_of(store, "second") == JobStatus.COMPLETED
+    assert "lost track of the job; queued again" in "".join(store.job_logs("first"))
+    assert store.job_states(["first"])["first"].attempts == 2  # and it runs again
+
+
+def test_a_cluster_scheduler_leaves_jobs_for_executors_no_node_offers_yet(
+    store: SqlJobStore,
+) -> None:
+    """A Ray node may still be joining when the server starts: its executor's jobs wait."""
+    queued_there = JobRecord(
+        id="gpu-job", instance="i", program_id="sampler", backend="fake_manila@custatevec",
+        executor="custatevec",
+    )  # fmt: skip
+    store.add_job(queued_there, "{}")
+    cluster = FakeDispatcher()
+    cluster.complete_at_start = False
+    jobs = Scheduler(store, SessionService(store, 60), cluster, Settings())
+    jobs.start()
+    try:
+        assert status_of(store, "gpu-job") == JobStatus.QUEUED
+    finally:
+        jobs.stop()
+    started(store)  # a local scheduler knows all it will ever run
+    assert status_of(store, "gpu-job") == JobStatus.FAILED

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from .blobs import compress
 from .liveness import HEARTBEAT_SECONDS, Heartbeats, gone_here
@@ -51,13 +52,15 @@ def fail_job(
     return failed is not None
 
 
-def requeue_job(store: JobStore, job: JobRecord, why: str) -> bool:
+def requeue_job(
+    store: JobStore, job: JobRecord, why: str, elapsed: float = 0.0
+) -> Literal["queued", "failed"] | None:
     """Queue a running job again (``why`` goes to its log), or fail it once it was
-    interrupted ``MAX_ATTEMPTS`` times; whether it was queued again."""
+    interrupted ``MAX_ATTEMPTS`` times; None when it was neither (no longer running there:
+    cancelled meanwhile, say)."""
     if job.attempts >= MAX_ATTEMPTS:
         reason = f"interrupted: {why} and it was interrupted {job.attempts} times"
-        fail_job(store, job, reason, owner=job.scheduler_id)
-        return False
+        return "failed" if fail_job(store, job, reason, elapsed, owner=job.scheduler_id) else None
     requeued = store.transition(
         job.id,
         RUNNING,
@@ -67,7 +70,7 @@ def requeue_job(store: JobStore, job: JobRecord, why: str) -> bool:
         scheduler_id=None,
         logs=[f"{isoformat(utcnow())} WARNING {why}; queued again"],
     )
-    return requeued is not None
+    return "queued" if requeued is not None else None
 
 
 class Recovery:
@@ -165,7 +168,7 @@ class Recovery:
                 fail_job(
                     self.store, job, f"interrupted: {why} and {reason}", owner=job.scheduler_id
                 )
-            elif requeue_job(self.store, job, why):
+            elif requeue_job(self.store, job, why) == "queued":
                 self._notify(job.executor)
         if starting:
             for job in self.store.jobs_in_status(JobStatus.QUEUED):

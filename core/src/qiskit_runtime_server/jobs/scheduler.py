@@ -75,6 +75,7 @@ class Scheduler:
         self._last_gone_look = 0.0
         self._executors: list[str] = []
         self._max_qubits: dict[str, int] = {}
+        self._alive = 0
         #: This scheduler as the database knows it; the id stamps the jobs it claims.
         self.record = this_scheduler([], dispatcher.name)
         self.recovery = Recovery(
@@ -96,7 +97,9 @@ class Scheduler:
         self.record.max_qubits.update(self._max_qubits)
         self._pending.update(self._executors)
         self.recovery.start()
-        self.recovery.recover()
+        # A cluster's nodes may still be joining: only a dispatcher that knows all it will
+        # ever run at start (local) fails the jobs of executors it lacks.
+        self.recovery.recover(starting=self.dispatcher.complete_at_start)
         self.recovery.stepped()
         self._thread.start()
 
@@ -126,7 +129,9 @@ class Scheduler:
         self.wake()
 
     def alive_workers(self) -> int:
-        return self.dispatcher.alive()
+        """Workers ready to take jobs, as counted by the scheduler's thread at its last step
+        (another thread must not walk the dispatcher's pools while they change)."""
+        return self._alive
 
     def executors(self) -> list[str]:
         return list(self._executors)
@@ -143,8 +148,17 @@ class Scheduler:
             self.recovery.stepped()
 
     def _step(self) -> None:
-        for event in self.dispatcher.wait(self._wake_read, STEP_SECONDS):
-            self._handle(event)
+        events = self.dispatcher.wait(self._wake_read, STEP_SECONDS)
+        for event in events:
+            try:
+                self._handle(event)
+            except Exception:  # the database failed over, say: the other events still count
+                logger.exception("handling %s failed", type(event).__name__)
+                if isinstance(event, (Finished, Ended)):
+                    # Its job stays Running in the store, and no longer held here: the next
+                    # look of the recovery queues it again.
+                    event.worker.job = None
+        self._alive = self.dispatcher.alive()
         self._run_commands()
         self._enforce_deadlines()
         self._sweep()
@@ -209,8 +223,11 @@ class Scheduler:
         event.worker.job = None
         elapsed = time.monotonic() - event.worker.started
         if event.lost:
-            if requeue_job(self.store, job, event.reason):
+            outcome = requeue_job(self.store, job, event.reason, elapsed)
+            if outcome == "queued":
                 self.notify(job.executor)
+            elif outcome == "failed" and job.session_id:
+                self.sessions.job_finished(job.session_id, elapsed)
             return
         failed = fail_job(self.store, job, event.reason, elapsed, owner=self.record.id)
         if failed and job.session_id:
@@ -269,6 +286,11 @@ class Scheduler:
             logger.info("executors now runnable: %s", ", ".join(sorted(executors)) or "none")
             self.store.set_scheduler_executors(self.record.id, executors, max_qubits)
             self._pending.update(set(executors) - set(self._executors))
+            # Gone because its workers fail to start everywhere: its queued jobs fail, unless
+            # another scheduler runs it.
+            self._pending.update(
+                e for e in set(self._executors) - set(executors) if self.dispatcher.broken(e)
+            )
             self._executors, self._max_qubits = executors, max_qubits
             self.record.executors[:] = sorted(executors)
             self.record.max_qubits.clear()
@@ -309,11 +331,11 @@ class Scheduler:
             self._pending.update(remaining)  # the scheduler thread's own write needs no lock
 
     def _dispatch_executor(self, executor: str) -> None:
-        if executor not in self._executors:
-            return
         broken = self.dispatcher.broken(executor)
         if broken is not None:
             self._fail_queued(executor, broken)
+            return
+        if executor not in self._executors:
             return
         while True:
             worker = self.dispatcher.idle(executor)

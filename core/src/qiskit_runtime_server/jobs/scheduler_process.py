@@ -131,11 +131,12 @@ class SchedulerProcess:
             schedulers = self.store.schedulers()
         except Exception:  # the database is unreachable: /readyz says so
             return
-        widest: dict[str, int] = {}
+        # The narrowest: a job goes to whichever scheduler claims it first.
+        narrowest: dict[str, int] = {}
         for scheduler in schedulers:
             for name, qubits in scheduler.max_qubits.items():
-                widest[name] = max(widest.get(name, 0), qubits)
-        self.reach.update((name for s in schedulers for name in s.executors), widest)
+                narrowest[name] = min(narrowest.get(name, qubits), qubits)
+        self.reach.update((name for s in schedulers for name in s.executors), narrowest)
 
     @property
     def executors(self) -> list[str]:

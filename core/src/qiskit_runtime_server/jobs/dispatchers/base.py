@@ -71,6 +71,10 @@ class Dispatcher(abc.ABC):
 
     #: For the job logs and the ``schedulers`` table: ``local`` or ``ray``.
     name: str
+    #: Whether :meth:`executors` after :meth:`start` is all it will ever run (worker
+    #: processes here), so that jobs of other executors may fail at start; not on a cluster,
+    #: whose nodes may still be joining.
+    complete_at_start: bool = True
 
     @abc.abstractmethod
     def start(self, wake: int) -> None:

@@ -103,6 +103,7 @@ class RayDispatcher(Dispatcher):
         # The nodes' own plugins count, not this host's: each node is probed.
         self.settings = settings
         self.name = "ray"
+        self.complete_at_start = False
         self._spec = worker_spec("", settings, threads=1)
         self._messages: queue.SimpleQueue[_Probed | _Started | _Returned] = queue.SimpleQueue()
         self._wake = -1
@@ -162,6 +163,10 @@ class RayDispatcher(Dispatcher):
         if wait_for_probes and refs:
             # At start: the first catalogue and recovery need the cluster's executors.
             self._ray.wait(refs, num_returns=len(refs), timeout=120)
+            deadline = time.monotonic() + 5  # the callbacks post just after the results
+            while self._probing and time.monotonic() < deadline:
+                self._drain()
+                time.sleep(0.01)
             self._drain()
 
     def _probe(self, node: dict[str, Any]) -> Any:
@@ -264,6 +269,10 @@ class RayDispatcher(Dispatcher):
             if pool.node_id == node_id:
                 del self._pools[key]
                 self._orphans.extend(a for a in pool.actors if a.worker.job is not None)
+                for actor in pool.actors:
+                    if actor.worker.job is None:
+                        actor.stopped = True
+                        self._kill(actor)  # in case the node comes back: nothing holds it
         logger.warning("Ray node %s left the cluster", node_id[:12])
 
     # -- actors --------------------------------------------------------------------------------
@@ -302,6 +311,7 @@ class RayDispatcher(Dispatcher):
             pool.startup_failures = 0
             return [Ready(actor.worker)]
         pool.actors.remove(actor)
+        self._kill(actor)  # alive, with its resources held, though its plugins failed
         pool.startup_failures += 1
         logger.error(
             "an actor of executor %r on Ray node %s failed to start: %s",
@@ -319,6 +329,9 @@ class RayDispatcher(Dispatcher):
         if job is None or job.id != message.job_id:  # pragma: no cover - protocol error
             return []
         if message.outcome is not None:
+            if actor in self._orphans:  # its node was lost after all: nowhere to run more
+                self._orphans.remove(actor)
+                self._kill(actor)
             return [Finished(actor.worker, message.outcome)]
         # The actor is gone: its process died, or its node did.
         with contextlib.suppress(ValueError):
@@ -333,6 +346,7 @@ class RayDispatcher(Dispatcher):
             self._lose_node(actor.pool.node_id)
             reason = f"the Ray node {actor.pool.node_ip} running the job left the cluster"
             return [Ended(actor.worker, reason, lost=True)]
+        self._kill(actor)  # dead already, or alive after an error Ray raised for the call
         error = message.error
         detail = str(error).strip().splitlines()[0] if error is not None else "no reason given"
         reason = f"the Ray actor running the job died ({type(error).__name__}: {detail})"
@@ -365,12 +379,24 @@ class RayDispatcher(Dispatcher):
                 message = self._messages.get_nowait()
             except queue.Empty:
                 return events
-            if isinstance(message, _Probed):
-                self._probed(message)
-            elif isinstance(message, _Started):
-                events.extend(self._started(message))
-            else:
-                events.extend(self._returned(message))
+            try:
+                if isinstance(message, _Probed):
+                    self._probed(message)
+                elif isinstance(message, _Started):
+                    events.extend(self._started(message))
+                else:
+                    events.extend(self._returned(message))
+            except Exception:  # Ray's control service unreachable, say: the others still count
+                logger.exception("handling a Ray message failed")
+                if isinstance(message, _Returned) and message.actor.worker.job is not None:
+                    # Reported as lost: its job runs again (attempts permitting).
+                    events.append(
+                        Ended(
+                            message.actor.worker,
+                            "the Ray dispatcher lost track of the job",
+                            lost=True,
+                        )
+                    )
 
     # -- the Dispatcher interface --------------------------------------------------------------
 
@@ -378,11 +404,14 @@ class RayDispatcher(Dispatcher):
         return sorted({p.executor for p in self._pools.values() if p.broken is None})
 
     def max_qubits(self) -> dict[str, int]:
-        widest: dict[str, int] = {}
+        """The narrowest node's width per executor: a job goes to any node that runs its
+        executor, so it must fit all of them."""
+        narrowest: dict[str, int] = {}
         for pool in self._pools.values():
             if pool.broken is None:
-                widest[pool.executor] = max(widest.get(pool.executor, 0), pool.max_qubits)
-        return widest
+                known = narrowest.get(pool.executor, pool.max_qubits)
+                narrowest[pool.executor] = min(known, pool.max_qubits)
+        return narrowest
 
     def wait(self, wake: int, timeout: float) -> list[Event]:
         if os.get_blocking(wake):
@@ -457,9 +486,8 @@ class RayDispatcher(Dispatcher):
         for actors in (actor.pool.actors, self._orphans):
             if actor in actors:
                 actors.remove(actor)
-        with contextlib.suppress(Exception):
-            self._ray.kill(actor.handle, no_restart=True)
-        if (actor.pool.executor, actor.pool.node_id) in self._pools:
+        self._kill(actor)
+        if self._pools.get((actor.pool.executor, actor.pool.node_id)) is actor.pool:
             self._start_actor(actor.pool)  # the next job finds it warm
 
     def threads(
@@ -482,6 +510,10 @@ class RayDispatcher(Dispatcher):
                 self._ray.kill(actor.handle, no_restart=True)
         with contextlib.suppress(Exception):
             self._ray.shutdown()
+
+    def _kill(self, actor: _Actor) -> None:
+        with contextlib.suppress(Exception):  # gone already, or its node is
+            self._ray.kill(actor.handle, no_restart=True)
 
     def _actor_of(self, worker: Worker) -> _Actor | None:
         return next((a for a in self._actors() if a.worker is worker), None)
