@@ -242,6 +242,10 @@ def learned_layer_noise(backend: object, estimator: Estimator, circuit: QuantumC
     return list(zip(layers, maps, strict=True))
 
 
+#: How many standard errors the bias PEC removes must exceed (see the test).
+PEC_GAIN_SIGMAS = 3
+
+
 def test_pec_removes_the_gate_noise_bias(service: QiskitRuntimeService) -> None:
     """PEC with the noise learned by the server's noise-learner program, on the circuit of the
     ZNE test, against the TREX-only estimate (resilience level 1, same precision). PEC also
@@ -261,7 +265,10 @@ def test_pec_removes_the_gate_noise_bias(service: QiskitRuntimeService) -> None:
     sigma = np.hypot(pec.data.stds, trex.data.stds)
     before, after = np.abs(1 - trex.data.evs), np.abs(1 - pec.data.evs)
     assert np.all(after <= before + K * sigma), (trex.data.evs, pec.data.evs, sigma)
-    assert np.sum(before - after) > K * np.sqrt(np.sum(sigma**2)), (
+    # The bias removed, summed over both observables, is about 0.135 +- 0.023 when PEC is
+    # unbiased (the |1 - evs| of an unbiased estimate is still ~0.8 std): asking for 5 sigmas
+    # failed about one run in five (0.114 against 0.115 in CI), 3 sigmas one in 500.
+    assert np.sum(before - after) > PEC_GAIN_SIGMAS * np.sqrt(np.sum(sigma**2)), (
         trex.data.evs,
         pec.data.evs,
         sigma,
