@@ -10,22 +10,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import SamplerV2
 from qiskit_runtime_server.client import connect
+from qrs_test_plugins.circuits import bell_for_testkit as circuit
 from qrs_test_plugins.databases import BACKENDS, database
 from qrs_test_plugins.gate import Gate
 from qrs_test_plugins.processes import ServerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def circuit(request: str | None = None) -> QuantumCircuit:
-    qc = QuantumCircuit(2, metadata={"testkit": request} if request else {})
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 @pytest.fixture(params=BACKENDS)

@@ -32,6 +32,7 @@ from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.client import connect
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.circuits import bell_for_testkit as circuit
 from qrs_test_plugins.databases import database, scale_out_backend
 from qrs_test_plugins.gate import Gate
 from qrs_test_plugins.processes import ServerProcess
@@ -90,14 +91,6 @@ def wait_for(condition: Any, what: str, timeout: float = 120) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
-
-
-def circuit(request: str | None = None) -> QuantumCircuit:
-    qc = QuantumCircuit(2, metadata={"testkit": request} if request else {})
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure_all()
-    return qc
 
 
 def node_of(job: Any) -> str:

@@ -20,3 +20,11 @@ def ghz(n: int, *, measure: bool) -> QuantumCircuit:
     if measure:
         circuit.measure_all()
     return circuit
+
+
+def bell_for_testkit(behaviour: str | None = None) -> QuantumCircuit:
+    """A measured Bell pair; ``behaviour`` is what the testkit executor does first (testkit.py:
+    ``"gate"``, ``"sleep:<seconds>"``, ``"segfault"``, ``"exit"``)."""
+    circuit = ghz(2, measure=True)
+    circuit.metadata = {"testkit": behaviour} if behaviour else {}
+    return circuit
