@@ -1,9 +1,11 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
-jobs, device noise models, the executor program (QuantumPrograms) and the Ray dispatcher.
+jobs, device noise models, the executor program (QuantumPrograms), wide circuits and the Ray
+dispatcher.
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
     uv run python bench/run.py ray        # Ray dispatcher vs local, simulated Ray clusters
+    uv run python bench/run.py wide       # 100-, 40- and 50-qubit jobs vs local testing mode
 
 Each benchmark starts its own ``qiskit-runtime-server serve`` process (SQLite in a temporary
 data directory, default settings) and drives it over raw HTTP from this process. Results are
@@ -16,7 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -825,6 +829,366 @@ def bench_device_noise(repeats: int = 3) -> list[Row]:
     ]
 
 
+#: How long local testing mode may run one of the wide jobs before it is stopped.
+WIDE_LOCAL_LIMIT_SECONDS = 300.0
+#: How long the server may take for one of the wide jobs before the client cancels it.
+WIDE_SERVER_LIMIT_SECONDS = 300.0
+#: The Clifford gates of the ideal simulator's basis that Aer's stabilizer method takes too
+#: (iswap and dcx are left out: local testing mode would simulate them as a statevector).
+WIDE_CLIFFORD_GATES = [
+    "x",
+    "y",
+    "z",
+    "h",
+    "s",
+    "sdg",
+    "sx",
+    "sxdg",
+    "cx",
+    "cy",
+    "cz",
+    "ecr",
+    "swap",
+]
+
+
+def first_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (the message of
+    an IBM-style error body where the exception quotes one)."""
+    import re
+
+    quoted = re.search(r'"message":\s*"((?:[^"\\]|\\.)*)"', str(error))
+    if quoted:
+        return f"{type(error).__name__}: {quoted.group(1)}"[:300]
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def simple_path(edges: list[tuple[int, int]], length: int) -> list[int]:
+    """A simple path of ``length`` physical qubits in the undirected coupling graph, by DFS."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+
+    def extend(path: list[int]) -> bool:
+        if len(path) == length:
+            return True
+        for qubit in sorted(neighbours[path[-1]]):
+            if qubit not in path:
+                path.append(qubit)
+                if extend(path):
+                    return True
+                path.pop()
+        return False
+
+    for start in sorted(neighbours):
+        path = [start]
+        if extend(path):
+            return path
+    raise ValueError(f"no simple path of {length} qubits in the coupling map")
+
+
+def ghz_chain(qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(qubits)
+    circuit.h(0)
+    for qubit in range(qubits - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def brickwork(qubits: int, depth: int, seed: int, measure: bool = True) -> QuantumCircuit:
+    """``depth`` layers of random ``u`` rotations on every qubit, then CX on alternating
+    neighbouring pairs of the line (even layers (0,1),(2,3)..., odd ones (1,2),(3,4)...)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    circuit = QuantumCircuit(qubits)
+    for layer in range(depth):
+        for qubit in range(qubits):
+            theta, phi, lam = rng.uniform(0, 2 * np.pi, 3)
+            circuit.u(theta, phi, lam, qubit)
+        for qubit in range(layer % 2, qubits - 1, 2):
+            circuit.cx(qubit, qubit + 1)
+    if measure:
+        circuit.measure_all()
+    return circuit
+
+
+def ghz_check(counts: dict[str, int], errors: float) -> tuple[str, bool]:
+    """Shots whose bits are all equal (0...0 or 1...1), shots whose majority is 1 (half of
+    them), and the mean number of domain walls (neighbouring bits that differ; uniform random
+    bits have (n-1)/2, each error event of the device adds one or two), next to the device's
+    error probabilities summed over the circuit's gates and readouts."""
+    shots = sum(counts.values())
+    width = len(next(iter(counts)))
+    zeros, ones = counts.get("0" * width, 0), counts.get("1" * width, 0)
+    walls = sum(n * sum(a != b for a, b in itertools.pairwise(key)) for key, n in counts.items())
+    mean_walls = walls / shots
+    majority = sum(n for key, n in counts.items() if 2 * key.count("1") > width) / shots
+    plausible = zeros + ones < shots and mean_walls < (width - 1) / 4 and 0.3 < majority < 0.7
+    return (
+        f"all bits equal in {(zeros + ones) / shots:.1%} of shots (0...0 {zeros}, 1...1 {ones}), "
+        f"majority 1 in {majority:.1%}, mean {mean_walls:.1f} domain walls (uniform bits: "
+        f"{(width - 1) / 2:.1f}; the device's errors summed over the circuit: {errors:.1f})",
+        plausible,
+    )
+
+
+def summed_errors(backend: Any, circuit: QuantumCircuit) -> float:
+    """The error probabilities of ``backend``'s target summed over the circuit's instructions."""
+    total = 0.0
+    for instruction in circuit.data:
+        name = instruction.operation.name
+        qubits = tuple(circuit.find_bit(q).index for q in instruction.qubits)
+        if name in backend.target and qubits in backend.target[name]:
+            properties = backend.target[name][qubits]
+            total += (properties.error or 0.0) if properties is not None else 0.0
+    return total
+
+
+def brickwork_check(counts: dict[str, int], qubits: int, depth: int, seed: int) -> tuple[str, bool]:
+    """The marginal of the first 4 qubits of the line against its exact noiseless value, from
+    their light cone (the first 4 + depth + 4 qubits simulated alone)."""
+    from qiskit.quantum_info import Statevector
+
+    marginal_qubits = 4
+    cone = marginal_qubits + depth + 4
+    circuit = brickwork(qubits, depth, seed, measure=False)
+    restricted = QuantumCircuit(cone)
+    for instruction in circuit.data:
+        indices = [circuit.find_bit(q).index for q in instruction.qubits]
+        if all(index < cone for index in indices):
+            restricted.append(instruction.operation, indices)
+    exact = Statevector(restricted).probabilities_dict(qargs=list(range(marginal_qubits)))
+    shots = sum(counts.values())
+    measured: dict[str, float] = {}
+    for key, n in counts.items():
+        measured[key[-marginal_qubits:]] = measured.get(key[-marginal_qubits:], 0) + n / shots
+    outcomes = set(exact) | set(measured)
+    distance = sum(abs(exact.get(o, 0) - measured.get(o, 0)) for o in outcomes) / 2
+    uniform = (
+        sum(
+            abs(exact.get(f"{o:0{marginal_qubits}b}", 0) - 2**-marginal_qubits)
+            for o in range(2**marginal_qubits)
+        )
+        / 2
+    )
+    return (
+        f"first 4 qubits' marginal: TVD {distance:.3f} from the exact noiseless one "
+        f"(uniform's: {uniform:.3f})",
+        bool(distance < uniform / 2),
+    )
+
+
+def clifford_check(counts: dict[str, int], circuit: QuantumCircuit) -> tuple[str, bool]:
+    """Every outcome must satisfy the Z-type stabilizers of the circuit's state (found by
+    Gaussian elimination of the X parts of its stabilizer generators)."""
+    import numpy as np
+    from qiskit.quantum_info import Clifford, Pauli
+
+    state = circuit.remove_final_measurements(inplace=False)
+    rows = [Pauli(label) for label in Clifford(state).to_labels(mode="S")]
+    pivots: set[int] = set()
+    for qubit in range(state.num_qubits):
+        pivot = next((i for i, p in enumerate(rows) if i not in pivots and p.x[qubit]), None)
+        if pivot is None:
+            continue
+        pivots.add(pivot)
+        for i, p in enumerate(rows):
+            if i != pivot and p.x[qubit]:
+                rows[i] = p.compose(rows[pivot])
+    z_type = [p for i, p in enumerate(rows) if i not in pivots]
+    parities = np.array([p.z for p in z_type], dtype=np.uint8)
+    signs = np.array([p.phase == 2 for p in z_type], dtype=np.uint8)
+    keys = list(counts)
+    bits = np.array([[int(c) for c in reversed(key)] for key in keys], dtype=np.uint8)
+    wrong = (bits @ parities.T) % 2 != signs
+    shots = sum(counts.values())
+    bad = sum(counts[key] for key, row in zip(keys, wrong, strict=True) if row.any())
+    random_bits = state.num_qubits - len(z_type)
+    return (
+        f"{shots - bad} of {shots} shots satisfy the state's {len(z_type)} Z parities "
+        f"({len(counts)} distinct outcomes of 2^{random_bits})",
+        bad == 0,
+    )
+
+
+def _local_mode_job(device: str, circuit: QuantumCircuit, shots: int, pipe: Any) -> None:
+    """In a spawned process: the job in qiskit-ibm-runtime's local testing mode; sends
+    ("started",), then ("done", seconds, counts) or ("error", seconds, message)."""
+    warnings.simplefilter("ignore")
+    from qiskit_ibm_runtime import SamplerV2
+
+    if device == "AerSimulator":
+        from qiskit_aer import AerSimulator
+
+        mode: Any = AerSimulator()
+    else:
+        from qiskit_ibm_runtime import fake_provider
+
+        mode = getattr(fake_provider, device)()
+    # Aer logs why a simulation failed (e.g. not enough memory) and local mode then raises
+    # something else: keep Aer's reason for the report.
+    aer_errors: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            aer_errors.append(record.getMessage())
+
+    logging.getLogger("qiskit_aer").addHandler(Collect(logging.WARNING))
+    pipe.send(("started",))
+    began = time.perf_counter()
+    try:
+        result = SamplerV2(mode=mode).run([circuit], shots=shots).result()
+        counts = result[0].data.meas.get_counts()
+    except Exception as error:
+        reasons = [line for e in aer_errors for line in e.splitlines()[1:] if line.strip()]
+        reason = f" (Aer: {reasons[-1].strip()})" if reasons else ""
+        pipe.send(("error", time.perf_counter() - began, first_line(error) + reason))
+        return
+    pipe.send(("done", time.perf_counter() - began, counts))
+
+
+def local_mode_job(
+    device: str, circuit: QuantumCircuit, shots: int, limit: float = WIDE_LOCAL_LIMIT_SECONDS
+) -> tuple[float | None, str, dict[str, int] | None]:
+    """Local testing mode on ``circuit`` in a child process stopped after ``limit`` seconds:
+    its time (None where it did not finish), what happened, and its counts."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_local_mode_job, args=(device, circuit, shots, theirs))
+    child.start()
+    try:
+        if not ours.poll(120):
+            return None, "did not start in 120 s", None
+        ours.recv()
+        if not ours.poll(limit):
+            return None, f"> {limit:.0f} s (stopped)", None
+        message = ours.recv()
+    except EOFError:
+        return None, f"its process died (exit code {child.exitcode})", None
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(30)
+    if message[0] == "error":
+        return None, f"raised after {message[1]:.1f} s: {message[2]}", None
+    return message[1], f"{message[1]:.1f} s", message[2]
+
+
+def server_job(
+    backend: Any, circuit: QuantumCircuit, shots: int, limit: float = WIDE_SERVER_LIMIT_SECONDS
+) -> tuple[float | None, str, Any]:
+    """One job through the real client, submit to result: its time (None where it was refused,
+    failed or cancelled after ``limit`` seconds), what happened, and its result."""
+    from qiskit_ibm_runtime import SamplerV2
+
+    began = time.perf_counter()
+    try:
+        job = SamplerV2(mode=backend).run([circuit], shots=shots)
+    except Exception as error:
+        return None, f"refused: {first_line(error)}", None
+    while not job.in_final_state():
+        if time.perf_counter() - began > limit:
+            job.cancel()
+            return None, f"> {limit:.0f} s (cancelled)", None
+        time.sleep(0.05)
+    try:
+        result = job.result()
+    except Exception as error:
+        return None, f"failed after {time.perf_counter() - began:.1f} s: {first_line(error)}", None
+    return time.perf_counter() - began, "", result
+
+
+def _wide_rows(
+    name: str,
+    target: float,
+    backend: Any,
+    circuit: QuantumCircuit,
+    shots: int,
+    local_device: str,
+    check: Callable[[dict[str, int]], tuple[str, bool]],
+) -> list[Row]:
+    """A wide job on the server next to the same job in local testing mode."""
+    print(f"  {name}: server ...", file=sys.stderr, flush=True)
+    seconds, outcome, result = server_job(backend, circuit, shots)
+    if result is not None:
+        method = result[0].metadata.get("simulator", {}).get("method", "?")
+        sanity, plausible = check(result[0].data.meas.get_counts())
+        measured = Row(
+            f"wide: {name}",
+            f"server {seconds:.1f} s ({method}); {sanity}",
+            f"<= {target:.0f} s end to end, exact; plausible counts",
+            seconds is not None and seconds <= target and plausible,
+        )
+    else:
+        measured = Row(f"wide: {name}", outcome, f"<= {target:.0f} s end to end, exact", False)
+    print(f"  {name}: local testing mode ...", file=sys.stderr, flush=True)
+    local_seconds, local_outcome, counts = local_mode_job(local_device, circuit, shots)
+    if seconds is not None and local_seconds is not None:
+        ratio = local_seconds / seconds
+        local_outcome += (
+            f" (the server {ratio:.1f}x faster)"
+            if ratio >= 1
+            else f" (the server {1 / ratio:.1f}x slower)"
+        )
+    if counts is not None:
+        local_outcome += f"; {check(counts)[0]}"
+    reference = Row(
+        f"wide, reference: the same job in local testing mode, SamplerV2(mode={local_device}())",
+        local_outcome,
+        "-",
+        None,
+    )
+    return [measured, reference]
+
+
+def bench_wide(shots: int = 1000, clifford_shots: int = 10_000) -> list[Row]:
+    """The full width of the devices through the real client: a noisy GHZ-100 and a noisy
+    40-qubit brickwork on fake_kyiv@aer, a 50-qubit random Clifford circuit on
+    ideal_simulator@aer, each next to qiskit-ibm-runtime's local testing mode on the same job
+    (in a child process, stopped after WIDE_LOCAL_LIMIT_SECONDS)."""
+    from qiskit.circuit.random import random_clifford_circuit
+    from qiskit_runtime_server.client import connect
+
+    depth, seed = 8, 11
+    rows: list[Row] = []
+    server = Server()
+    try:
+        service = connect(server.url)
+        kyiv = service.backend("fake_kyiv@aer")
+        ghz = generate_preset_pass_manager(
+            optimization_level=1, backend=kyiv, seed_transpiler=5
+        ).run(ghz_chain(100))
+        rows += _wide_rows(
+            f"noisy GHZ-100 chain on fake_kyiv@aer, {shots} shots", 30, kyiv, ghz, shots,
+            "FakeKyiv", lambda counts: ghz_check(counts, summed_errors(kyiv, ghz)),
+        )  # fmt: skip
+        path = simple_path(list(kyiv.coupling_map.get_edges()), 40)
+        wall = generate_preset_pass_manager(
+            optimization_level=1, backend=kyiv, initial_layout=path, seed_transpiler=5
+        ).run(brickwork(40, depth, seed))
+        rows += _wide_rows(
+            f"noisy 40-qubit brickwork, depth {depth}, on a 40-qubit path of fake_kyiv@aer, "
+            f"{shots} shots", 60, kyiv, wall, shots, "FakeKyiv",
+            lambda counts: brickwork_check(counts, 40, depth, seed),
+        )  # fmt: skip
+        clifford = random_clifford_circuit(50, 500, gates=WIDE_CLIFFORD_GATES, seed=seed)
+        clifford.measure_all()
+        rows += _wide_rows(
+            f"50-qubit random Clifford circuit (500 gates) on ideal_simulator@aer, "
+            f"{clifford_shots} shots", 5, service.backend("ideal_simulator@aer"), clifford,
+            clifford_shots, "AerSimulator", lambda counts: clifford_check(counts, clifford),
+        )  # fmt: skip
+    finally:
+        server.close()
+    return rows
+
+
 #: The executor of the Ray benchmark: exact sampling, and a sleep on request (tests/support).
 TESTKIT_PLUGIN = "qrs_test_plugins.testkit"
 TESTKIT_BACKEND = "ideal_simulator@testkit"
@@ -1218,6 +1582,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "noisy": bench_noisy,
     "device_noise": bench_device_noise,
     "quantum_programs": bench_quantum_programs,
+    "wide": bench_wide,
     "ray": bench_ray,
 }
 
