@@ -75,7 +75,9 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
     Called in the server process after the core's own checks and before the job is stored,
     restricted to the plugin that declared ``task.executor``; once accepted, a job is not
     validated again in the worker. Raise ``ValueError`` with a message for the user to refuse the
-    job; return ``None`` to accept it. Must be cheap: no simulation.
+    job; return ``None`` to accept it. Must be cheap: no simulation of the job itself, and any
+    probe bounded in time (the aer executor's bond-dimension probe of circuits wider than a
+    statevector fits stops after 10 s and leaves the rest to the worker).
 
     .. versionadded:: 0.2
     """

@@ -14,7 +14,7 @@ from ..document_backend import DocumentDescription
 from ..hookspecs import hookimpl
 
 IDEAL_SIMULATOR_NAME = "ideal_simulator"
-IDEAL_SIMULATOR_QUBITS = 32
+IDEAL_SIMULATOR_QUBITS = 5000
 
 # (name, parameter names). Parameterised gates other than rz/p are hidden by the client unless
 # the user asks for fractional gates, exactly as on IBM backends.

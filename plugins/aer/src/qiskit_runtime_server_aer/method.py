@@ -21,13 +21,26 @@ The bond dimension is read from a cheap noiseless MPS probe of the first paramet
 just above the largest bond dimension for which MPS would win, so that the probe of a highly
 entangled circuit stays cheap too. Local noise events (Kraus jumps, resets) never raise the
 bond dimension, so the probe bounds the noisy trajectories'.
+
+Wider than a statevector fits (capacity.py), two methods remain, whatever the device's width:
+
+* ``stabilizer`` for Clifford circuits (clifford.py): noiseless, or with Pauli noise only, that
+  is when the job opts into ``pauli_twirl`` (or ``readout_only``); the device's exact noise has
+  thermal relaxation, which is not a Pauli channel.
+* ``matrix_product_state`` along the couplings, when the probed bond dimension fits this host's
+  memory (the probe stops as soon as it reaches that bound).
+
+A PUB that neither fits is refused (:class:`Unplannable`), with each method's reason.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import ControlFlowOp
@@ -36,7 +49,10 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_runtime_server.circuits import active_qubits, without_idle_qubits
 
+from . import capacity
+from .clifford import clifford_bindings, for_stabilizer
 from .layout import bandwidth, chain_order, interaction_edges, reordered
+from .translation import for_method
 
 #: Density matrices of up to this many qubits (4**12 complex128 entries: 268 MB) are used.
 DENSITY_MATRIX_MAX_QUBITS = 12
@@ -88,7 +104,58 @@ class Plan:
     @property
     def trajectories(self) -> bool:
         """Whether each shot is a trajectory of its own (independent work for threads)."""
-        return self.method != "density_matrix"
+        return self.method not in ("density_matrix", "automatic")
+
+    def estimated_seconds(
+        self, circuit: QuantumCircuit, shots: int, parallel: int, noisy: bool
+    ) -> float:
+        """A rough estimate of the run's time from the constants measured on 2 cores, for the
+        job's log (not a promise): ``noisy`` runs are a trajectory per shot, on ``parallel``
+        threads."""
+        operations, two_qubit = _operation_counts(circuit)
+        n = self.qubits
+        if self.method == "matrix_product_state":
+            chi = self.bond_dimension or 1
+            one = operations * n * chi**2 * MPS_SECONDS_PER_OPERATION_SITE_CHI2
+            one += two_qubit * chi**3 * MPS_SECONDS_PER_GATE_CHI3
+        elif self.method == "stabilizer":
+            one = operations * n * STABILIZER_SECONDS_PER_OPERATION_QUBIT
+        elif self.method == "density_matrix":
+            return operations * 4.0**n * STATEVECTOR_SECONDS_PER_OPERATION_AMPLITUDE
+        else:
+            one = operations * 2.0**n * STATEVECTOR_SECONDS_PER_OPERATION_AMPLITUDE
+        if noisy and self.trajectories:
+            return shots * one / max(1, parallel)
+        return one
+
+
+#: What a PUB's run carries: no noise; Pauli errors and readout errors only (the
+#: ``pauli_twirl`` and ``readout_only`` approximations); the exact device noise (Kraus channels).
+NoiseKind = Literal["none", "pauli", "exact"]
+#: At submit, a probe that has run this long stops and the PUB is accepted: the worker plans it
+#: again without a time limit and fails the job with the same reasons if no method fits.
+SUBMIT_PROBE_SECONDS = 10.0
+#: The probe checks its bond dimension after every 1/PROBE_CHUNKS of the two-qubit gates, so
+#: that a circuit whose bond dimension reaches the bound early stops early.
+PROBE_CHUNKS = 32
+#: A plan estimated to take longer than this says so in the job's log (WARNING).
+LONG_PLAN_SECONDS = 60.0
+#: Measured on 2 cores, Aer 0.18 (bench/run.py wide): a noisy MPS trajectory costs about this
+#: per non-virtual instruction, site and chi^2 (Aer copies the whole state for every Kraus
+#: channel's and every measurement's probabilities): 1.4 s per trajectory for a 40-qubit
+#: brickwork of depth 8 (chi 16, 851 instructions), 38 ms for GHZ-100 (chi 2, about 500).
+MPS_SECONDS_PER_OPERATION_SITE_CHI2 = 1.6e-7
+#: A two-qubit gate's SVD on an MPS of bond dimension chi: about this times chi^3.
+MPS_SECONDS_PER_GATE_CHI3 = 2e-8
+#: A statevector (or density matrix, as a statevector of twice the qubits) update, per
+#: instruction and amplitude.
+STATEVECTOR_SECONDS_PER_OPERATION_AMPLITUDE = 3e-10
+#: A stabilizer update, per instruction and qubit (tableau rows).
+STABILIZER_SECONDS_PER_OPERATION_QUBIT = 2e-8
+
+
+class Unplannable(ValueError):
+    """No method can simulate the PUB on this host; the message says why each one fails."""
 
 
 def largest_useful_bond(qubits: int) -> int:
@@ -97,8 +164,14 @@ def largest_useful_bond(qubits: int) -> int:
     return max(1, int((budget / (MPS_SECONDS_PER_SITE_CHI3 * qubits)) ** (1 / 3)))
 
 
-def plan_noisy_sampler_pub(pub: SamplerPub) -> Plan:
-    return plan_noisy(pub.circuit, pub.parameter_values, pub.shots or 0)
+def parallel_states() -> int:
+    """Trajectories Aer may hold at once: one per core of this process (its shots run in
+    parallel); the memory bound of an MPS assumes all of them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def plan_noisy_sampler_pub(pub: SamplerPub, noise: NoiseKind = "exact") -> Plan:
+    return plan_noisy(pub.circuit, pub.parameter_values, pub.shots or 0, noise=noise)
 
 
 def plan_noisy(
@@ -106,9 +179,17 @@ def plan_noisy(
     parameter_values: BindingsArray,
     shots: int,
     also_keep: Iterable[int] = (),
+    noise: NoiseKind = "exact",
+    deadline: float | None = None,
+    relabel: bool = True,
 ) -> Plan:
     """The plan for ``shots`` noisy trajectories of ``original``; ``also_keep`` are idle
-    qubits that must stay (an estimator measures every qubit its observables touch)."""
+    qubits that must stay (an estimator measures every qubit its observables touch).
+    ``deadline`` (``time.monotonic()``): when the probe would run past it, the plan is
+    whatever fits the bound reached so far (the submit-time check). ``relabel=False`` (a
+    user's noise model, which names the circuit's own qubits): a wide PUB's MPS keeps the
+    circuit's qubit order (Aer swaps distant qubits next to each other).
+    Raises :class:`Unplannable` when no method fits this host."""
     also_keep = set(also_keep)
     qubits = len(set(active_qubits(original)) | also_keep)
     if qubits <= DENSITY_MATRIX_MAX_QUBITS and shots >= 2**qubits:
@@ -118,6 +199,25 @@ def plan_noisy(
             "run costs less than a trajectory per shot",
             qubits,
         )
+    clifford, not_clifford = clifford_bindings(original, parameter_values)
+    if clifford and noise != "exact":
+        return Plan(
+            "stabilizer",
+            f"{qubits} active qubits; a Clifford circuit with Pauli noise only (the noise "
+            "approximation): exact stabilizer trajectories",
+            qubits,
+            circuit=for_stabilizer(original),
+        )
+    if qubits > capacity.statevector_qubit_limit():
+        if clifford:
+            not_clifford = (
+                "the device's exact noise is not Pauli noise (thermal relaxation); options."
+                "experimental.noise_approximation='pauli_twirl' runs Clifford circuits on it"
+            )
+        return _wide_plan(
+            original, parameter_values, qubits, also_keep, not_clifford, deadline,
+            parallel_states(), relabel,
+        )  # fmt: skip
     limit = largest_useful_bond(qubits)
     if limit < 2:
         return Plan(
@@ -130,7 +230,7 @@ def plan_noisy(
     order = chain_order(qubits, edges)
     relabelled = reordered(circuit, order)
     cap = min(limit + 1, PROBE_MAX_BOND)
-    chi = probe_bond_dimension(relabelled, parameter_values, cap)
+    chi = probe_bond_dimension(relabelled, parameter_values, cap).bond_dimension
     physical = [keep[index] for index in order]
     if chi <= limit:
         return Plan(
@@ -152,29 +252,169 @@ def plan_noisy(
     )
 
 
-def probe_bond_dimension(circuit: QuantumCircuit, parameter_values: BindingsArray, cap: int) -> int:
+def plan_noiseless(
+    original: QuantumCircuit,
+    parameter_values: BindingsArray,
+    also_keep: Iterable[int] = (),
+    deadline: float | None = None,
+) -> Plan:
+    """The plan for a noiseless PUB: Aer's ``automatic`` method where a statevector fits
+    (it picks the stabilizer method itself for circuits in its Clifford instructions), the
+    stabilizer method for any Clifford circuit, else an MPS that fits. Raises
+    :class:`Unplannable` when none does."""
+    also_keep = set(also_keep)
+    qubits = len(set(active_qubits(original)) | also_keep)
+    clifford, not_clifford = clifford_bindings(original, parameter_values)
+    if clifford and qubits > capacity.statevector_qubit_limit():
+        return Plan(
+            "stabilizer",
+            f"{qubits} active qubits; a Clifford circuit: exact stabilizer simulation",
+            qubits,
+            circuit=for_stabilizer(original),
+        )
+    if qubits <= capacity.statevector_qubit_limit():
+        return Plan("automatic", f"{qubits} active qubits: Aer's automatic method", qubits)
+    return _wide_plan(original, parameter_values, qubits, also_keep, not_clifford, deadline, 1)
+
+
+def _wide_plan(
+    original: QuantumCircuit,
+    parameter_values: BindingsArray,
+    qubits: int,
+    also_keep: set[int],
+    not_clifford: str,
+    deadline: float | None,
+    parallel: int,
+    relabel: bool = True,
+) -> Plan:
+    """A PUB wider than a statevector fits: an MPS whose bond dimension fits the memory, or
+    a refusal that says why each method fails."""
+    source = for_method(original, "matrix_product_state")
+    circuit, keep = without_idle_qubits(source, also_keep)
+    edges = interaction_edges(circuit)
+    order = chain_order(qubits, edges) if relabel else list(range(qubits))
+    relabelled = reordered(circuit, order)
+    fits = capacity.mps_bond_limit(qubits, parallel)
+    probe = probe_bond_dimension(relabelled, parameter_values, fits + 1, deadline)
+    if probe.bond_dimension <= fits:
+        checked = "" if probe.complete else f" in the first {probe.two_qubit_gates_done} of "
+        checked += f"{probe.two_qubit_gates} two-qubit gates" if checked else ""
+        ordered = "renumbered along the circuit's couplings" if relabel else "in its own order"
+        return Plan(
+            "matrix_product_state",
+            f"{qubits} active qubits, more than a statevector fits on this host "
+            f"({capacity.statevector_qubit_limit()}); {ordered} (largest gate distance "
+            f"{bandwidth(order, edges)}), the noiseless state has bond dimension "
+            f"{probe.bond_dimension}{checked}, within the {fits} planned",
+            qubits,
+            bond_dimension=probe.bond_dimension,
+            physical_order=[keep[index] for index in order] if relabel else [],
+            circuit=relabelled if relabel else source,
+        )
+    budget = capacity.memory_budget() / 2**30
+    statevector = capacity.statevector_qubit_limit()
+    reasons = [
+        f"statevector: {qubits} qubits need 2^{qubits + 4} bytes, and this host's budget "
+        f"(half its memory, {budget:.1f} GiB) fits {statevector} qubits",
+        f"density_matrix: {qubits} qubits need 2^{2 * qubits + 4} bytes "
+        f"(it fits {capacity.density_matrix_qubit_limit()} qubits)",
+        f"stabilizer: {not_clifford}",
+        f"matrix_product_state: the bond dimension reaches {fits + 1} after "
+        f"{probe.two_qubit_gates_done} of the circuit's {probe.two_qubit_gates} two-qubit gates "
+        f"(renumbered along its couplings), beyond the {fits} planned ({_bond_bound(fits)} for "
+        f"{qubits} qubits and {parallel} parallel {'trajectories' if parallel > 1 else 'state'})",
+    ]
+    raise Unplannable(
+        f"no simulation method fits {qubits} active qubits on this host: " + "; ".join(reasons)
+    )
+
+
+def _bond_bound(fits: int) -> str:
+    if fits == capacity.MPS_MAX_BOND:
+        return "the largest planned on any host: a two-qubit gate takes seconds at 2^10"
+    return "the most that fits this host's memory"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a bond-dimension probe measured."""
+
+    #: The largest bond dimension, or the cap when it reached it.
+    bond_dimension: int
+    two_qubit_gates_done: int
+    two_qubit_gates: int
+
+    @property
+    def complete(self) -> bool:
+        return self.two_qubit_gates_done == self.two_qubit_gates
+
+
+def probe_bond_dimension(
+    circuit: QuantumCircuit,
+    parameter_values: BindingsArray,
+    cap: int,
+    deadline: float | None = None,
+) -> Probe:
     """The largest bond dimension of the noiseless MPS after the circuit's unitary part
     (measurements, resets and control flow left out), with the first parameter set; ``cap``
-    when it reaches the cap."""
+    when it reaches the cap. It runs in chunks of two-qubit gates and stops at the first chunk
+    that reaches ``cap``, or past ``deadline`` (the bond dimension so far, not complete)."""
     bound = circuit
     if circuit.num_parameters:
         bound = parameter_values.bind_all(circuit).ravel()[0]
-    probe = QuantumCircuit(bound.qubits)
+    unitary = []
     for instruction in bound.data:
         operation = instruction.operation
         if operation.name in ("measure", "reset", "barrier", "delay") or instruction.clbits:
             continue
         if isinstance(operation, ControlFlowOp):
             continue
-        probe._append(instruction)
-    probe.save_matrix_product_state(label="mps")
+        unitary.append(instruction)
+    two_qubit = sum(1 for instruction in unitary if len(instruction.qubits) > 1)
+    per_chunk = max(1, math.ceil(two_qubit / PROBE_CHUNKS))
     simulator = AerSimulator(
         method="matrix_product_state",
         matrix_product_state_max_bond_dimension=cap,
         max_parallel_threads=1,
     )
-    _, lambdas = simulator.run(probe, shots=1).result().data(0)["mps"]
-    return max((len(values) for values in lambdas), default=1)
+    state: Any = None
+    chi, done, position = 1, 0, 0
+    while True:
+        probe = QuantumCircuit(bound.qubits)
+        if state is not None:
+            probe.set_matrix_product_state(state)
+        in_chunk = 0
+        while position < len(unitary) and in_chunk < per_chunk:
+            instruction = unitary[position]
+            probe._append(instruction)
+            in_chunk += len(instruction.qubits) > 1
+            position += 1
+        done += in_chunk
+        probe.save_matrix_product_state(label="mps")
+        state = simulator.run(probe, shots=1).result().data(0)["mps"]
+        chi = max(chi, max((len(values) for values in state[1]), default=1))
+        if chi >= cap or position >= len(unitary):
+            return Probe(min(chi, cap), done, two_qubit)
+        if deadline is not None and time.monotonic() > deadline:
+            return Probe(chi, done, two_qubit)
+
+
+def _operation_counts(circuit: QuantumCircuit) -> tuple[int, int]:
+    """Instructions that cost a simulator work (``rz`` is a phase, barriers nothing), and
+    how many of them act on two or more qubits."""
+    operations = two_qubit = 0
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                inner, inner_two = _operation_counts(block)
+                operations, two_qubit = operations + inner, two_qubit + inner_two
+            continue
+        if operation.name in ("rz", "barrier", "delay", "id"):
+            continue
+        operations += 1
+        two_qubit += len(instruction.qubits) > 1
+    return operations, two_qubit
 
 
 def relabel_observable(

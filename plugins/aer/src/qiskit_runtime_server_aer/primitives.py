@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import qiskit_aer
+from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
@@ -38,7 +40,7 @@ from qiskit_runtime_server import (
 from qiskit_runtime_server.circuits import active_qubits
 from qiskit_runtime_server.results import sampler_pub_result
 
-from . import __version__
+from . import __version__, capacity
 from .approximation import DOCUMENTED_BIAS, approximate, requested
 from .approximation import OPTION as APPROXIMATION_OPTION
 from .constraints import check_circuit
@@ -48,9 +50,12 @@ from .expectations import estimate as estimate_per_trajectory
 from .expectations import requested_trajectory_expectations, trajectory_count, unitary_part
 from .method import (
     DENSITY_MATRIX_MAX_QUBITS,
+    LONG_PLAN_SECONDS,
+    SUBMIT_PROBE_SECONDS,
+    NoiseKind,
     Plan,
+    plan_noiseless,
     plan_noisy,
-    plan_noisy_sampler_pub,
     relabel_observable,
 )
 from .noise import NoiseModelCache, user_noise_model
@@ -79,21 +84,16 @@ HONOURED_OPTIONS = frozenset(
 )
 
 
-def statevector_qubit_limit() -> int:
-    """Qubits whose complex128 statevector fits in half of this host's memory (Aer's default
-    memory cap)."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return max(1, int(math.log2(memory / 2 / 16)))
-
-
 def describe() -> ExecutorInfo:
+    """The widest circuit is the stabilizer method's (any Clifford circuit); narrower limits
+    depend on the circuit and are the planner's (method.py), checked per PUB at submit."""
     return ExecutorInfo(
         name=EXECUTOR_NAME,
         version=__version__,
         device="CPU",
         programs=frozenset({"sampler", "estimator"}),
         simulates_noise=True,
-        max_qubits=statevector_qubit_limit(),
+        max_qubits=capacity.stabilizer_qubit_limit(),
         availability=Availability.ok(),
         honoured_options=HONOURED_OPTIONS,
         description=f"Qiskit Aer {qiskit_aer.__version__} on CPU, with device noise models",
@@ -146,22 +146,27 @@ class AerPrimitives:
                 **threads,
             )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
+        wide = _wide_plans(task, noise)
+        for index, plan in wide.items():
+            _log_plan(task, index, plan, task.pubs[index].circuit, _shots(task.pubs[index]), noise)
         result: PrimitiveResult
         if isinstance(task, SamplerTask):
-            result = self._sample(task, simulator)
+            result = self._sample(task, simulator, wide, noise)
             primitive = SAMPLER_PRIMITIVE
         elif noise is not None:
-            result = self._estimate_sampled(task, simulator)
+            result = self._estimate_sampled(task, simulator, wide, noise)
             primitive = "Pauli-basis measurements (BackendEstimatorV2)"
         else:
-            result = self._estimate_exact(task, simulator)
-            primitive = "exact statevector expectation values"
+            result = self._estimate_exact(task, simulator, wide)
+            primitive = "exact expectation values of the simulated state"
+        method = "density_matrix" if noise is not None and density_matrix else "automatic"
+        methods = [wide[i].method if i in wide else method for i in range(len(task.pubs))]
         result.metadata["simulator"] = {
             "executor": EXECUTOR_NAME,
             "aer_version": qiskit_aer.__version__,
             "noise": noise_label,
             "primitive": primitive,
-            "method": "density_matrix" if noise is not None and density_matrix else "automatic",
+            "method": methods[0] if len(set(methods)) == 1 else methods,
             "seed_simulator": options.seed_simulator,
         }
         if isinstance(task, EstimatorTask) and requested_trajectory_expectations(options.raw):
@@ -181,10 +186,15 @@ class AerPrimitives:
         pub_results = []
         methods = []
         for index, pub in enumerate(task.pubs):
-            plan = plan_noisy_sampler_pub(pub)
-            if plan.circuit is not None:
+            plan = plan_noisy(
+                pub.circuit, pub.parameter_values, pub.shots or 0, noise=_noise_kind(approximation)
+            )
+            if plan.physical_order:
                 mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
                 noise = self.noise_models.for_circuits(task.backend, [pub.circuit], mapping=mapping)
+                run_pub = SamplerPub(plan.circuit, pub.parameter_values, pub.shots, validate=False)
+            elif plan.circuit is not None:  # the stabilizer method's instructions
+                noise = self.noise_models.for_circuits(task.backend, [pub.circuit])
                 run_pub = SamplerPub(plan.circuit, pub.parameter_values, pub.shots, validate=False)
             else:
                 as_channels = plan.method == "density_matrix"
@@ -192,8 +202,8 @@ class AerPrimitives:
                     task.backend, [pub.circuit], as_channels=as_channels
                 )
                 run_pub = pub
-            task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
             noise = self._approximate(noise, approximation)
+            _log_plan(task, index, plan, run_pub.circuit, pub.shots or 0, noise)
             simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=noise, **_plan_options(task, plan, noise)
             )
@@ -241,37 +251,22 @@ class AerPrimitives:
                 pub_results.append(empty_result(pub))
                 methods.append("none (empty sweep)")
                 continue
-            width = pub.circuit.num_qubits
             support = _observable_qubits(pub)
             shots = trajectory_count(pub.precision or 1)
-            plan = plan_noisy(pub.circuit, pub.parameter_values, shots, also_keep=support)
-            if plan.circuit is not None:
+            plan = plan_noisy(
+                pub.circuit, pub.parameter_values, shots, also_keep=support,
+                noise=_noise_kind(approximation),
+            )  # fmt: skip
+            mapping = None
+            if plan.physical_order:
                 mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
-                noise = self.noise_models.for_circuits(
-                    task.backend, [pub.circuit], extra_qubits=support, by_instruction=False,
-                    mapping=mapping,
-                )  # fmt: skip
-                flat = [
-                    relabel_observable(observable, plan.physical_order, width)
-                    for observable in pub.observables.ravel()
-                ]
-                array = np.empty(len(flat), dtype=object)
-                array[:] = flat
-                observables = ObservablesArray(
-                    array.reshape(pub.observables.shape), num_qubits=len(plan.physical_order)
-                )
-                run_pub = EstimatorPub(
-                    plan.circuit, observables, pub.parameter_values, pub.precision,
-                    validate=False,
-                )  # fmt: skip
-            else:
-                noise = self.noise_models.for_circuits(
-                    task.backend, [pub.circuit], extra_qubits=support, by_instruction=False,
-                    as_channels=plan.method == "density_matrix",
-                )  # fmt: skip
-                run_pub = pub
-            task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+            noise = self.noise_models.for_circuits(
+                task.backend, [pub.circuit], extra_qubits=support, by_instruction=False,
+                as_channels=plan.method == "density_matrix", mapping=mapping,
+            )  # fmt: skip
+            run_pub = _planned_estimator_pub(pub, plan)
             noise = self._approximate(noise, approximation)
+            _log_plan(task, index, plan, run_pub.circuit, shots, noise)
             simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=noise, **_plan_options(task, plan, noise)
             )
@@ -324,26 +319,98 @@ class AerPrimitives:
             as_channels=as_channels,
         )
 
-    def _sample(self, task: SamplerTask, simulator: AerSimulator) -> PrimitiveResult:
-        return sample(simulator, task.pubs, task.options.seed_simulator)
+    def _sample(
+        self,
+        task: SamplerTask,
+        simulator: AerSimulator,
+        wide: dict[int, Plan],
+        noise: NoiseModel | None,
+    ) -> PrimitiveResult:
+        """The PUBs a statevector fits run together on ``simulator``; each wider one on its
+        own plan's method, seeded apart."""
+        seed = task.options.seed_simulator
+        narrow = [index for index in range(len(task.pubs)) if index not in wide]
+        if not wide:
+            return sample(simulator, task.pubs, seed)
+        results: list[Any] = [None] * len(task.pubs)
+        if narrow:
+            ran = sample(simulator, [task.pubs[index] for index in narrow], seed)
+            for index, pub_result in zip(narrow, ran, strict=True):
+                results[index] = pub_result
+        for index, plan in wide.items():
+            pub = task.pubs[index]
+            run_pub = SamplerPub(
+                plan.circuit or pub.circuit, pub.parameter_values, pub.shots, validate=False
+            )
+            planned = _planned_simulator(task, plan, noise)
+            pub_result = sample(planned, [run_pub], _pub_seed(seed, index))[0]
+            pub_result.metadata["simulator"] = plan.metadata()
+            results[index] = pub_result
+        return PrimitiveResult(results, metadata={"version": 2})
 
-    def _estimate_sampled(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
-        options: dict[str, Any] = {}
-        seed = _estimator_seed(task)
-        if seed is not None:
-            options["seed_simulator"] = seed
-        estimator = BackendEstimatorV2(backend=simulator, options=options)
-        return estimate_nonempty(task.pubs, lambda pubs: estimator.run(pubs).result())
+    def _estimate_sampled(
+        self,
+        task: EstimatorTask,
+        simulator: AerSimulator,
+        wide: dict[int, Plan],
+        noise: NoiseModel | None,
+    ) -> PrimitiveResult:
+        def run(pubs: list[EstimatorPub], backend: AerSimulator, index: int) -> PrimitiveResult:
+            options: dict[str, Any] = {}
+            seed = _estimator_seed(task)
+            if seed is not None:
+                options["seed_simulator"] = _pub_seed(seed, index)
+            return BackendEstimatorV2(backend=backend, options=options).run(pubs).result()
 
-    def _estimate_exact(self, task: EstimatorTask, simulator: AerSimulator) -> PrimitiveResult:
-        run_options: dict[str, Any] = {}
-        seed = _estimator_seed(task)
-        if seed is not None:
-            run_options["seed_simulator"] = seed
-        estimator = AerEstimatorV2.from_backend(simulator, options={"run_options": run_options})
-        return estimate_nonempty(
-            task.pubs, lambda pubs: estimator.run([one_binding(pub) for pub in pubs]).result()
-        )
+        return self._estimate_by_plan(task, simulator, wide, noise, run)
+
+    def _estimate_exact(
+        self, task: EstimatorTask, simulator: AerSimulator, wide: dict[int, Plan]
+    ) -> PrimitiveResult:
+        def run(pubs: list[EstimatorPub], backend: AerSimulator, index: int) -> PrimitiveResult:
+            run_options: dict[str, Any] = {}
+            seed = _estimator_seed(task)
+            if seed is not None:
+                run_options["seed_simulator"] = _pub_seed(seed, index)
+            estimator = AerEstimatorV2.from_backend(backend, options={"run_options": run_options})
+            return estimator.run([one_binding(pub) for pub in pubs]).result()
+
+        return self._estimate_by_plan(task, simulator, wide, None, run)
+
+    def _estimate_by_plan(
+        self,
+        task: EstimatorTask,
+        simulator: AerSimulator,
+        wide: dict[int, Plan],
+        noise: NoiseModel | None,
+        run: Callable[[list[EstimatorPub], AerSimulator, int], PrimitiveResult],
+    ) -> PrimitiveResult:
+        """``run`` on the PUBs a statevector fits together (as before: one seed), and on
+        each wider PUB alone with its plan's method and its circuit (renumbered for an MPS,
+        observables with it)."""
+        narrow = [pub for index, pub in enumerate(task.pubs) if index not in wide]
+        result = estimate_nonempty(narrow, lambda pubs: run(pubs, simulator, 0))
+        if not wide:
+            return result
+        ran = iter(result)
+        pub_results: list[Any] = []
+        for index, pub in enumerate(task.pubs):
+            plan = wide.get(index)
+            if plan is None:
+                pub_results.append(next(ran))
+                continue
+            backend = _planned_simulator(task, plan, noise)
+            planned = _planned_estimator_pub(pub, plan)
+
+            def run_planned(
+                pubs: list[EstimatorPub], backend: AerSimulator = backend, index: int = index
+            ) -> PrimitiveResult:
+                return run(pubs, backend, index)
+
+            pub_result = estimate_nonempty([planned], run_planned)[0]
+            pub_result.metadata["simulator"] = plan.metadata()
+            pub_results.append(pub_result)
+        return PrimitiveResult(pub_results, metadata=result.metadata)
 
 
 def validate_options(task: ExecutionTask) -> None:
@@ -373,6 +440,127 @@ def validate_options(task: ExecutionTask) -> None:
                 unitary_part(pub.circuit)
             except ValueError as error:
                 raise ValueError(f"PUB {index}: {error}") from None
+    validate_width(task)
+
+
+def validate_width(task: ExecutionTask) -> None:
+    """Refuse at submit a PUB that no method fits on this host (method.py). Only PUBs wider
+    than a statevector fits can be refused; their bond-dimension probe stops after
+    SUBMIT_PROBE_SECONDS, and the worker plans such a PUB again without that limit."""
+    limit = capacity.statevector_qubit_limit()
+    if all(_simulated_qubits(pub) <= limit for pub in task.pubs):
+        return
+    deadline = time.monotonic() + SUBMIT_PROBE_SECONDS
+    task = _translated(task)
+    device_noise = task.options.noise_model is None and NoiseModelCache.has_device_noise(
+        task.backend
+    )
+    if not device_noise:
+        noise = None if task.options.noise_model is None else NoiseModel()
+        _wide_plans(task, noise, deadline)
+        return
+    kind = _noise_kind(requested(task.options.raw))
+    for index, pub in enumerate(task.pubs):
+        support = _observable_qubits(pub) if isinstance(pub, EstimatorPub) else set()
+        if len(set(active_qubits(pub.circuit)) | support) <= limit:
+            continue
+        try:
+            plan_noisy(
+                pub.circuit, pub.parameter_values, _shots(pub), support, noise=kind,
+                deadline=deadline,
+            )  # fmt: skip
+        except ValueError as error:
+            raise ValueError(f"PUB {index}: {error}") from None
+
+
+def _noise_kind(approximation: str | None) -> NoiseKind:
+    """What the device noise of a job is made of: the opt-in approximations leave Pauli
+    errors (``pauli_twirl``) or none (``readout_only``) besides readout errors."""
+    return "exact" if approximation is None else "pauli"
+
+
+def _shots(pub: SamplerPub | EstimatorPub) -> int:
+    if isinstance(pub, SamplerPub):
+        return pub.shots or 0
+    return math.ceil(1 / (pub.precision or 1) ** 2)
+
+
+def _log_plan(
+    task: ExecutionTask,
+    index: int,
+    plan: Plan,
+    circuit: QuantumCircuit,
+    shots: int,
+    noise: NoiseModel | None,
+) -> None:
+    """The plan and its reason in the job's log, with the estimated time; a WARNING when it
+    will take long."""
+    parallel = max(1, task.threads + task.idle_threads) if task.threads > 0 else 1
+    seconds = plan.estimated_seconds(circuit, shots, parallel, noisy=_has_gate_errors(noise))
+    task.log(f"INFO PUB {index}: {plan.method}: {plan.reason}")
+    if seconds > LONG_PLAN_SECONDS:
+        task.log(
+            f"WARNING PUB {index}: this plan will take long: about {seconds:.0f} s "
+            f"(estimated on {parallel} thread{'s' if parallel > 1 else ''})"
+        )
+    else:
+        task.log(f"INFO PUB {index}: estimated {seconds:.1f} s")
+
+
+def _wide_plans(
+    task: ExecutionTask, noise: NoiseModel | None, deadline: float | None = None
+) -> dict[int, Plan]:
+    """Plans for the PUBs of a job without device noise that are wider than a statevector
+    fits (the others run on Aer's automatic method). A user's noise model names the circuit's
+    own qubits, so its MPS keeps their order."""
+    limit = capacity.statevector_qubit_limit()
+    plans: dict[int, Plan] = {}
+    for index, pub in enumerate(task.pubs):
+        support = _observable_qubits(pub) if isinstance(pub, EstimatorPub) else set()
+        if len(set(active_qubits(pub.circuit)) | support) <= limit:
+            continue
+        try:
+            if noise is None:
+                plans[index] = plan_noiseless(
+                    pub.circuit, pub.parameter_values, support, deadline=deadline
+                )
+            else:
+                plans[index] = plan_noisy(
+                    pub.circuit, pub.parameter_values, _shots(pub), support,
+                    deadline=deadline, relabel=False,
+                )  # fmt: skip
+        except ValueError as error:
+            raise ValueError(f"PUB {index}: {error}") from None
+    return plans
+
+
+def _planned_simulator(task: ExecutionTask, plan: Plan, noise: NoiseModel | None) -> AerSimulator:
+    trajectories = _has_gate_errors(noise) and plan.trajectories
+    return simulator_class(trajectories)(noise_model=noise, **_plan_options(task, plan, noise))
+
+
+def _planned_estimator_pub(pub: EstimatorPub, plan: Plan) -> EstimatorPub:
+    """The PUB as its plan runs it: an MPS's renumbered circuit with the observables
+    renumbered alike, the stabilizer method's translated circuit, else the PUB itself."""
+    if plan.circuit is None:
+        return pub
+    if not plan.physical_order:
+        return EstimatorPub(
+            plan.circuit, pub.observables, pub.parameter_values, pub.precision, validate=False
+        )
+    width = pub.circuit.num_qubits
+    flat = [
+        relabel_observable(observable, plan.physical_order, width)
+        for observable in pub.observables.ravel()
+    ]
+    array = np.empty(len(flat), dtype=object)
+    array[:] = flat
+    observables = ObservablesArray(
+        array.reshape(pub.observables.shape), num_qubits=len(plan.physical_order)
+    )
+    return EstimatorPub(
+        plan.circuit, observables, pub.parameter_values, pub.precision, validate=False
+    )
 
 
 def _translated(task: ExecutionTask) -> ExecutionTask:

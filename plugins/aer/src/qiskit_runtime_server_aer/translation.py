@@ -53,3 +53,25 @@ def for_aer(circuit: QuantumCircuit) -> QuantumCircuit:
     translated = transpile(circuit, basis_gates=basis, optimization_level=0)
     translated.metadata = circuit.metadata
     return translated
+
+
+@cache
+def method_instructions(method: str) -> frozenset[str]:
+    """What Aer's ``method`` runs: fewer gates than the automatic method's (no ``cu3`` for
+    an MPS, for one)."""
+    return frozenset(AerSimulator(method=method).configuration().basis_gates) | {
+        "barrier",
+        "measure",
+    }
+
+
+def for_method(circuit: QuantumCircuit, method: str) -> QuantumCircuit:
+    """``circuit`` itself if Aer's ``method`` runs it, else unrolled to that method's gates
+    (optimization level 0: the same qubits, the same operation)."""
+    supported = method_instructions(method)
+    if _runs_natively(circuit, supported):
+        return circuit
+    basis = sorted(supported & set(get_standard_gate_name_mapping()))
+    translated = transpile(circuit, basis_gates=basis, optimization_level=0)
+    translated.metadata = circuit.metadata
+    return translated
