@@ -321,8 +321,8 @@ def _wide_plan(
         f"stabilizer: {not_clifford}",
         f"matrix_product_state: the bond dimension reaches {fits + 1} after "
         f"{probe.two_qubit_gates_done} of the circuit's {probe.two_qubit_gates} two-qubit gates "
-        f"(renumbered along its couplings), beyond the {fits} planned ({_bond_bound(fits)} for "
-        f"{qubits} qubits and {parallel} parallel {'trajectories' if parallel > 1 else 'state'})",
+        f"(renumbered along its couplings), beyond the {fits} planned for {qubits} qubits and "
+        f"{parallel} parallel {'trajectories' if parallel > 1 else 'state'} ({_bond_bound(fits)})",
     ]
     raise Unplannable(
         f"no simulation method fits {qubits} active qubits on this host: " + "; ".join(reasons)
@@ -331,7 +331,7 @@ def _wide_plan(
 
 def _bond_bound(fits: int) -> str:
     if fits == capacity.MPS_MAX_BOND:
-        return "the largest planned on any host: a two-qubit gate takes seconds at 2^10"
+        return "the largest planned on any host: beyond it each gate takes seconds"
     return "the most that fits this host's memory"
 
 
