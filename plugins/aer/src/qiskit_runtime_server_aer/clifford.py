@@ -39,18 +39,22 @@ def _quarter_turns(angle: float) -> bool:
     return abs(turns - round(turns)) < ANGLE_TOLERANCE
 
 
-def non_clifford_instruction(circuit: QuantumCircuit) -> str | None:
+def non_clifford_instruction(
+    circuit: QuantumCircuit, skip_parameterized: bool = False
+) -> str | None:
     """The first instruction that is not Clifford (as ``name(params)``), or None when every
-    one is; parameters must be bound."""
+    one is; an instruction with unbound parameters is not, unless ``skip_parameterized``."""
     for instruction in circuit.data:
         operation = instruction.operation
         if isinstance(operation, ControlFlowOp):
             for block in operation.blocks:
-                found = non_clifford_instruction(block)
+                found = non_clifford_instruction(block, skip_parameterized)
                 if found is not None:
                     return found
             continue
         if operation.name in _ALWAYS:
+            continue
+        if skip_parameterized and operation.is_parameterized():
             continue
         if not _clifford(operation):
             return _describe(operation)
@@ -99,9 +103,11 @@ def _clifford(operation: Instruction) -> bool:
 
 def clifford_bindings(circuit: QuantumCircuit, parameter_values: BindingsArray) -> tuple[bool, str]:
     """Whether every parameter set makes ``circuit`` Clifford, and if not, why."""
+    found = non_clifford_instruction(circuit, skip_parameterized=True)
+    if found is not None:
+        return False, f"it applies {found}"
     if not circuit.num_parameters:
-        found = non_clifford_instruction(circuit)
-        return found is None, "" if found is None else f"it applies {found}"
+        return True, ""
     if parameter_values.size > MAX_CHECKED_BINDINGS:
         return False, f"its sweep has over {MAX_CHECKED_BINDINGS} parameter sets to check"
     for bound in parameter_values.bind_all(circuit).ravel():

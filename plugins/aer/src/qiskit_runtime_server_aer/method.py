@@ -129,9 +129,9 @@ class Plan:
         return one
 
 
-#: What a PUB's run carries: no noise; Pauli errors and readout errors only (the
-#: ``pauli_twirl`` and ``readout_only`` approximations); the exact device noise (Kraus channels).
-NoiseKind = Literal["none", "pauli", "exact"]
+#: What a noisy PUB's run carries: Pauli errors and readout errors only (the ``pauli_twirl`` and
+#: ``readout_only`` approximations), or the exact device noise (Kraus channels).
+NoiseKind = Literal["pauli", "exact"]
 #: At submit, a probe that has run this long stops and the PUB is accepted: the worker plans it
 #: again without a time limit and fails the job with the same reasons if no method fits.
 SUBMIT_PROBE_SECONDS = 10.0
@@ -199,7 +199,10 @@ def plan_noisy(
             "run costs less than a trajectory per shot",
             qubits,
         )
-    clifford, not_clifford = clifford_bindings(original, parameter_values)
+    wide = qubits > capacity.statevector_qubit_limit()
+    clifford, not_clifford = False, ""
+    if noise != "exact" or wide:
+        clifford, not_clifford = clifford_bindings(original, parameter_values)
     if clifford and noise != "exact":
         return Plan(
             "stabilizer",
@@ -208,7 +211,7 @@ def plan_noisy(
             qubits,
             circuit=for_stabilizer(original),
         )
-    if qubits > capacity.statevector_qubit_limit():
+    if wide:
         if clifford:
             not_clifford = (
                 "the device's exact noise is not Pauli noise (thermal relaxation); options."
