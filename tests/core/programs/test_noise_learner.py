@@ -501,11 +501,12 @@ def test_a_coin_toss_readout_names_its_qubit() -> None:
 
     model = NoiseModel()
     model.add_readout_error(ReadoutError([[0.4, 0.6], [0.4, 0.6]]), [1])
-    circuit = QuantumCircuit(QuantumRegister(32, "q"), ClassicalRegister(2))
+    name = "ideal_simulator@aer"
+    width = backend(name).description.num_qubits  # v3 circuits span the backend's register
+    circuit = QuantumCircuit(QuantumRegister(width, "q"), ClassicalRegister(2))
     with circuit.box([Twirl()]):
         circuit.measure([0, 1], [0, 1])
     params = v3_params([circuit.data[0]])
-    name = "ideal_simulator@aer"
     prepared = prepare_noise_learning(params, backend(name))
     prepared.noise_model = model  # v3 has no simulator options; the worker's path is the same
     with pytest.raises(ValueError, match=r"readout error of qubit 1 \(P\(1\|0\) \+ P\(0\|1\) = 1"):
