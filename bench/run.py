@@ -1126,6 +1126,8 @@ def _wide_rows(
             seconds is not None and seconds <= target and plausible,
         )
     else:
+        if outcome.startswith(">"):
+            outcome += f"; {_extrapolated(backend, circuit, shots)}"
         measured = Row(f"wide: {name}", outcome, f"<= {target:.0f} s end to end, exact", False)
     print(f"  {name}: local testing mode ...", file=sys.stderr, flush=True)
     local_seconds, local_outcome, counts = local_mode_job(local_device, circuit, shots)
@@ -1145,6 +1147,29 @@ def _wide_rows(
         None,
     )
     return [measured, reference]
+
+
+def _extrapolated(
+    backend: Any,
+    circuit: QuantumCircuit,
+    shots: int,
+    few: int = 4,
+    more: int = 24,
+) -> str:
+    """What a job that ran out of time would take for ``shots``, from jobs of ``few`` and
+    ``more`` shots (a noisy run is a trajectory per shot; even counts, so that both cores
+    work in both jobs), with the larger job's method."""
+    print(f"  extrapolating from {few} and {more} shots ...", file=sys.stderr, flush=True)
+    small, small_outcome, _ = server_job(backend, circuit, few)
+    large, large_outcome, result = server_job(backend, circuit, more)
+    if small is None or large is None:
+        return f"{few} shots: {small_outcome or 'ok'}, {more} shots: {large_outcome or 'ok'}"
+    per_shot = max(0.0, (large - small) / (more - few))
+    method = result[0].metadata.get("simulator", {}).get("method", "?")
+    return (
+        f"{few} shots {small:.1f} s, {more} shots {large:.1f} s ({method}, "
+        f"{per_shot:.2f} s per shot): ~{small + per_shot * (shots - few):.0f} s for {shots}"
+    )
 
 
 def bench_wide(shots: int = 1000, clifford_shots: int = 10_000) -> list[Row]:
