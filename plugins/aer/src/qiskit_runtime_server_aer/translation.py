@@ -46,7 +46,12 @@ def for_aer(circuit: QuantumCircuit) -> QuantumCircuit:
         stripped = RemoveBarriers()(circuit)
         stripped.metadata = circuit.metadata
         circuit = stripped
-    supported = aer_instructions()
+    return _unrolled(circuit, aer_instructions())
+
+
+def _unrolled(circuit: QuantumCircuit, supported: frozenset[str]) -> QuantumCircuit:
+    """``circuit`` itself if it holds only ``supported`` instructions, else unrolled to the
+    standard gates among them (optimization level 0: the same qubits, the same operation)."""
     if _runs_natively(circuit, supported):
         return circuit
     basis = sorted(supported & set(get_standard_gate_name_mapping()))
@@ -66,12 +71,5 @@ def method_instructions(method: str) -> frozenset[str]:
 
 
 def for_method(circuit: QuantumCircuit, method: str) -> QuantumCircuit:
-    """``circuit`` itself if Aer's ``method`` runs it, else unrolled to that method's gates
-    (optimization level 0: the same qubits, the same operation)."""
-    supported = method_instructions(method)
-    if _runs_natively(circuit, supported):
-        return circuit
-    basis = sorted(supported & set(get_standard_gate_name_mapping()))
-    translated = transpile(circuit, basis_gates=basis, optimization_level=0)
-    translated.metadata = circuit.metadata
-    return translated
+    """``circuit`` itself if Aer's ``method`` runs it, else unrolled to that method's gates."""
+    return _unrolled(circuit, method_instructions(method))
