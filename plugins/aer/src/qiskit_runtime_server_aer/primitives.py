@@ -146,7 +146,7 @@ class AerPrimitives:
                 **threads,
             )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
-        wide = _wide_plans(task, noise)
+        wide = _wide_plans(task, None if noise is None else "exact", relabel=False)
         for index, plan in wide.items():
             _log_plan(task, index, plan, task.pubs[index].circuit, _shots(task.pubs[index]), noise)
         result: PrimitiveResult
@@ -452,25 +452,12 @@ def validate_width(task: ExecutionTask) -> None:
         return
     deadline = time.monotonic() + SUBMIT_PROBE_SECONDS
     task = _translated(task)
-    device_noise = task.options.noise_model is None and NoiseModelCache.has_device_noise(
-        task.backend
-    )
-    if not device_noise:
-        noise = None if task.options.noise_model is None else NoiseModel()
-        _wide_plans(task, noise, deadline)
-        return
-    kind = _noise_kind(requested(task.options.raw))
-    for index, pub in enumerate(task.pubs):
-        support = _observable_qubits(pub) if isinstance(pub, EstimatorPub) else set()
-        if len(set(active_qubits(pub.circuit)) | support) <= limit:
-            continue
-        try:
-            plan_noisy(
-                pub.circuit, pub.parameter_values, _shots(pub), support, noise=kind,
-                deadline=deadline,
-            )  # fmt: skip
-        except ValueError as error:
-            raise ValueError(f"PUB {index}: {error}") from None
+    if task.options.noise_model is not None:
+        _wide_plans(task, "exact", relabel=False, deadline=deadline)
+    elif NoiseModelCache.has_device_noise(task.backend):
+        _wide_plans(task, _noise_kind(requested(task.options.raw)), deadline=deadline)
+    else:
+        _wide_plans(task, None, deadline=deadline)
 
 
 def _noise_kind(approximation: str | None) -> NoiseKind:
@@ -508,17 +495,20 @@ def _log_plan(
 
 
 def _wide_plans(
-    task: ExecutionTask, noise: NoiseModel | None, deadline: float | None = None
+    task: ExecutionTask,
+    noise: NoiseKind | None,
+    relabel: bool = True,
+    deadline: float | None = None,
 ) -> dict[int, Plan]:
-    """Plans for the PUBs of a job without device noise that are wider than a statevector
-    fits (the others run on Aer's automatic method). A user's noise model names the circuit's
-    own qubits, so its MPS keeps their order."""
+    """Plans for the PUBs wider than a statevector fits, by index: noiseless (``noise``
+    None) or noisy. A user's noise model names the circuit's own qubits: ``relabel=False``
+    keeps their order in an MPS. Raises ValueError naming the PUB no method fits."""
     limit = capacity.statevector_qubit_limit()
     plans: dict[int, Plan] = {}
     for index, pub in enumerate(task.pubs):
-        support = _observable_qubits(pub) if isinstance(pub, EstimatorPub) else set()
-        if len(set(active_qubits(pub.circuit)) | support) <= limit:
+        if _simulated_qubits(pub) <= limit:
             continue
+        support = _observable_qubits(pub) if isinstance(pub, EstimatorPub) else set()
         try:
             if noise is None:
                 plans[index] = plan_noiseless(
@@ -526,8 +516,8 @@ def _wide_plans(
                 )
             else:
                 plans[index] = plan_noisy(
-                    pub.circuit, pub.parameter_values, _shots(pub), support,
-                    deadline=deadline, relabel=False,
+                    pub.circuit, pub.parameter_values, _shots(pub), support, noise=noise,
+                    deadline=deadline, relabel=relabel,
                 )  # fmt: skip
         except ValueError as error:
             raise ValueError(f"PUB {index}: {error}") from None
