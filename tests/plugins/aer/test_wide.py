@@ -848,3 +848,65 @@ def test_a_long_plan_logs_a_warning_with_its_estimate(
     assert warned > method.LONG_PLAN_SECONDS
     assert abs(warned - 200 * seconds) <= 200 * 0.05 + 0.5, (warned, seconds)
     assert not any(line.startswith("INFO PUB 0: estimated") for line in long), long
+
+
+# --- a user's noise model -----------------------------------------------------------------------
+
+
+def test_only_pauli_gate_errors_make_a_users_model_pauli_noise() -> None:
+    from qiskit_aer.noise import (
+        ReadoutError,
+        depolarizing_error,
+        pauli_error,
+        thermal_relaxation_error,
+    )
+    from qiskit_runtime_server_aer.noise import is_pauli_noise
+
+    pauli = NoiseModel()
+    pauli.add_all_qubit_quantum_error(depolarizing_error(0.01, 1), ["sx", "h"])
+    pauli.add_all_qubit_quantum_error(depolarizing_error(0.02, 2), ["cx"])
+    pauli.add_quantum_error(pauli_error([("X", 0.1), ("I", 0.9)]), ["x"], [0])
+    pauli.add_readout_error(ReadoutError([[0.9, 0.1], [0.2, 0.8]]), [0])
+    assert is_pauli_noise(pauli)
+    for t2 in (150.0, 80.0):  # T2 > T1: a Kraus channel; T2 <= T1: a mixture with a reset
+        relaxing = NoiseModel()
+        relaxing.add_all_qubit_quantum_error(thermal_relaxation_error(100.0, t2, 10.0), ["h"])
+        assert not is_pauli_noise(relaxing)
+
+
+def test_a_wide_clifford_circuit_with_a_users_pauli_model_runs_on_the_stabilizer_method() -> None:
+    """40 qubits (wider than a statevector fits, unpatched): with depolarizing errors on cx, the
+    stabilizer method; with thermal relaxation on h (not Pauli), an MPS. Both show their noise."""
+    from qiskit_aer.noise import depolarizing_error, thermal_relaxation_error
+
+    circuit = ghz(40, measure=True)
+    pauli = NoiseModel()
+    pauli.add_all_qubit_quantum_error(depolarizing_error(0.05, 2), ["cx"])
+    relaxing = NoiseModel()
+    relaxing.add_all_qubit_quantum_error(thermal_relaxation_error(100.0, 150.0, 30.0), ["h"])
+    for model, expected in ((pauli, "stabilizer"), (relaxing, "matrix_product_state")):
+        task = SamplerTask(
+            job_id="wide",
+            executor="aer",
+            backend_name=f"{IDEAL.name}@aer",
+            backend=IDEAL,
+            options=TaskOptions(seed_simulator=5, noise_model=model),
+            pubs=(SamplerPub.coerce((circuit, None, 400)),),
+        )
+        validate_options(task)
+        result = AerPrimitives().run(task)
+        assert result[0].metadata["simulator"]["method"] == expected
+        counts = result[0].join_data().get_counts()
+        intact = counts.get("0" * 40, 0) + counts.get("1" * 40, 0)
+        if expected == "stabilizer":
+            # A CX error is one of 16 two-qubit Paulis with probability 0.05/16 each; the 12
+            # with an X or Y flip bits of the chain (a Z only changes a phase): a shot stays
+            # intact with probability about (1 - 0.05 * 12/16)^39 = 0.226 (two flips that
+            # cancel are far rarer). Binomial, 4.5 sigma.
+            p_intact = (1 - 0.05 * 12 / 16) ** 39
+            sigma = np.sqrt(400 * p_intact * (1 - p_intact))
+            assert abs(intact - 400 * p_intact) < 4.5 * sigma, intact
+        else:
+            # Relaxation of qubit 0 after its H, before the CX chain: P(all 1) falls below 1/2.
+            assert counts.get("0" * 40, 0) > counts.get("1" * 40, 0), counts
+            assert intact == 400

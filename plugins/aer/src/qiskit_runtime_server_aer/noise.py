@@ -247,3 +247,22 @@ def user_noise_model(value: Any) -> NoiseModel:
     raise ValueError(
         f"options.simulator.noise_model must be a qiskit_aer NoiseModel, got {type(value).__name__}"
     )
+
+
+#: Instructions of a quantum error's circuits that make it a Pauli channel.
+PAULI_ERROR_INSTRUCTIONS = frozenset({"id", "x", "y", "z", "pauli"})
+
+
+def is_pauli_noise(model: NoiseModel) -> bool:
+    """Whether every gate error of ``model`` is a mixture of Pauli operators (readout errors
+    are classical and allowed): such noise runs on the stabilizer method with Clifford
+    circuits. A Kraus or reset error is not, even where it could be rewritten as one."""
+    errors = list(model._default_quantum_errors.values())
+    for by_qubits in model._local_quantum_errors.values():
+        errors += by_qubits.values()
+    return all(
+        instruction.operation.name in PAULI_ERROR_INSTRUCTIONS
+        for error in errors
+        for circuit in error.circuits
+        for instruction in circuit.data
+    )

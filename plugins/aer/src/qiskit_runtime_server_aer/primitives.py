@@ -58,7 +58,7 @@ from .method import (
     plan_noisy,
     relabel_observable,
 )
-from .noise import NoiseModelCache, user_noise_model
+from .noise import NoiseModelCache, is_pauli_noise, user_noise_model
 from .sampling import sample
 from .shapes import empty_result, estimate_nonempty, is_empty, one_binding
 from .sweeps import simulator_class
@@ -146,7 +146,7 @@ class AerPrimitives:
                 **threads,
             )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
-        wide = _wide_plans(task, None if noise is None else "exact", relabel=False)
+        wide = _wide_plans(task, _user_noise_kind(noise), relabel=False)
         for index, plan in wide.items():
             _log_plan(task, index, plan, task.pubs[index].circuit, _shots(task.pubs[index]), noise)
         result: PrimitiveResult
@@ -453,7 +453,8 @@ def validate_width(task: ExecutionTask) -> None:
     deadline = time.monotonic() + SUBMIT_PROBE_SECONDS
     task = _translated(task)
     if task.options.noise_model is not None:
-        _wide_plans(task, "exact", relabel=False, deadline=deadline)
+        model = user_noise_model(task.options.noise_model)
+        _wide_plans(task, _user_noise_kind(model), relabel=False, deadline=deadline)
     elif NoiseModelCache.has_device_noise(task.backend):
         _wide_plans(task, _noise_kind(requested(task.options.raw)), deadline=deadline)
     else:
@@ -464,6 +465,14 @@ def _noise_kind(approximation: str | None) -> NoiseKind:
     """What the device noise of a job is made of: the opt-in approximations leave Pauli
     errors (``pauli_twirl``) or none (``readout_only``) besides readout errors."""
     return "exact" if approximation is None else "pauli"
+
+
+def _user_noise_kind(model: NoiseModel | None) -> NoiseKind | None:
+    """How a job without device noise plans its wide PUBs: noiseless (None), or with a
+    user's model, on the stabilizer method for Clifford circuits when its errors are Pauli."""
+    if model is None:
+        return None
+    return "pauli" if is_pauli_noise(model) else "exact"
 
 
 def _shots(pub: SamplerPub | EstimatorPub) -> int:
