@@ -104,7 +104,7 @@ class Plan:
     @property
     def trajectories(self) -> bool:
         """Whether each shot is a trajectory of its own (independent work for threads)."""
-        return self.method not in ("density_matrix", "automatic")
+        return self.method != "density_matrix"
 
     def estimated_seconds(
         self, circuit: QuantumCircuit, shots: int, parallel: int, noisy: bool
@@ -135,8 +135,8 @@ NoiseKind = Literal["pauli", "exact"]
 #: At submit, a probe that has run this long stops and the PUB is accepted: the worker plans it
 #: again without a time limit and fails the job with the same reasons if no method fits.
 SUBMIT_PROBE_SECONDS = 10.0
-#: The probe checks its bond dimension after every 1/PROBE_CHUNKS of the two-qubit gates, so
-#: that a circuit whose bond dimension reaches the bound early stops early.
+#: A wide PUB's probe checks its bond dimension after every 1/PROBE_CHUNKS of the two-qubit
+#: gates, so that a circuit whose bond dimension reaches the bound early stops early.
 PROBE_CHUNKS = 32
 #: A plan estimated to take longer than this says so in the job's log (WARNING).
 LONG_PLAN_SECONDS = 60.0
@@ -261,22 +261,20 @@ def plan_noiseless(
     also_keep: Iterable[int] = (),
     deadline: float | None = None,
 ) -> Plan:
-    """The plan for a noiseless PUB: Aer's ``automatic`` method where a statevector fits
-    (it picks the stabilizer method itself for circuits in its Clifford instructions), the
-    stabilizer method for any Clifford circuit, else an MPS that fits. Raises
-    :class:`Unplannable` when none does."""
+    """The plan for a noiseless PUB wider than a statevector fits (narrower ones run on Aer's
+    automatic method, which picks the stabilizer method itself for circuits in its Clifford
+    instructions): the stabilizer method for any Clifford circuit, else an MPS that fits.
+    Raises :class:`Unplannable` when neither does."""
     also_keep = set(also_keep)
     qubits = len(set(active_qubits(original)) | also_keep)
     clifford, not_clifford = clifford_bindings(original, parameter_values)
-    if clifford and qubits > capacity.statevector_qubit_limit():
+    if clifford:
         return Plan(
             "stabilizer",
             f"{qubits} active qubits; a Clifford circuit: exact stabilizer simulation",
             qubits,
             circuit=for_stabilizer(original),
         )
-    if qubits <= capacity.statevector_qubit_limit():
-        return Plan("automatic", f"{qubits} active qubits: Aer's automatic method", qubits)
     return _wide_plan(original, parameter_values, qubits, also_keep, not_clifford, deadline, 1)
 
 
@@ -298,7 +296,7 @@ def _wide_plan(
     order = chain_order(qubits, edges) if relabel else list(range(qubits))
     relabelled = reordered(circuit, order)
     fits = capacity.mps_bond_limit(qubits, parallel)
-    probe = probe_bond_dimension(relabelled, parameter_values, fits + 1, deadline)
+    probe = probe_bond_dimension(relabelled, parameter_values, fits + 1, deadline, PROBE_CHUNKS)
     if probe.bond_dimension <= fits:
         checked = "" if probe.complete else f" in the first {probe.two_qubit_gates_done} of "
         checked += f"{probe.two_qubit_gates} two-qubit gates" if checked else ""
@@ -357,11 +355,14 @@ def probe_bond_dimension(
     parameter_values: BindingsArray,
     cap: int,
     deadline: float | None = None,
+    chunks: int = 1,
 ) -> Probe:
     """The largest bond dimension of the noiseless MPS after the circuit's unitary part
     (measurements, resets and control flow left out), with the first parameter set; ``cap``
-    when it reaches the cap. It runs in chunks of two-qubit gates and stops at the first chunk
-    that reaches ``cap``, or past ``deadline`` (the bond dimension so far, not complete)."""
+    when it reaches the cap. With ``chunks`` > 1 (wide PUBs, whose cap costs seconds per gate)
+    it runs in that many chunks of two-qubit gates and stops at the first chunk that reaches
+    ``cap``, or past ``deadline`` (the bond dimension so far, not complete); a narrow PUB's
+    probe is one run."""
     bound = circuit
     if circuit.num_parameters:
         bound = parameter_values.bind_all(circuit).ravel()[0]
@@ -374,7 +375,7 @@ def probe_bond_dimension(
             continue
         unitary.append(instruction)
     two_qubit = sum(1 for instruction in unitary if len(instruction.qubits) > 1)
-    per_chunk = max(1, math.ceil(two_qubit / PROBE_CHUNKS))
+    per_chunk = max(1, math.ceil(two_qubit / chunks))
     simulator = AerSimulator(
         method="matrix_product_state",
         matrix_product_state_max_bond_dimension=cap,
