@@ -8,18 +8,23 @@ GPU runs.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2
+from qiskit_runtime_server.client import client_environment, connect
 from qiskit_runtime_server.testing.contract import check_ibm_schema
 from qiskit_runtime_server_custatevec.device import probe_gpu
 from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
+from qrs_test_plugins.processes import ServerProcess
 
 no_gpu = pytest.mark.skipif(probe_gpu().available, reason="this host has a GPU")
 
@@ -175,3 +180,45 @@ def test_client_side_primitives_on_the_reference_kernel(
     observable = SparsePauliOp("ZZ").apply_layout(isa_bell.layout)
     evs = Estimator(mode=backend).run([(isa_bell, observable)], precision=0.05).result()[0].data.evs
     assert abs(float(evs) - 1) < 0.05 * 5
+
+
+def test_a_normal_shutdown_is_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM to the server's whole process group (``timeout``, systemd's default, a device
+    host's runner) after a custatevec job: the server stops its scheduler and workers itself,
+    exits, and logs no ERROR line (its children used to die of the signal first, and the
+    server reported the scheduler's death as a crash and started another)."""
+    server = ServerProcess(
+        tmp_path,
+        extra_env={"QRS_CUSTATEVEC_KERNEL": "numpy", "QRS_WORKERS": "1"},
+        own_process_group=True,
+    )
+    with server:
+        server.wait_ready()
+        for name, value in client_environment(server.url).items():
+            monkeypatch.setenv(name, value)  # restored after the test; connect() sets them
+        backend = connect(server.url).backend("ideal_simulator@custatevec")
+        result = SamplerV2(mode=backend).run([ghz(2)], shots=50).result()
+        assert set(result[0].data.meas.get_counts()) <= {"00", "11"}
+        # Whether a child dies of the signal before the server stops it is a race; that every
+        # child ignores it is not.
+        assert server.process is not None
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert len(children) >= 2  # the scheduler and the custatevec worker at least
+        for child in children:
+            ignored = int(_status_field(child.pid, "SigIgn"), 16)
+            assert ignored & (1 << (signal.SIGTERM - 1)), child.cmdline()
+        server.signal_group(signal.SIGTERM)
+        server.process.wait(timeout=60)
+    log = server.log.read_text()
+    assert "Application shutdown complete" in log
+    errors = [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]
+    assert errors == [], log
+
+
+def _status_field(pid: int, name: str) -> str:
+    """A field of ``/proc/<pid>/status`` (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == name:
+            return value.strip()
+    raise KeyError(name)

@@ -25,7 +25,11 @@ class ServerProcess:
         executable: list[str] | None = None,
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
+        own_process_group: bool = False,
     ) -> None:
+        """``own_process_group``: the server leads a process group of its own, so that
+        :meth:`signal_group` reaches it and its children at once, as a terminal's Ctrl-C,
+        ``timeout`` or systemd do."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -39,12 +43,19 @@ class ServerProcess:
             "--port",
             str(self.port),
         ]
+        self.own_process_group = own_process_group
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=self.own_process_group,
+            )
         return self
 
     def wait_ready(self, timeout: float = 120, status: int = 200) -> httpx.Response:
@@ -69,6 +80,12 @@ class ServerProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
+
+    def signal_group(self, signum: int) -> None:
+        """Send ``signum`` to the server and every process of its group (its children)."""
+        assert self.process is not None
+        assert self.own_process_group
+        os.killpg(self.process.pid, signum)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

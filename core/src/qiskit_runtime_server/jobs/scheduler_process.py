@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import signal
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -31,7 +30,7 @@ from ..settings import Settings
 from .dispatchers.local import available_executors
 from .models import REASON_CANCELLED_BY_USER, JobRecord, JobStatus, isoformat, utcnow
 from .store import JobStore
-from .worker import die_with_parent
+from .worker import die_with_parent, leave_stopping_to_the_server
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +152,10 @@ class SchedulerProcess:
     def _stop_child(self) -> None:
         process = self._process
         if process is not None and process.is_alive():
-            self._send(("stop", ""))
+            # A child that ended meanwhile is what stopping wants: not an error to log.
+            with self._send_lock, contextlib.suppress(BrokenPipeError, OSError):
+                if self._sender is not None:
+                    self._sender.send(("stop", ""))
             process.join(timeout=15)
             if process.is_alive():
                 process.kill()
@@ -209,7 +211,7 @@ def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
 def scheduler_main(receiver: Connection, alive: Any, settings: Settings) -> None:
     """Entry point of the scheduler process."""
     die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the API's to handle
+    leave_stopping_to_the_server()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

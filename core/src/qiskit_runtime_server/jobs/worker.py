@@ -135,6 +135,17 @@ class WorkerRuntime:
             )
 
 
+def leave_stopping_to_the_server() -> None:
+    """Ignore Ctrl-C (SIGINT) and SIGTERM: the server stops its children itself, in order
+    (scheduler, then workers), when it gets either. Both usually reach the whole process group
+    at once (a terminal's Ctrl-C, ``timeout``, systemd's default ``KillMode=control-group``);
+    a child that died of them first was reported as a crash and restarted during a normal
+    shutdown. A child is never orphaned by this: it gets SIGKILL when its parent dies
+    (:func:`die_with_parent`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def limit_threads(threads: int) -> None:
     """OpenMP and BLAS use at most ``threads`` (each job then gets its share)."""
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -145,7 +156,7 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     """Entry point of a worker process: ("ready", pid) or ("broken", reason), then one
     :class:`Outcome` per :class:`Assignment` received."""
     die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    leave_stopping_to_the_server()
     limit_threads(spec.threads)
     try:
         runtime = WorkerRuntime(spec)
