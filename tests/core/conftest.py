@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from qiskit_runtime_server.app import create_app
+from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
 
@@ -23,6 +24,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         workers=2,
         prestart_workers=False,  # one worker per executor at start: quicker set-up
         max_body_bytes=MAX_BODY_BYTES,
+        # Every installed executor, the opt-in example executor ``reference`` included (a
+        # small exact one for tests of the API).
+        executors=sorted(PluginHost.load().executors),
     )
     with LiveServer(create_app(settings)) as server:
         server.wait_ready()

@@ -58,6 +58,13 @@ class BackendDescription(ABC):
         return bool(self.configuration().get("simulator", False))
 
     @property
+    def ibm_name(self) -> str | None:
+        """The name IBM gives the device this description stands for (``ibm_kyiv`` for
+        ``fake_kyiv``), or None. The catalogue also serves the description under that name, on
+        the default executor, so that a program written for IBM's hardware runs unchanged."""
+        return None
+
+    @property
     def has_noise(self) -> bool:
         """Whether the device has calibration data from which noise can be modelled."""
         return self.properties() is not None

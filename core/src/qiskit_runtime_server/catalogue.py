@@ -6,6 +6,12 @@ description's own, renamed, with the device's ``calibration_id``, and encoded to
 Unavailable executors stay in the catalogue: their backends report ``state: false`` with the
 executor's reason.
 
+Devices that IBM names (``description.ibm_name``: ``ibm_kyiv`` for ``fake_kyiv``) are also
+served under that name, on the default executor (``QRS_DEFAULT_EXECUTOR``), so that a program
+written for IBM's hardware runs with no edit. The listing starts with them, then the default
+executor's virtual backends, then the other executors': ``least_busy()`` picks the first of the
+least busy, so a newcomer gets the default executor.
+
 Every backend also has a mock counterpart, as IBM's devices have: ``mock_manila@aer`` for
 ``fake_manila@aer``, the name the client sends a dry run to (``run(..., dry_run=True)``; see
 :func:`dry_run_name`). A mock serves the same documents under its own name and takes the same
@@ -17,6 +23,7 @@ to look a name up; ``service.backends()`` still leaves them out).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections import defaultdict
@@ -26,6 +33,8 @@ from typing import Any
 
 from .backend_description import BackendDescription
 from .plugins import PluginHost, RegisteredExecutor
+
+logger = logging.getLogger(__name__)
 
 
 class Reach:
@@ -139,17 +148,56 @@ def dry_run_name(name: str) -> str:
     return re.sub(r"^[^_]+", "mock", name)
 
 
-class Catalogue:
-    """All virtual backends, in a stable order (descriptions, then executors), and their mock
-    counterparts for dry runs. Iterating gives the backends without the mocks."""
+def ibm_names(descriptions: Iterable[BackendDescription]) -> dict[str, BackendDescription]:
+    """Each IBM name and its description. A name two descriptions claim is served by neither
+    (which one a program means cannot be known), nor is a name that could be mistaken for
+    another kind (with ``@`` or ``/``, or a mock's ``mock_`` prefix)."""
+    claimants: dict[str, list[BackendDescription]] = defaultdict(list)
+    for description in descriptions:
+        name = description.ibm_name
+        if name and not name.startswith("mock_") and not set(name) & {"@", "/"}:
+            claimants[name].append(description)
+    names = {}
+    for name, (description, *others) in claimants.items():
+        if others:
+            logger.warning(
+                "IBM name %r is not served: descriptions %s all claim it",
+                name,
+                ", ".join(d.name for d in (description, *others)),
+            )
+            continue
+        names[name] = description
+    return names
 
-    def __init__(self, plugins: PluginHost, reach: Reach | None = None) -> None:
+
+class Catalogue:
+    """All virtual backends, in a stable order (IBM's names, then the default executor's
+    backends, then the other executors', each in the order of the descriptions), and their
+    mock counterparts for dry runs. Iterating gives the backends without the mocks.
+
+    ``default_executor`` (a served executor's name, or None for no IBM names) is resolved by
+    :meth:`PluginHost.default_executor`. A worker process passes its own executor: the jobs it
+    takes under an IBM name were accepted for it, whatever the default is when they run.
+    """
+
+    def __init__(
+        self, plugins: PluginHost, reach: Reach | None = None, default_executor: str | None = None
+    ) -> None:
         self.plugins = plugins
         #: Executors run elsewhere (see :class:`Reach`); none by default.
         self.reach = reach or Reach()
+        self.default_executor = default_executor
         self._backends: dict[str, VirtualBackend] = {}
-        for description in plugins.descriptions.values():
-            for executor in plugins.executors.values():
+        executors = sorted(
+            plugins.executors.values(), key=lambda e: e.info.name != default_executor
+        )
+        if default_executor is not None:
+            for name, description in ibm_names(plugins.descriptions.values()).items():
+                self._backends[name] = VirtualBackend(
+                    name, description, plugins.executors[default_executor], reach=self.reach
+                )
+        for executor in executors:
+            for description in plugins.descriptions.values():
                 name = f"{description.name}@{executor.info.name}"
                 self._backends[name] = VirtualBackend(name, description, executor, reach=self.reach)
         self._mocks = self._mock_backends()

@@ -14,6 +14,7 @@ import click
 from . import __version__
 from .auth.keyfile import KeyFileError
 from .client import LOCAL_TOKEN, client_environment, saved_account_url
+from .errors import ConfigurationError
 from .plugins import PluginHost
 from .settings import Settings
 
@@ -87,7 +88,7 @@ def serve(**options: Any) -> None:
     sys.setswitchinterval(0.0005)
     try:
         app = create_app(settings)
-    except KeyFileError as exc:
+    except (KeyFileError, ConfigurationError) as exc:
         raise click.ClickException(str(exc)) from None
     scheme = "https" if settings.ssl_certfile else "http"
     url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
@@ -115,12 +116,19 @@ def serve(**options: Any) -> None:
     )
 
 
+def _served_plugins(settings: Settings) -> PluginHost:
+    try:
+        return PluginHost.from_settings(settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins and their executors, with status and errors."""
     settings = Settings()
-    host = PluginHost.from_settings(settings)
+    host = _served_plugins(settings)
     if as_json:
         click.echo(json.dumps(host.summary(), indent=2))
         return
@@ -130,6 +138,9 @@ def plugins(as_json: bool) -> None:
         if record.error:
             click.echo(f"    error: {record.error}")
         for name in record.executors:
+            if name in host.unserved:
+                click.echo(f"    executor {name}: not served ({host.unserved[name]})")
+                continue
             info = host.executors[name].info
             availability = (
                 "available"
@@ -155,8 +166,12 @@ def backends(as_json: bool) -> None:
     from .catalogue import Catalogue
 
     settings = Settings()
-    host = PluginHost.from_settings(settings)
-    catalogue = Catalogue(host)
+    host = _served_plugins(settings)
+    try:
+        default_executor = host.default_executor(settings.default_executor)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    catalogue = Catalogue(host, default_executor=default_executor)
     rows = [
         {
             "name": backend.name,

@@ -65,3 +65,8 @@ class LimitExceeded(ServerError):
 
 class ExecutorContractError(Exception):
     """A plugin broke the contract (wrong return type, duplicate name, ...)."""
+
+
+class ConfigurationError(Exception):
+    """The operator's settings ask for something this installation cannot serve (an executor
+    that is not installed): the server refuses to start and says what is installed."""

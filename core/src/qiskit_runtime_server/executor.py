@@ -66,6 +66,9 @@ class ExecutorInfo:
     availability: Availability = field(default_factory=Availability.ok)
     honoured_options: frozenset[str] = frozenset()
     description: str = ""
+    #: Served only when the operator names it (``QRS_EXECUTORS``): for examples and other
+    #: executors a newcomer's catalogue should not show (it stays installed and loadable).
+    opt_in: bool = False
 
     def __post_init__(self) -> None:
         if not EXECUTOR_NAME_PATTERN.match(self.name):

@@ -26,7 +26,7 @@ from . import hookspecs
 from .backend_description import BackendDescription
 from .builtin import BUILTIN_PLUGINS
 from .device_noise import DeviceNoise, NoiseQuery
-from .errors import ExecutorContractError
+from .errors import ConfigurationError, ExecutorContractError
 from .executor import ExecutorInfo
 from .results import conform, with_derived_calibrations
 from .settings import Settings
@@ -87,6 +87,8 @@ class PluginHost:
         self.records: list[PluginRecord] = []
         self.executors: dict[str, RegisteredExecutor] = {}
         self.descriptions: dict[str, BackendDescription] = {}
+        #: Executors loaded but not served, each with why (see :meth:`serve_only`).
+        self.unserved: dict[str, str] = {}
         self._callers: dict[str, Any] = {}
 
     # -- loading -------------------------------------------------------------------------------
@@ -146,11 +148,54 @@ class PluginHost:
     @classmethod
     def from_settings(cls, settings: Settings) -> PluginHost:
         """The plugins the server (and each of its worker processes) loads."""
-        return cls.load(
+        host = cls.load(
             entry_points=settings.load_entry_points,
             disabled=settings.disabled_plugins,
             plugin_paths=settings.plugins,
         )
+        host.serve_only(settings.executors)
+        return host
+
+    def serve_only(self, names: Sequence[str]) -> None:
+        """Keep the executors named (``QRS_EXECUTORS``), or with none named, every executor
+        that is not opt-in; the others stay loaded but are not served (``unserved`` says why).
+
+        Raises ConfigurationError for a name that no loaded plugin declares.
+        """
+        unknown = [name for name in names if name not in self.executors]
+        if unknown:
+            raise ConfigurationError(
+                f"QRS_EXECUTORS names {', '.join(map(repr, unknown))}, which is not installed; "
+                f"installed executors: {self._installed()}"
+            )
+        for name, executor in list(self.executors.items()):
+            if names and name not in names:
+                self.unserved[name] = "not named in QRS_EXECUTORS"
+            elif not names and executor.info.opt_in:
+                self.unserved[name] = "opt-in: served when named in QRS_EXECUTORS"
+            else:
+                continue
+            del self.executors[name]
+
+    def default_executor(self, requested: str | None) -> str | None:
+        """The executor behind IBM's device names: ``requested`` (``QRS_DEFAULT_EXECUTOR``),
+        else ``aer`` where it is served, else None (IBM's names are then not served).
+
+        Raises ConfigurationError when ``requested`` is not served here.
+        """
+        if requested is None:
+            return "aer" if "aer" in self.executors else None
+        if requested not in self.executors:
+            why = self.unserved.get(requested, "not installed")
+            raise ConfigurationError(
+                f"QRS_DEFAULT_EXECUTOR is {requested!r}, which is not served ({why}); "
+                f"served executors: {self._installed()}"
+            )
+        return requested
+
+    def _installed(self) -> str:
+        served = [*self.executors, *(f"{name} ({why})" for name, why in self.unserved.items())]
+        return ", ".join(served) or "none (pip install qiskit-runtime-server-aer)"
 
     def add_plugin(self, record: PluginRecord, plugin: object) -> bool:
         """Register one plugin and collect its executors and descriptions; False if it failed."""
@@ -270,9 +315,11 @@ class PluginHost:
                     "honoured_options": sorted(ex.info.honoured_options),
                     "plugin": ex.plugin.name,
                     "description": ex.info.description,
+                    "device_memory": self.device_memory(ex.info.name),
                 }
                 for ex in self.executors.values()
             ],
+            "unserved_executors": dict(self.unserved),
         }
 
     # -- execution -----------------------------------------------------------------------------
@@ -293,6 +340,16 @@ class PluginHost:
             caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
             self._callers[key] = caller
         return caller
+
+    def device_memory(self, executor: str) -> Any:
+        """``qiskit_runtime_device_memory`` of ``executor``'s plugin: its devices' memory now,
+        None when it reports none, ``{"error": ...}`` when the report failed."""
+        try:
+            caller = self._own_caller("qiskit_runtime_device_memory", executor)
+            reported = caller(executor=executor)
+        except Exception as error:  # a broken report must not break /-/plugins
+            return {"error": f"{type(error).__name__}: {error}"}
+        return dict(reported) if isinstance(reported, Mapping) else None
 
     def validate(self, task: ExecutionTask) -> None:
         """Run ``qiskit_runtime_validate`` of the task's executor: ValueError refuses it."""

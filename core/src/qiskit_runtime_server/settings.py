@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Entry-point names of plugins not to load."
     )
+    executors: list[str] = Field(
+        default_factory=list,
+        description='Executors to serve, by name (["aer", "reference"]); empty: every '
+        "installed executor except the opt-in ones (the example executor 'reference').",
+    )
+    default_executor: str | None = Field(
+        None,
+        description="The executor behind IBM's device names (ibm_kyiv, ibmq_manila, ...), "
+        "favoured by the listing and least_busy: default aer where it is served, else none "
+        "(the devices then have only their <device>@<executor> names).",
+    )
     load_entry_points: bool = Field(
         True, description="Discover executor plugins through the qiskit_runtime.executors group."
     )

@@ -35,6 +35,7 @@ class ServerState:
     def build(cls, settings: Settings) -> ServerState:
         """Load plugins, open the database and bring its schema up to date."""
         plugins = PluginHost.from_settings(settings)
+        default_executor = plugins.default_executor(settings.default_executor)
         url = database_url(settings.data_dir, settings.database_url)
         database = open_database(url)
         upgrade(database)
@@ -52,7 +53,7 @@ class ServerState:
         return cls(
             settings=settings,
             plugins=plugins,
-            catalogue=Catalogue(plugins, reach),
+            catalogue=Catalogue(plugins, reach, default_executor),
             store=store,
             sessions=sessions,
             scheduler=SchedulerProcess(store, plugins, settings, reach),

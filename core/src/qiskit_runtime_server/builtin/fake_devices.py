@@ -15,7 +15,7 @@ import os
 import threading
 import warnings
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from qiskit.providers import BackendV2
@@ -56,6 +56,20 @@ class FakeDeviceDescription(BackendDescription):
                 raise RuntimeError(f"{self.name} has no configuration snapshot")
             props = self._read(self._class.props_filename)
             self._conf, self._props, self._derived = served_documents(conf, props)
+
+    @cached_property
+    def ibm_name(self) -> str | None:
+        """The device's own name in its configuration snapshot (``ibm_kyiv``, ``ibmq_manila``,
+        ``alt_cairo``); None where the snapshot carries a fake name (``fake_fractional``).
+        Read from the configuration file alone, so that building a catalogue stays cheap."""
+        filename = self._class.conf_filename
+        if not filename:  # pragma: no cover - every fake device ships a configuration
+            return None
+        with open(os.path.join(self._class.dirname, filename), encoding="utf-8") as handle:
+            name = json.load(handle).get("backend_name")
+        if not isinstance(name, str) or not name or name.startswith("fake_"):
+            return None
+        return name
 
     def configuration(self) -> dict[str, Any]:
         self._load()

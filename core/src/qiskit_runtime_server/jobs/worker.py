@@ -93,7 +93,9 @@ class WorkerRuntime:
         availability = self.host.executors[spec.executor].info.availability
         if not availability.available:
             raise RuntimeError(f"executor {spec.executor!r} is unavailable: {availability.reason}")
-        self.catalogue = Catalogue(self.host)
+        # IBM's device names resolve to this executor: a job under one of them is in this
+        # worker's queue because the server's default executor was this one when it came.
+        self.catalogue = Catalogue(self.host, default_executor=spec.executor)
 
     def run(self, job: Assignment) -> Outcome:
         """Run ``job``: its inputs are validated again from the params text as stored."""

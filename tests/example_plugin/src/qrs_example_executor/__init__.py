@@ -27,6 +27,9 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
             max_qubits=MAX_QUBITS,
             honoured_options=frozenset({"simulator.seed_simulator", "seed_estimator"}),
             description="Exact and noiseless, on qiskit.primitives reference primitives",
+            # An example is not for a newcomer's catalogue: served only when the operator
+            # names it (QRS_EXECUTORS). A real plugin leaves this out.
+            opt_in=True,
         )
     ]
 
