@@ -14,7 +14,17 @@ from .api.body_limit import BodySizeLimit
 from .api.deps import get_instance
 from .api.errors import install_error_handlers
 from .api.openapi import install_openapi
-from .api.routes import backends, discovery, identity, instances, jobs, server_info, sessions
+from .api.routes import (
+    backends,
+    discovery,
+    identity,
+    instances,
+    jobs,
+    metrics,
+    server_info,
+    sessions,
+)
+from .metrics import HttpMetrics
 from .settings import Settings
 from .state import ServerState
 
@@ -52,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.server = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=state.metrics)  # outermost: counts 413s too
     install_error_handlers(app)
     install_openapi(app, RUNTIME_PREFIX)
     # Every runtime route needs a caller allowed to use the request's instance; routes that
@@ -63,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(discovery.router)
     app.include_router(server_info.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The instance every job belongs to when the server runs in open single-user mode.
@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     )
     allow_anonymous: bool = Field(
         False, description="Allow the open mode on an address other than loopback."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token that GET /metrics requires (Prometheus' scrape credential). "
+        "Unset: /metrics is open in the open mode and refused in keys mode.",
     )
     ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM) to serve HTTPS.")
     ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM).")

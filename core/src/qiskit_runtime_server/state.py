@@ -13,6 +13,7 @@ from .jobs.scheduler_process import SchedulerProcess
 from .jobs.sessions import SessionService
 from .jobs.sql_store import SqlJobStore
 from .jobs.store import JobStore
+from .metrics import ServerMetrics, count_database_errors
 from .plugins import PluginHost
 from .settings import Settings
 from .tokens import TokenIssuer
@@ -30,6 +31,7 @@ class ServerState:
     scheduler: SchedulerProcess
     tokens: TokenIssuer
     access: AccessControl
+    metrics: ServerMetrics
 
     @classmethod
     def build(cls, settings: Settings) -> ServerState:
@@ -50,13 +52,21 @@ class ServerState:
             default_limits=Limits(settings.max_queued_jobs, settings.max_executions),
         )
         reach = Reach()  # what the schedulers sharing the database run, read by the scheduler
+        scheduler = SchedulerProcess(store, plugins, settings, reach)
+        metrics = ServerMetrics(store, plugins, scheduler.workers_alive)
+        scheduler.on_event = metrics.apply
+        store.listen(metrics)
+        count_database_errors(
+            database, lambda error: metrics.database_errors.labels("api", error).inc()
+        )
         return cls(
             settings=settings,
             plugins=plugins,
             catalogue=Catalogue(plugins, reach, default_executor),
             store=store,
             sessions=sessions,
-            scheduler=SchedulerProcess(store, plugins, settings, reach),
+            scheduler=scheduler,
             tokens=tokens,
             access=access,
+            metrics=metrics,
         )

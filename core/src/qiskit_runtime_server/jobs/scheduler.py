@@ -76,6 +76,11 @@ class Scheduler:
         self._executors: list[str] = []
         self._max_qubits: dict[str, int] = {}
         self._alive = 0
+        #: Ready workers per executor, and workers that ended so far (the metrics'), counted
+        #: by the scheduler's thread from the workers it sees come and go at each step.
+        self._alive_by_executor: dict[str, int] = {}
+        self._ended_by_executor: dict[str, int] = {}
+        self._seen_workers: set[Worker] = set()
         #: This scheduler as the database knows it; the id stamps the jobs it claims.
         self.record = this_scheduler([], dispatcher.name)
         self.recovery = Recovery(
@@ -136,6 +141,11 @@ class Scheduler:
     def executors(self) -> list[str]:
         return list(self._executors)
 
+    def worker_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Ready workers per executor, and workers that ended so far per executor (copies, as
+        the scheduler's thread counted them at its last step)."""
+        return dict(self._alive_by_executor), dict(self._ended_by_executor)
+
     # -- the scheduler's thread ----------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -159,6 +169,7 @@ class Scheduler:
                     # look of the recovery queues it again.
                     event.worker.job = None
         self._alive = self.dispatcher.alive()
+        self._count_workers()
         self._run_commands()
         self._enforce_deadlines()
         self._sweep()
@@ -174,6 +185,18 @@ class Scheduler:
             self._finish(event)
         elif isinstance(event, Ended):
             self._ended(event)
+
+    def _count_workers(self) -> None:
+        workers = self.dispatcher.workers()
+        alive: dict[str, int] = {}
+        for worker in workers:
+            alive[worker.executor] = alive.get(worker.executor, 0) + worker.ready
+        current = set(workers)
+        ended = dict(self._ended_by_executor)
+        for worker in self._seen_workers - current:
+            ended[worker.executor] = ended.get(worker.executor, 0) + 1
+        self._seen_workers = current
+        self._alive_by_executor, self._ended_by_executor = alive, ended
 
     def _run_commands(self) -> None:
         while True:

@@ -8,6 +8,8 @@ imported there: the API's event loop never waits on it) with its own connection 
 (the store is the only state the two share). The API keeps :class:`SchedulerProcess`, a proxy
 with the calls it makes: ``notify`` a submission, ``cancel`` a job, the ``executors`` that some
 scheduler sharing the database runs, and the ``alive_workers`` count.
+The child sends what it counts for the metrics (jobs it started and ended, workers, database
+errors) on a second pipe, which a thread of the API reads into ``on_event``.
 The child dies with the API process (``kill -9`` included), and its workers die with it. If
 the child dies alone, the API starts another: it re-queues the jobs that were running, as after
 a restart of the whole server.
@@ -20,11 +22,13 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..catalogue import Reach
+from ..metrics import ScheduledEvents, SchedulerEvent, count_database_errors
 from ..plugins import PluginHost
 from ..settings import Settings
 from .dispatchers.local import available_executors
@@ -50,9 +54,15 @@ class SchedulerProcess:
     """The API's handle on the scheduler process; ``start()`` it once the store is migrated."""
 
     def __init__(
-        self, store: JobStore, plugins: PluginHost, settings: Settings, reach: Reach | None = None
+        self,
+        store: JobStore,
+        plugins: PluginHost,
+        settings: Settings,
+        reach: Reach | None = None,
+        on_event: Callable[[SchedulerEvent], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_event = on_event
         self.settings = settings
         #: What the schedulers sharing the database run (this server's included), read from
         #: the store every second: the catalogue's backends are available through them.
@@ -69,31 +79,86 @@ class SchedulerProcess:
         self._supervisor = threading.Thread(
             target=self._supervise, name="qrs-scheduler-supervisor", daemon=True
         )
+        self._events: Connection | None = None
+        self._events_reader = threading.Thread(
+            target=self._read_events, name="qrs-scheduler-events", daemon=True
+        )
+        #: The child's last counts: ready workers per executor; workers ended so far.
+        self._workers_alive: dict[str, int] = {}
+        self._workers_ended: dict[str, int] = {}
 
     def start(self) -> None:
         self._launch()
         self._supervisor.start()
+        self._events_reader.start()
 
     def _launch(self) -> None:
         self._alive.value = 0  # not the dead child's count
         receiver, sender = self._context.Pipe(duplex=False)
+        events_receiver, events_sender = self._context.Pipe(duplex=False)
         # Not a daemon: daemonic processes may not start the worker processes.
         process = self._context.Process(
-            target=scheduler_main, args=(receiver, self._alive, self.settings), name="qrs-scheduler"
+            target=scheduler_main,
+            args=(receiver, self._alive, self.settings, events_sender),
+            name="qrs-scheduler",
         )
         process.start()
         # The child holds the reading end now. Without this copy, a message sent after the
         # child died fails at once instead of filling the pipe and blocking the API thread.
         receiver.close()
+        events_sender.close()  # likewise: the reader sees the end of the pipe when the child dies
         with self._send_lock:
             if self._stopping.is_set():
                 # ``stop()`` ran meanwhile and will not see this child: closing its pipe makes
                 # it stop by itself.
                 sender.close()
+                events_receiver.close()
                 return
             if self._sender is not None:
                 self._sender.close()
             self._process, self._sender = process, sender
+            self._workers_alive, self._workers_ended = {}, {}
+            self._events = events_receiver
+
+    def _read_events(self) -> None:
+        """Apply the child's events; a dead child's pipe is dropped until the next child's."""
+        finished: Connection | None = None
+        while not self._stopping.is_set():
+            events = self._events
+            if events is None or events is finished:
+                self._stopping.wait(0.1)
+                continue
+            try:
+                if not events.poll(0.2):
+                    continue
+                event = events.recv()
+            except (EOFError, OSError):
+                finished = events
+                continue
+            try:
+                self._apply(event)
+            except Exception:  # pragma: no cover - a metric that fails never stops the reader
+                logger.exception("applying the scheduler's event %r failed", event)
+        if self._events is not None:
+            self._events.close()
+
+    def _apply(self, event: SchedulerEvent) -> None:
+        if event[0] == "workers":
+            _, alive, ended = event
+            self._workers_alive = alive
+            for executor, count in ended.items():
+                more = count - self._workers_ended.get(executor, 0)
+                if more > 0 and self.on_event is not None:
+                    self.on_event(("worker_ended", executor, more))
+            self._workers_ended = ended
+        elif self.on_event is not None:
+            self.on_event(event)
+
+    def workers_alive(self) -> dict[str, int]:
+        """Ready workers per executor, as the scheduler process last counted them."""
+        if self._process is None or not self._process.is_alive():
+            return {}
+        return dict(self._workers_alive)
 
     def _supervise(self) -> None:
         pause = RESTART_PAUSE_SECONDS
@@ -208,8 +273,10 @@ def cancel_in_store(store: JobStore, job_id: str) -> JobRecord | None:
     )
 
 
-def scheduler_main(receiver: Connection, alive: Any, settings: Settings) -> None:
-    """Entry point of the scheduler process."""
+def scheduler_main(
+    receiver: Connection, alive: Any, settings: Settings, events: Connection | None = None
+) -> None:
+    """Entry point of the scheduler process; ``events`` carries its metrics to the API."""
     die_with_parent()
     leave_stopping_to_the_server()
     logging.basicConfig(
@@ -222,7 +289,18 @@ def scheduler_main(receiver: Connection, alive: Any, settings: Settings) -> None
     from .sessions import SessionService
     from .sql_store import SqlJobStore
 
-    store = SqlJobStore(open_database(database_url(settings.data_dir, settings.database_url)))
+    engine = open_database(database_url(settings.data_dir, settings.database_url))
+    store = SqlJobStore(engine)
+    send_lock = threading.Lock()
+
+    def send(event: SchedulerEvent) -> None:
+        if events is None:
+            return
+        with send_lock, contextlib.suppress(BrokenPipeError, OSError):  # the API is gone
+            events.send(event)
+
+    store.listen(ScheduledEvents(send))
+    count_database_errors(engine, lambda error: send(("database_error", error)))
     plugins = PluginHost.from_settings(settings)
     scheduler = Scheduler(
         store,
@@ -234,8 +312,12 @@ def scheduler_main(receiver: Connection, alive: Any, settings: Settings) -> None
     stopping = threading.Event()
 
     def publish_alive() -> None:
+        counts: tuple[dict[str, int], dict[str, int]] = ({}, {})
         while not stopping.is_set():
             alive.value = scheduler.alive_workers()
+            if scheduler.worker_counts() != counts:
+                counts = scheduler.worker_counts()
+                send(("workers", *counts))
             time.sleep(ALIVE_PUBLISH_SECONDS)
 
     threading.Thread(target=publish_alive, name="qrs-scheduler-alive", daemon=True).start()

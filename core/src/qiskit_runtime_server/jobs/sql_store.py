@@ -18,7 +18,16 @@ from sqlalchemy.engine import Connection, Engine, Row
 from ..database.schema import job_logs, job_tags, jobs, schedulers, sessions
 from .blobs import compress, decompress, decompress_at_most
 from .models import JobRecord, JobStatus, SchedulerRecord, SessionRecord
-from .store import ANY_SCHEDULER, AnyScheduler, Claim, JobOutcome, JobQuery, JobState, JobStore
+from .store import (
+    ANY_SCHEDULER,
+    Activity,
+    AnyScheduler,
+    Claim,
+    JobOutcome,
+    JobQuery,
+    JobState,
+    JobStore,
+)
 
 _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINAL = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -181,6 +190,9 @@ class SqlJobStore(JobStore):
             if job.tags:
                 conn.execute(_INSERT_TAGS, [{"job_id": job.id, "tag": t} for t in job.tags])
             self._insert_logs(conn, job.id, logs)
+        self._tell("job_submitted", job)
+        if job.status.final:
+            self._tell("job_finished", job)
 
     def get_job(self, job_id: str) -> JobRecord | None:
         with self.engine.connect() as conn:
@@ -288,7 +300,10 @@ class SqlJobStore(JobStore):
             if row is None:
                 return None
             self._insert_logs(conn, job_id, logs)
-        return _job(row)
+        record = _job(row)
+        if final:
+            self._tell("job_finished", record)
+        return record
 
     @staticmethod
     def _job_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -381,8 +396,12 @@ class SqlJobStore(JobStore):
                     values = dict(claimed._mapping)
                     params = decompress(values.pop("params"))
                     values["status"] = JobStatus(values["status"])
-                    return Claim(JobRecord(**values), params, more)
-        return None
+                    claim = Claim(JobRecord(**values), params, more)
+                    break
+            else:
+                return None
+        self._tell("job_started", claim.job)
+        return claim
 
     def jobs_in_status(self, status: JobStatus) -> list[JobRecord]:
         with self.engine.connect() as conn:
@@ -474,6 +493,20 @@ class SqlJobStore(JobStore):
             )
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         return _session(row) if row else None
+
+    def activity(self) -> Activity:
+        with self.engine.connect() as conn:
+            job_rows = conn.execute(
+                sa.select(jobs.c.executor, jobs.c.status, sa.func.count())
+                .where(jobs.c.status.in_(_PENDING))
+                .group_by(jobs.c.executor, jobs.c.status)
+            )
+            counts = {(executor, status): int(n) for executor, status, n in job_rows}
+            session_rows = conn.execute(
+                sa.select(sessions.c.state, sa.func.count()).group_by(sessions.c.state)
+            )
+            states = {state: int(n) for state, n in session_rows}
+        return Activity(counts, states)
 
     def open_sessions(self) -> list[SessionRecord]:
         with self.engine.connect() as conn:

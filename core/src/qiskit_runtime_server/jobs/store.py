@@ -9,13 +9,16 @@ row, so that status polls stay cheap.
 from __future__ import annotations
 
 import enum
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .models import JobRecord, JobStatus, SchedulerRecord, SessionRecord
+
+logger = logging.getLogger(__name__)
 
 
 class AnyScheduler(enum.Enum):
@@ -81,8 +84,43 @@ class JobOutcome:
     private: bool = False
 
 
+class JobListener(Protocol):
+    """Told of what this process's store did to jobs, after it is committed (the metrics count
+    jobs here: every path that submits, starts or ends a job goes through the store)."""
+
+    def job_submitted(self, job: JobRecord) -> None: ...
+
+    def job_started(self, job: JobRecord) -> None: ...
+
+    def job_finished(self, job: JobRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the server holds now, over all instances (for the metrics' gauges)."""
+
+    #: Queued and running jobs: ``{(executor, status): count}``.
+    jobs: dict[tuple[str, str], int]
+    #: Sessions and batches by state (``open``, ``active``, ``inactive``, ``closed``).
+    sessions: dict[str, int]
+
+
 class JobStore(ABC):
     """Where jobs, their params, results and logs, and sessions are kept."""
+
+    #: See :meth:`listen`.
+    listeners: tuple[JobListener, ...] = ()
+
+    def listen(self, listener: JobListener) -> None:
+        """Tell ``listener`` of each job this store object submits, starts or ends."""
+        self.listeners = (*self.listeners, listener)
+
+    def _tell(self, event: str, job: JobRecord) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(job)
+            except Exception:  # a listener never fails the job's path
+                logger.exception("job listener %r failed on %s", listener, event)
 
     #: True when reading one job by key cannot wait on a network or a lock (SQLite in WAL mode:
     #: a local file whose readers never wait for its writer). The API then answers job polls on
@@ -204,6 +242,10 @@ class JobStore(ABC):
     @abstractmethod
     def pending_count(self, instance: str) -> int:
         """Jobs of the instance that are queued or running (its queue limit counts these)."""
+
+    @abstractmethod
+    def activity(self) -> Activity:
+        """Queued and running jobs per executor, and sessions per state, over all instances."""
 
     # -- sessions ------------------------------------------------------------------------------
 
