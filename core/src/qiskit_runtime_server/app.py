@@ -24,6 +24,7 @@ from .api.routes import (
     server_info,
     sessions,
 )
+from .logs import RequestContext
 from .metrics import HttpMetrics
 from .settings import Settings
 from .state import ServerState
@@ -62,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.server = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(HttpMetrics, metrics=state.metrics)  # outermost: counts 413s too
+    app.add_middleware(HttpMetrics, metrics=state.metrics)  # counts 413s too
+    app.add_middleware(RequestContext)  # outermost: every line of a request has its id
     install_error_handlers(app)
     install_openapi(app, RUNTIME_PREFIX)
     # Every runtime route needs a caller allowed to use the request's instance; routes that

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, logs
 from .auth.keyfile import KeyFileError
 from .client import LOCAL_TOKEN, client_environment, saved_account_url
 from .errors import ConfigurationError
@@ -30,6 +30,12 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="Port to bind [QRS_PORT, 8000].")
 @click.option("--workers", default=None, type=int, help="Jobs run at once [QRS_WORKERS, CPUs].")
 @click.option("--log-level", default=None, help="debug, info, warning, error [QRS_LOG_LEVEL].")
+@click.option(
+    "--log-format",
+    default=None,
+    type=click.Choice(["text", "json"]),
+    help="Readable text, or one JSON object per line [QRS_LOG_FORMAT, text].",
+)
 @click.option(
     "--dispatcher",
     default=None,
@@ -76,8 +82,7 @@ def serve(**options: Any) -> None:
     from .auth.exposure import refusal
 
     settings = Settings(**{key: value for key, value in options.items() if value is not None})
-    level = settings.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format, "api")
     problem = refusal(settings)
     if problem:
         raise click.ClickException(problem)
@@ -92,28 +97,33 @@ def serve(**options: Any) -> None:
         raise click.ClickException(str(exc)) from None
     scheme = "https" if settings.ssl_certfile else "http"
     url = settings.public_url or f"{scheme}://{settings.host}:{settings.port}"
-    click.echo(f"qiskit-runtime-server {__version__} on {url}", err=True)
+    # JSON: the banner is log lines too, so that every line a collector reads parses.
+    json_lines = settings.log_format == "json"
+    say = logging.getLogger("qiskit_runtime_server.cli").info if json_lines else _to_stderr
+    say(f"qiskit-runtime-server {__version__} on {url}")
     if settings.api_keys_file is None:
-        click.echo(
+        say(
             "Open single-user mode: no API keys are configured, every caller is the local user "
-            f"(default instance {settings.instance_name}). Set QRS_API_KEYS_FILE to require keys.",
-            err=True,
+            f"(default instance {settings.instance_name}). Set QRS_API_KEYS_FILE to require keys."
         )
-        click.echo(f'Connect a client: eval "$(qiskit-runtime-server env --url {url})"', err=True)
+        say(f'Connect a client: eval "$(qiskit-runtime-server env --url {url})"')
     else:
-        click.echo(f"API keys required (from {settings.api_keys_file}).", err=True)
-        click.echo(
-            f'Connect a client: eval "$(qiskit-runtime-server env --url {url} --token KEY)"',
-            err=True,
-        )
+        say(f"API keys required (from {settings.api_keys_file}).")
+        say(f'Connect a client: eval "$(qiskit-runtime-server env --url {url} --token KEY)"')
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # JSON: uvicorn's loggers write through the root's JSON handler, not its own text.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )
+
+
+def _to_stderr(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _served_plugins(settings: Settings) -> PluginHost:

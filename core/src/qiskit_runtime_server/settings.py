@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         60, gt=0, description="Seconds a session waits for its next job before it goes inactive."
     )
     log_level: str = Field("info", description="Server log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as readable text, or one JSON object per line (with the request "
+        "id, instance and job id where known) for a log collector.",
+    )
     api_keys_file: Path | None = Field(
         None, description="TOML/JSON file of API keys; unset means the open single-user mode."
     )

@@ -7,12 +7,14 @@ Every job logs the CPU threads the scheduler gave it (``INFO testkit: N threads`
   (the gate directory is ``$QRS_TEST_GATE_DIR``), so a test can hold jobs running;
 * ``"sleep:<seconds>"``: sleep;
 * ``"segfault"``: crash the process with a segmentation fault;
-* ``"exit"``: end the process at once with exit code 3.
+* ``"exit"``: end the process at once with exit code 3;
+* ``"warn:<text>"``: log ``<text>`` as a warning through Python's logging (the server's log).
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -55,6 +57,8 @@ def _misbehave(task: ExecutionTask, request: str) -> None:
         ctypes.string_at(0)
     elif request == "exit":
         os._exit(3)
+    elif request.startswith("warn:"):
+        logging.getLogger(__name__).warning(request.removeprefix("warn:"))
 
 
 @hookimpl

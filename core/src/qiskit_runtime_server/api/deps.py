@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .. import logs
 from ..auth import Principal
 from ..state import ServerState
 
@@ -43,7 +44,12 @@ async def get_instance(request: Request) -> str:
     server: ServerState = request.app.state.server
     headers = request.headers
     principal = server.access.authenticate(headers.get("authorization"))
-    return server.access.instance_for(principal, headers.get("service-crn"))
+    crn = server.access.instance_for(principal, headers.get("service-crn"))
+    logs.instance.set(crn)  # for the request's log lines
+    job_id = request.path_params.get("job_id")
+    if job_id is not None:
+        logs.job_id.set(job_id)
+    return crn
 
 
 InstanceDep = Annotated[str, Depends(get_instance)]

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import logs
 from ..errors import ServerError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ _HTTP_CODES = {
 
 
 def error_response(status_code: int, code: str, message: str) -> JSONResponse:
-    trace = str(uuid.uuid4())
+    trace = logs.request_id.get() or str(uuid.uuid4())  # the request's id, as its log lines
     body = {
         "errors": [{"code": code, "message": message, "more_info": MORE_INFO}],
         "trace": trace,

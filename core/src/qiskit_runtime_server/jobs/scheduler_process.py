@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from .. import logs
 from ..catalogue import Reach
 from ..metrics import ScheduledEvents, SchedulerEvent, count_database_errors
 from ..plugins import PluginHost
@@ -279,10 +280,7 @@ def scheduler_main(
     """Entry point of the scheduler process; ``events`` carries its metrics to the API."""
     die_with_parent()
     leave_stopping_to_the_server()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format, "scheduler")
     from ..database.connection import database_url, open_database
     from .dispatchers import make_dispatcher
     from .scheduler import Scheduler

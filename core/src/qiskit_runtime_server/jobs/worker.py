@@ -20,6 +20,8 @@ import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from .. import logs as server_logs  # ``logs`` names a job's log lines here
+from ..logs import LogFormat
 from .blobs import compress
 from .models import isoformat, utcnow
 
@@ -35,6 +37,9 @@ class WorkerSpec:
     default_shots: int
     #: OpenMP/BLAS threads at most; each job gets its share in ``Assignment.threads``.
     threads: int
+    #: The server's log level and format (``QRS_LOG_LEVEL``, ``QRS_LOG_FORMAT``).
+    log_level: str = "info"
+    log_format: LogFormat = "text"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class WorkerRuntime:
 
         began = time.perf_counter()
         executor = self.spec.executor
+        logged_job = server_logs.job_id.set(job.job_id)  # for the lines logged while it runs
         try:
             prepared = prepare_task(
                 job.program_id,
@@ -135,6 +141,8 @@ class WorkerRuntime:
             return Outcome(
                 job.job_id, time.perf_counter() - began, logs, failure=reason, traceback=text
             )
+        finally:
+            server_logs.job_id.reset(logged_job)
 
 
 def leave_stopping_to_the_server() -> None:
@@ -160,6 +168,7 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     die_with_parent()
     leave_stopping_to_the_server()
     limit_threads(spec.threads)
+    server_logs.configure(spec.log_level, spec.log_format, "worker")
     try:
         runtime = WorkerRuntime(spec)
     except Exception as exc:

@@ -54,6 +54,8 @@ def worker_spec(executor: str, settings: Settings, threads: int) -> WorkerSpec:
         plugin_paths=tuple(settings.plugins),
         default_shots=settings.default_shots,
         threads=threads,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
     )
 
 

@@ -285,6 +285,8 @@ class RayDispatcher(Dispatcher):
             plugin_paths=self._spec.plugin_paths,
             default_shots=self._spec.default_shots,
             threads=pool.threads,
+            log_level=self._spec.log_level,
+            log_format=self._spec.log_format,
         )
         handle = self._ray.remote(ExecutorActor).options(**pool.options).remote(spec)
         actor_id = handle._actor_id.hex()[:12]

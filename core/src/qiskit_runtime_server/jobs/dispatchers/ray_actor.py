@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ... import logs
 from ..worker import Assignment, Outcome, WorkerRuntime, WorkerSpec, limit_threads
 
 
@@ -52,6 +53,7 @@ class ExecutorActor:
 
     def __init__(self, spec: WorkerSpec) -> None:
         limit_threads(spec.threads)
+        logs.configure(spec.log_level, spec.log_format, "worker")
         self._runtime: WorkerRuntime | None = None
         self._error: str | None = None
         try:
