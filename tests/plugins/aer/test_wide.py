@@ -46,15 +46,13 @@ from qiskit_runtime_server import EstimatorTask, SamplerTask, TaskOptions
 from qiskit_runtime_server.backend_description import BackendDescription
 from qiskit_runtime_server.builtin.ideal_simulator import IDEAL_SIMULATOR_NAME, ideal_configuration
 from qiskit_runtime_server.document_backend import DocumentDescription
-from qiskit_runtime_server_aer import capacity, method, primitives
+from qiskit_runtime_server_aer import capacity, method, mps_batch, primitives
 from qiskit_runtime_server_aer.primitives import AerPrimitives, validate_options
 from qrs_test_plugins.circuits import fake_device, ghz
-from scipy.stats import chi2
+from qrs_test_plugins.statistics import IMPOSSIBLE, chi_square_p_value
 
 SIGMAS = 4.5
 P_VALUE_FLOOR = 1e-5
-#: An outcome this unlikely under the exact distribution must never be sampled.
-IMPOSSIBLE = 1e-12
 #: The statevector limit the forced-wide tests pretend this host has.
 FORCED_STATEVECTOR_LIMIT = 4
 #: The noiseless estimator's precision (the std of the Gaussian noise it adds).
@@ -123,31 +121,6 @@ def outcome_counts(counts: dict[str, int]) -> tuple[NDArray[np.int64], NDArray[n
     """Outcomes as integers (bit i: clbit i, as Statevector's index has qubit i) and counts."""
     outcomes = np.array([int(key.replace(" ", ""), 2) for key in counts], dtype=np.int64)
     return outcomes, np.array(list(counts.values()), dtype=np.int64)
-
-
-def chi_square_p_value(observed: NDArray[np.int64], expected_probabilities: NDArray[Any]) -> float:
-    """Pearson's chi-square goodness of fit of ``observed`` counts (one per outcome index) to
-    exact probabilities; bins with an expected count below 5 are pooled (with the smallest
-    other bin if the pool itself stays below 5)."""
-    shots = observed.sum()
-    expected = expected_probabilities * shots
-    assert not np.any(observed[expected_probabilities < IMPOSSIBLE]), "an impossible outcome"
-    big = expected >= 5
-    bins_observed = list(observed[big])
-    bins_expected = list(expected[big])
-    rest_observed, rest_expected = observed[~big].sum(), expected[~big].sum()
-    if rest_expected >= 5:
-        bins_observed.append(rest_observed)
-        bins_expected.append(rest_expected)
-    elif rest_expected > 0:
-        smallest = int(np.argmin(bins_expected))
-        bins_observed[smallest] += rest_observed
-        bins_expected[smallest] += rest_expected
-    o, e = np.array(bins_observed, dtype=float), np.array(bins_expected)
-    if len(o) == 1:
-        return 1.0  # one possible outcome, and no impossible one was sampled
-    statistic = float(np.sum((o - e) ** 2 / e))
-    return float(chi2.sf(statistic, len(o) - 1))
 
 
 def window_marginal(probabilities: NDArray[Any], qubits: Sequence[int]) -> NDArray[Any]:
@@ -817,6 +790,7 @@ def plan_log(aer: AerPrimitives, shots: int, monkeypatch: pytest.MonkeyPatch) ->
         raise Stopped
 
     monkeypatch.setattr(primitives, "sample", stop)
+    monkeypatch.setattr(mps_batch, "sample", stop)
     task = sampler_task(fake_device("fake_kyiv"), kyiv_ghz(), shots, seed=1, log=lines.append)
     with pytest.raises(Stopped):
         aer.run(task)
@@ -833,15 +807,16 @@ def estimate(lines: list[str], pattern: str) -> float:
 def test_a_long_plan_logs_a_warning_with_its_estimate(
     aer: AerPrimitives, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Noisy GHZ-40 trajectories on one thread: 400 shots are estimated at a few seconds (an
-    INFO line); 200 times as many shots at 200 times as long (the estimate is linear in the
-    shots, within the short line's rounding to 0.1 s), beyond LONG_PLAN_SECONDS: a WARNING."""
-    short = plan_log(aer, 400, monkeypatch)
+    """Noisy GHZ-40 trajectories (batched) on one thread: 4000 shots are estimated at about a
+    second (an INFO line); 200 times as many shots at 200 times as long (the estimate is linear
+    in the shots, within the short line's rounding to 0.1 s), beyond LONG_PLAN_SECONDS: a
+    WARNING."""
+    short = plan_log(aer, 4000, monkeypatch)
     assert any(line.startswith("INFO PUB 0: matrix_product_state: ") for line in short), short
     assert not any(line.startswith("WARNING") for line in short), short
     seconds = estimate(short, r"INFO PUB 0: estimated ([0-9.]+) s")
     assert 0 < seconds < method.LONG_PLAN_SECONDS
-    long = plan_log(aer, 200 * 400, monkeypatch)
+    long = plan_log(aer, 200 * 4000, monkeypatch)
     warned = estimate(
         long, r"WARNING PUB 0: this plan will take long: about ([0-9]+) s \(estimated on 1 thread\)"
     )

@@ -40,7 +40,7 @@ from qiskit_runtime_server import (
 from qiskit_runtime_server.circuits import active_qubits
 from qiskit_runtime_server.results import sampler_pub_result
 
-from . import __version__, capacity
+from . import __version__, capacity, mps_batch
 from .approximation import DOCUMENTED_BIAS, approximate, requested
 from .approximation import OPTION as APPROXIMATION_OPTION
 from .constraints import check_circuit
@@ -54,6 +54,7 @@ from .method import (
     SUBMIT_PROBE_SECONDS,
     NoiseKind,
     Plan,
+    parallel_states,
     plan_noiseless,
     plan_noisy,
     relabel_observable,
@@ -147,11 +148,19 @@ class AerPrimitives:
             )
         task.log(f"INFO aer {qiskit_aer.__version__}: noise {noise_label}")
         wide = _wide_plans(task, _user_noise_kind(noise), relabel=False)
+        batches: dict[int, list[mps_batch.CompiledCircuit]] = {}
+        if isinstance(task, SamplerTask):
+            for index, plan in wide.items():
+                compiled = _mps_batch(
+                    task, index, plan, _wide_sampler_pub(task, index, plan), noise
+                )
+                if compiled is not None:
+                    batches[index] = compiled
         for index, plan in wide.items():
             _log_plan(task, index, plan, task.pubs[index].circuit, _shots(task.pubs[index]), noise)
         result: PrimitiveResult
         if isinstance(task, SamplerTask):
-            result = self._sample(task, simulator, wide, noise)
+            result = self._sample(task, simulator, wide, noise, batches)
             primitive = SAMPLER_PRIMITIVE
         elif noise is not None:
             result = self._estimate_sampled(task, simulator, wide, noise)
@@ -203,13 +212,24 @@ class AerPrimitives:
                 )
                 run_pub = pub
             noise = self._approximate(noise, approximation)
+            batch = None
+            if trajectories is None:
+                batch = _mps_batch(task, index, plan, run_pub, noise)
             _log_plan(task, index, plan, run_pub.circuit, pub.shots or 0, noise)
             simulator = simulator_class(plan.method != "density_matrix")(
                 noise_model=noise, **_plan_options(task, plan, noise)
             )
             pub_seed = _pub_seed(seed, index)
             metadata = _pub_metadata(plan, approximation)
-            if trajectories is not None and plan.method != "density_matrix":
+            if batch is not None:
+                bits = mps_batch.sample(
+                    batch, pub.shots or 0, pub_seed, plan.bond_dimension or 1, _batch_threads(task)
+                )
+                pub_result = sampler_pub_result(
+                    run_pub.circuit, bits, pub.parameter_values.shape,
+                    {"shots": pub.shots, "circuit_metadata": pub.circuit.metadata},
+                )  # fmt: skip
+            elif trajectories is not None and plan.method != "density_matrix":
                 bits, info = sample_trajectories(
                     simulator, noise, run_pub.circuit, run_pub.parameter_values,
                     run_pub.shots or 0, trajectories, pub_seed,
@@ -325,9 +345,11 @@ class AerPrimitives:
         simulator: AerSimulator,
         wide: dict[int, Plan],
         noise: NoiseModel | None,
+        batches: dict[int, list[mps_batch.CompiledCircuit]],
     ) -> PrimitiveResult:
         """The PUBs a statevector fits run together on ``simulator``; each wider one on its
-        own plan's method, seeded apart."""
+        own plan's method (``batches``: those whose trajectories run batched), seeded
+        apart."""
         seed = task.options.seed_simulator
         narrow = [index for index in range(len(task.pubs)) if index not in wide]
         if not wide:
@@ -338,12 +360,19 @@ class AerPrimitives:
             for index, pub_result in zip(narrow, ran, strict=True):
                 results[index] = pub_result
         for index, plan in wide.items():
-            pub = task.pubs[index]
-            run_pub = SamplerPub(
-                plan.circuit or pub.circuit, pub.parameter_values, pub.shots, validate=False
-            )
-            planned = _planned_simulator(task, plan, noise)
-            pub_result = sample(planned, [run_pub], _pub_seed(seed, index))[0]
+            run_pub = _wide_sampler_pub(task, index, plan)
+            if index in batches:
+                bits = mps_batch.sample(
+                    batches[index], run_pub.shots or 0, _pub_seed(seed, index),
+                    plan.bond_dimension or 1, _batch_threads(task),
+                )  # fmt: skip
+                pub_result = sampler_pub_result(
+                    run_pub.circuit, bits, run_pub.parameter_values.shape,
+                    {"shots": run_pub.shots, "circuit_metadata": run_pub.circuit.metadata},
+                )  # fmt: skip
+            else:
+                planned = _planned_simulator(task, plan, noise)
+                pub_result = sample(planned, [run_pub], _pub_seed(seed, index))[0]
             pub_result.metadata["simulator"] = plan.metadata()
             results[index] = pub_result
         return PrimitiveResult(results, metadata={"version": 2})
@@ -531,6 +560,33 @@ def _wide_plans(
         except ValueError as error:
             raise ValueError(f"PUB {index}: {error}") from None
     return plans
+
+
+def _mps_batch(
+    task: ExecutionTask, index: int, plan: Plan, pub: SamplerPub, noise: NoiseModel | None
+) -> list[mps_batch.CompiledCircuit] | None:
+    """A noisy MPS plan's PUB compiled for batched trajectories (mps_batch.py), which then
+    run it; None where Aer's MPS method runs it (the log says why)."""
+    if plan.method != "matrix_product_state" or not _has_gate_errors(noise):
+        return None
+    try:
+        compiled = mps_batch.compile_pub(pub.circuit, pub.parameter_values, noise)
+    except mps_batch.Unsupported as reason:
+        task.log(f"INFO PUB {index}: Aer's MPS trajectories, not batched ones: {reason}")
+        return None
+    plan.batched = True
+    return compiled
+
+
+def _wide_sampler_pub(task: SamplerTask, index: int, plan: Plan) -> SamplerPub:
+    """A wide sampler PUB as its plan runs it (the plan's circuit, where it has one)."""
+    pub = task.pubs[index]
+    return SamplerPub(plan.circuit or pub.circuit, pub.parameter_values, pub.shots, validate=False)
+
+
+def _batch_threads(task: ExecutionTask) -> int:
+    """Batches of trajectories run at once: the job's cores and the idle ones."""
+    return task.threads + task.idle_threads if task.threads > 0 else parallel_states()
 
 
 def _planned_simulator(task: ExecutionTask, plan: Plan, noise: NoiseModel | None) -> AerSimulator:
