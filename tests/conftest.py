@@ -7,6 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+# pytester runs projects' test suites with the core's pytest plugin (tests/core/testing).
+pytest_plugins = ["pytester"]
+
 # Test plugins are imported by path in the server and in its spawned worker processes, which
 # inherit sys.path; subprocesses started by tests get PYTHONPATH.
 SUPPORT = str(Path(__file__).parent / "support")

@@ -177,7 +177,7 @@ def test_serve_refuses_a_default_executor_that_is_not_served(tmp_path, monkeypat
     assert refused.exit_code == 1
     assert "QRS_DEFAULT_EXECUTOR is 'qpu', which is not served (not installed)" in refused.output
     assert "aer" in refused.output
-    assert "reference (opt-in" in refused.output
+    assert "reference (not served: opt-in" in refused.output
     monkeypatch.setenv("QRS_DEFAULT_EXECUTOR", "aer")
     monkeypatch.setenv("QRS_EXECUTORS", '["aer", "nowhere"]')
     refused = CliRunner().invoke(main, ["serve", "--port", "0"])

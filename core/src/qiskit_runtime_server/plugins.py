@@ -189,13 +189,16 @@ class PluginHost:
             why = self.unserved.get(requested, "not installed")
             raise ConfigurationError(
                 f"QRS_DEFAULT_EXECUTOR is {requested!r}, which is not served ({why}); "
-                f"served executors: {self._installed()}"
+                f"installed executors: {self._installed()}"
             )
         return requested
 
     def _installed(self) -> str:
-        served = [*self.executors, *(f"{name} ({why})" for name, why in self.unserved.items())]
-        return ", ".join(served) or "none (pip install qiskit-runtime-server-aer)"
+        unserved = (f"{name} (not served: {why})" for name, why in self.unserved.items())
+        return (
+            ", ".join([*self.executors, *unserved])
+            or "none (pip install qiskit-runtime-server-aer)"
+        )
 
     def add_plugin(self, record: PluginRecord, plugin: object) -> bool:
         """Register one plugin and collect its executors and descriptions; False if it failed."""
