@@ -28,6 +28,7 @@ from qiskit_aer.noise import (
     QuantumError,
     ReadoutError,
     depolarizing_error,
+    pauli_error,
     thermal_relaxation_error,
 )
 from qiskit_runtime_server import SamplerTask, TaskOptions
@@ -182,7 +183,8 @@ def test_each_parameter_set_matches_its_own_reference() -> None:
 
 def general_noise() -> NoiseModel:
     """Errors of every form the batch samples: a two-qubit error that is not a product (a
-    random unitary, and a two-qubit Kraus channel), relaxation as a reset mixture (T2 < T1)
+    random unitary, and a two-qubit Kraus channel), one made of one-qubit instructions,
+    relaxation as a reset mixture (T2 < T1)
     and as Kraus operators (T2 > T1), defaults for all qubits, an asymmetric readout."""
     noise = NoiseModel(basis_gates=["cx", "sx", "rz", "x"])
     mixed = QuantumError([(random_unitary(4, seed=3), 0.1), (Operator(np.eye(4)), 0.9)])
@@ -191,6 +193,10 @@ def general_noise() -> NoiseModel:
     correlated = QuantumError(amplitude.tensor(amplitude).compose(Kraus(random_unitary(4, seed=4))))
     noise.add_quantum_error(mixed, "cx", [0, 1])
     noise.add_quantum_error(correlated, "cx", [2, 1])
+    # One-qubit instructions in a two-qubit error: damping on the gate's first qubit, a flip on
+    # its second (the sites must not be swapped).
+    one_sided = QuantumError(amplitude).expand(pauli_error([("X", 0.3), ("I", 0.7)]))
+    noise.add_quantum_error(one_sided, "cx", [3, 2])
     noise.add_all_qubit_quantum_error(depolarizing_error(0.03, 2), "cx")
     noise.add_quantum_error(thermal_relaxation_error(50, 30, 5), "sx", [0])
     noise.add_quantum_error(thermal_relaxation_error(30, 50, 5), "sx", [1])
@@ -208,7 +214,7 @@ def test_every_error_form_matches_the_density_matrix() -> None:
             circuit.rz(0.4 + layer + qubit, qubit)
         circuit.cx(0, 1)
         circuit.cx(2, 1)
-        circuit.cx(2, 3)
+        circuit.cx(3, 2)
         circuit.x(layer % 4)
     circuit.measure_all()
     noise = general_noise()

@@ -19,8 +19,10 @@ is shots x (cost of one run). Three exact methods, chosen per PUB:
 
 The bond dimension is read from a cheap noiseless MPS probe of the first parameter set, capped
 just above the largest bond dimension for which MPS would win, so that the probe of a highly
-entangled circuit stays cheap too. Local noise events (Kraus jumps, resets) never raise the
-bond dimension, so the probe bounds the noisy trajectories'.
+entangled circuit stays cheap too. Noise events can raise a trajectory's bond dimension above
+the noiseless one (a noisy mirror circuit does not return to a product state), so the probe is
+an estimate, not a bound. Noisy MPS trajectories run batched in NumPy where they can
+(mps_batch.py), else in Aer.
 
 Wider than a statevector fits (capacity.py), two methods remain, whatever the device's width:
 
