@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .api.body_limit import BodySizeLimit
@@ -16,6 +17,7 @@ from .api.errors import install_error_handlers
 from .api.openapi import install_openapi
 from .api.routes import (
     backends,
+    dashboard,
     discovery,
     identity,
     instances,
@@ -77,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(server_info.router)
     app.include_router(metrics.router)
+    app.include_router(dashboard.router)
+    app.mount(
+        "/dashboard/static",
+        StaticFiles(packages=[(dashboard.STATIC_PACKAGE, "static")]),
+        name="dashboard-static",
+    )
     return app
 
 

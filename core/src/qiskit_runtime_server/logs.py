@@ -35,6 +35,10 @@ request_id: ContextVar[str | None] = ContextVar("qrs_request_id", default=None)
 instance: ContextVar[str | None] = ContextVar("qrs_instance", default=None)
 job_id: ContextVar[str | None] = ContextVar("qrs_job_id", default=None)
 
+#: Libraries that log every step at INFO (Qiskit: each transpiler pass of each job): they log
+#: at WARNING and above unless the server's level is DEBUG.
+CHATTY_LOGGERS = ("qiskit",)
+
 #: uvicorn's loggers: with the JSON format they write through the root's handler.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
@@ -84,6 +88,10 @@ def configure(level: str, log_format: LogFormat, process: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+        )
     logging.captureWarnings(log_format == "json")  # Python's warnings as log lines too
     if log_format == "json":
         for name in UVICORN_LOGGERS:  # in case uvicorn configured them already

@@ -244,6 +244,8 @@ class SqlJobStore(JobStore):
             conditions.append(jobs.c.backend.not_in(query.hidden_backends))
         if query.pending is not None:
             conditions.append(jobs.c.status.in_(_PENDING if query.pending else _FINAL))
+        if query.status is not None:
+            conditions.append(jobs.c.status == query.status.value)
         if query.program is not None:
             conditions.append(jobs.c.program_id == query.program)
         if query.session_id is not None:
@@ -494,19 +496,42 @@ class SqlJobStore(JobStore):
             row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
         return _session(row) if row else None
 
-    def activity(self) -> Activity:
+    def activity(self, instances: Collection[str] | None = None) -> Activity:
+        job_filter: list[sa.ColumnElement[bool]] = [jobs.c.status.in_(_PENDING)]
+        session_filter: list[sa.ColumnElement[bool]] = []
+        if instances is not None:
+            job_filter.append(jobs.c.instance.in_(list(instances)))
+            session_filter.append(sessions.c.instance.in_(list(instances)))
         with self.engine.connect() as conn:
             job_rows = conn.execute(
                 sa.select(jobs.c.executor, jobs.c.status, sa.func.count())
-                .where(jobs.c.status.in_(_PENDING))
+                .where(*job_filter)
                 .group_by(jobs.c.executor, jobs.c.status)
             )
             counts = {(executor, status): int(n) for executor, status, n in job_rows}
             session_rows = conn.execute(
-                sa.select(sessions.c.state, sa.func.count()).group_by(sessions.c.state)
+                sa.select(sessions.c.state, sa.func.count())
+                .where(*session_filter)
+                .group_by(sessions.c.state)
             )
             states = {state: int(n) for state, n in session_rows}
         return Activity(counts, states)
+
+    def list_sessions(
+        self, instance: str, limit: int = 50, offset: int = 0
+    ) -> tuple[list[SessionRecord], int]:
+        mine = sessions.c.instance == instance
+        page = (
+            sa.select(sessions)
+            .where(mine)
+            .order_by(sessions.c.created.desc(), sessions.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            rows = [_session(row) for row in conn.execute(page)]
+            total = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
+        return rows, int(total)
 
     def open_sessions(self) -> list[SessionRecord]:
         with self.engine.connect() as conn:

@@ -48,6 +48,8 @@ class JobQuery:
     offset: int = 0
     backend: str | None = None
     pending: bool | None = None
+    #: One status only (the dashboard's filter; IBM's API has ``pending``).
+    status: JobStatus | None = None
     program: str | None = None
     tags: Sequence[str] = ()
     session_id: str | None = None
@@ -244,8 +246,15 @@ class JobStore(ABC):
         """Jobs of the instance that are queued or running (its queue limit counts these)."""
 
     @abstractmethod
-    def activity(self) -> Activity:
-        """Queued and running jobs per executor, and sessions per state, over all instances."""
+    def activity(self, instances: Collection[str] | None = None) -> Activity:
+        """Queued and running jobs per executor, and sessions per state, of ``instances``
+        (None: all of them)."""
+
+    @abstractmethod
+    def list_sessions(
+        self, instance: str, limit: int = 50, offset: int = 0
+    ) -> tuple[list[SessionRecord], int]:
+        """One page of the instance's sessions, newest first, and their total count."""
 
     # -- sessions ------------------------------------------------------------------------------
 
