@@ -193,6 +193,7 @@ def test_with_keys_one_instance_never_sees_another_s_jobs(
     # No key, no data: the page asks for one.
     expect(page.locator("#login")).to_be_visible()
     assert page.locator("#executors").count() == 0
+    screenshot(page, "dashboard-sign-in")
     page.fill("#key", "not-a-key")
     page.click("#login button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("not valid")
