@@ -8,10 +8,14 @@ GPU runs.
 
 from __future__ import annotations
 
+import os
+import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import psutil
 import pytest
@@ -222,3 +226,87 @@ def _status_field(pid: int, name: str) -> str:
         if key == name:
             return value.strip()
     raise KeyError(name)
+
+
+GPU_STANDINS = Path(__file__).parents[1] / "support" / "gpu_standins"
+
+
+def _started_on(job: object) -> int:
+    """The pid of the worker process a job ran on, from its log."""
+    match = re.search(r"job started \(local dispatcher, worker process (\d+)\)", job.logs())  # type: ignore[attr-defined]
+    assert match, job.logs()  # type: ignore[attr-defined]
+    return int(match[1])
+
+
+def _long_sweep(
+    qubits: int = 14, layers: int = 40, sets: int = 200
+) -> tuple[QuantumCircuit, object]:
+    """A job that runs for minutes on the stand-in bindings (cancelled before it ends)."""
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(qubits)
+    for layer in range(layers):
+        for q in range(qubits):
+            circuit.rx(theta * (q + 1), q)
+        for q in range(layer % 2, qubits - 1, 2):
+            circuit.cx(q, q + 1)
+    circuit.measure_all()
+    return circuit, np.linspace(0, 1, sets)
+
+
+@pytest.mark.slow
+def test_two_devices_a_worker_each_a_spare_after_a_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU code path with real worker processes, on two stand-in devices
+    (tests/support/gpu_standins: CuPy, cuStateVec and NVML stand-ins, QRS_STANDIN_GPUS=2):
+
+    * ``/-/plugins`` reports both devices' memory, through NVML;
+    * one worker per device: a job sent while another runs lands on the other device;
+    * no cold start after a cancel: with both workers busy, a job sent after one is cancelled
+      runs on the spare worker, started before the cancel, on the device the cancelled job's
+      worker held.
+    """
+    python_path = os.pathsep.join([str(GPU_STANDINS), os.environ["PYTHONPATH"]])
+    server = ServerProcess(
+        tmp_path,
+        extra_env={"PYTHONPATH": python_path, "QRS_STANDIN_GPUS": "2", "QRS_WORKERS": "1"},
+    )
+    with server:
+        server.wait_ready()
+        summary = httpx.get(f"{server.url}/-/plugins", timeout=30).json()
+        entry = next(e for e in summary["executors"] if e["name"] == "custatevec")
+        assert entry["available"], entry["reason"]
+        assert entry["device"] == "GPU"
+        assert len(entry["device_memory"]["devices"]) == 2
+        # The stand-in NVML sees the API process only (its devices are per process): after
+        # probing both devices, that process holds nothing on them.
+        assert entry["device_memory"]["used_bytes"] == 0
+        assert entry["device_memory"]["free_bytes"] == entry["device_memory"]["total_bytes"] > 0
+
+        for name, value in client_environment(server.url).items():
+            monkeypatch.setenv(name, value)
+        backend = connect(server.url).backend("ideal_simulator@custatevec")
+        sampler = SamplerV2(mode=backend)
+        circuit, angles = _long_sweep()
+        long_job = sampler.run([(circuit, angles, 10)])
+        while long_job.status() != "RUNNING":
+            time.sleep(0.2)
+        short = sampler.run([ghz(3)], shots=100).result()
+        assert short.metadata["simulator"]["device"].startswith("CUDA device 1")
+        assert set(short[0].data.meas.get_counts()) == {"000", "111"}
+
+        # Both workers busy: a job after a cancel can only run on the spare.
+        other_long_job = sampler.run([(circuit, angles, 10)])
+        while other_long_job.status() != "RUNNING":
+            time.sleep(0.2)
+        before = {p.pid for p in psutil.Process(server.process.pid).children(recursive=True)}  # type: ignore[union-attr]
+        long_job.cancel()
+        after = sampler.run([ghz(3)], shots=100)
+        result = after.result()
+        other_long_job.cancel()
+        spare = _started_on(after)
+        assert spare in before  # started ahead of the cancel, not for this job
+        assert spare not in {_started_on(long_job), _started_on(other_long_job)}
+        # The device the cancelled job's worker held, free again when that process died.
+        assert result.metadata["simulator"]["device"].startswith("CUDA device 0")
+        assert long_job.status() == "CANCELLED"

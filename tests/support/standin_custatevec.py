@@ -83,24 +83,41 @@ _LIVE: weakref.WeakValueDictionary[int, DeviceArray] = weakref.WeakValueDictiona
 
 
 class DeviceArray(np.ndarray):  # type: ignore[type-arg]
-    """Host memory standing in for a CuPy array: ``.data.ptr`` is the address."""
+    """Host memory standing in for a CuPy array: ``.data.ptr`` is the address. An array that
+    owns its memory (not a view of another device array) is counted by the memory pool of the
+    device current when it was made, as CuPy's pool counts it, and cached there when freed."""
 
     def __array_finalize__(self, obj: Any) -> None:
         _LIVE[id(self)] = self
+        parent = getattr(obj, "cuda_device", None)
+        owner = not isinstance(obj, DeviceArray) or self.flags.owndata
+        self.cuda_device = REGISTRY.device if owner or parent is None else parent
+        if owner:
+            MEMORY.allocate(self, self.cuda_device, self.nbytes)
 
     @property
     def data(self) -> Any:  # type: ignore[override]
         return SimpleNamespace(ptr=self.ctypes.data)
 
 
-def _check_device_range(pointer: int, nbytes: int, what: str) -> None:
+def _check_device_range(pointer: int, nbytes: int, what: str) -> DeviceArray:
     if not isinstance(pointer, int) or isinstance(pointer, bool):
         raise TypeError(f"{what}: an intptr_t argument must be an int, got {type(pointer)}")
     for array in list(_LIVE.values()):
         start = array.ctypes.data
         if start <= pointer and pointer + nbytes <= start + array.nbytes:
-            return
+            return array
     raise cuStateVecError(f"INVALID_VALUE: {what} is not inside a live device allocation")
+
+
+def _on_handles_device(handle: int, pointer: int, what: str) -> None:
+    """Memory of another device than the handle's: the real library would fault."""
+    array = _check_device_range(pointer, 1, what)
+    if array.cuda_device != REGISTRY.handles[handle]["device"]:
+        raise cuStateVecError(
+            f"INVALID_VALUE: {what} is on device {array.cuda_device}, the handle on "
+            f"{REGISTRY.handles[handle]['device']}"
+        )
 
 
 def _view(pointer: int, dtype: Any, count: int) -> np.ndarray:  # type: ignore[type-arg]
@@ -206,6 +223,7 @@ def _no_controls(controls: Any, control_bit_values: Any, n_controls: int) -> Non
 
 
 def create() -> int:
+    MEMORY.context(REGISTRY.device)
     handle = REGISTRY.new_id()
     REGISTRY.handles[handle] = {"stream": None, "mem_handler": None, "device": REGISTRY.device}
     return handle
@@ -252,6 +270,7 @@ def apply_matrix(
 ):  # type: ignore[no-untyped-def]
     REGISTRY.calls.append("apply_matrix")
     _handle(handle)
+    _on_handles_device(handle, sv, "sv")
     _check_types(sv_data_type, matrix_data_type, compute_type)
     targets = _bits(n_index_bits, _host_array(targets, np.int32, "targets"), "targets")
     if len(targets) != n_targets:
@@ -358,6 +377,7 @@ def collapse_by_bit_string(
 
 def sampler_create(handle, sv, sv_data_type, n_index_bits, n_max_shots):  # type: ignore[no-untyped-def]
     _handle(handle)
+    _on_handles_device(handle, sv, "sv")
     _statevector(sv, sv_data_type, n_index_bits)
     if not 0 < n_max_shots < 2**32:
         raise cuStateVecError("INVALID_VALUE: n_max_shots is a uint32")
@@ -438,11 +458,58 @@ def compute_expectations_on_pauli_basis(
         out[term] = np.vdot(vector, image).real
 
 
-# -- CuPy, as much of it as the kernel uses ----------------------------------------------------
+# -- CuPy, as much of it as the kernel and the probe use ---------------------------------------
+
+
+class _Memory:
+    """Device memory per device, as CuPy's pools and the CUDA contexts hold it.
+
+    ``used``: bytes of live arrays; ``cached``: bytes freed into the pool but not given back to
+    the device (``free_all_blocks`` gives them back); ``contexts``: the devices this process
+    holds a CUDA context on (created by the first allocation or handle, destroyed by
+    ``deviceReset``, which must not find live arrays).
+    """
+
+    CONTEXT_BYTES = 300 * 2**20
+    TOTAL_BYTES = 16 * 2**30
+
+    def __init__(self) -> None:
+        self.used: dict[int, int] = {}
+        self.cached: dict[int, int] = {}
+        self.contexts: set[int] = set()
+        self.device_count = 1
+
+    def context(self, device: int) -> None:
+        if not 0 <= device < self.device_count:
+            raise RuntimeError(f"cudaErrorInvalidDevice: device {device}")
+        self.contexts.add(device)
+
+    def allocate(self, array: DeviceArray, device: int, nbytes: int) -> None:
+        self.context(device)
+        self.used[device] = self.used.get(device, 0) + nbytes
+        weakref.finalize(array, self._freed, device, nbytes)
+
+    def _freed(self, device: int, nbytes: int) -> None:
+        self.used[device] -= nbytes
+        self.cached[device] = self.cached.get(device, 0) + nbytes
+
+    def held(self, device: int) -> int:
+        """What the device sees this process hold."""
+        context = self.CONTEXT_BYTES if device in self.contexts else 0
+        return context + self.used.get(device, 0) + self.cached.get(device, 0)
+
+    def reset(self, device: int) -> None:
+        if self.used.get(device, 0):
+            raise AssertionError("cudaDeviceReset with live allocations on the device")
+        self.cached[device] = 0
+        self.contexts.discard(device)
+
+
+MEMORY = _Memory()
 
 
 def _device_array(array: np.ndarray) -> DeviceArray:  # type: ignore[type-arg]
-    return np.ascontiguousarray(array).view(DeviceArray)
+    return np.array(array, copy=True, order="C").view(DeviceArray)
 
 
 class _Stream:
@@ -455,29 +522,92 @@ class _Stream:
 class _Device:
     def __init__(self, index: int) -> None:
         self.index = index
+        self._previous: list[int] = []
 
     def use(self) -> None:
-        REGISTRY.device = self.index
+        _set_device(self.index)
+
+    @property
+    def pci_bus_id(self) -> str:
+        return pci_bus_id(self.index)
+
+    def __enter__(self) -> _Device:
+        self._previous.append(REGISTRY.device)
+        if self.index != REGISTRY.device:
+            _set_device(self.index)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        previous = self._previous.pop()
+        if previous != REGISTRY.device:
+            _set_device(previous)  # as CuPy restores it: cudaSetDevice
+
+
+def _set_device(index: int) -> None:
+    """``cudaSetDevice``: since CUDA 12 it also creates the device's primary context."""
+    MEMORY.context(index)
+    REGISTRY.device = index
+
+
+def pci_bus_id(index: int) -> str:
+    """The stand-in devices' PCI bus ids: one bus per device."""
+    return f"0000:{0x3B + index:02X}:00.0"
 
 
 class _Pool:
+    """CuPy's default device memory pool: ``free_bytes`` are the cached blocks."""
+
     def free_bytes(self) -> int:
-        return 0
+        return MEMORY.cached.get(REGISTRY.device, 0)
+
+    def used_bytes(self) -> int:
+        return MEMORY.used.get(REGISTRY.device, 0)
+
+    def free_all_blocks(self) -> None:
+        MEMORY.cached[REGISTRY.device] = 0
+
+
+class _PinnedPool:
+    def __init__(self) -> None:
+        self.emptied = 0
+
+    def free_all_blocks(self) -> None:
+        self.emptied += 1
+
+
+_POOL, _PINNED_POOL = _Pool(), _PinnedPool()
 
 
 class _Runtime:
-    free_bytes = 8 * 2**30
+    @staticmethod
+    def getDevice() -> int:
+        return REGISTRY.device
 
-    @classmethod
-    def memGetInfo(cls) -> tuple[int, int]:
-        return cls.free_bytes, 16 * 2**30
+    @staticmethod
+    def getDeviceCount() -> int:
+        return MEMORY.device_count
+
+    @staticmethod
+    def memGetInfo() -> tuple[int, int]:
+        device = REGISTRY.device
+        MEMORY.context(device)  # as in CUDA: the query creates the context
+        return MEMORY.TOTAL_BYTES - MEMORY.held(device), MEMORY.TOTAL_BYTES
+
+    @staticmethod
+    def getDeviceProperties(index: int) -> dict[str, Any]:
+        return {"name": f"Stand-in GPU {index}".encode()}
+
+    @staticmethod
+    def deviceReset() -> None:
+        MEMORY.reset(REGISTRY.device)
 
 
 cupy = SimpleNamespace(
     zeros=lambda shape, dtype: _device_array(np.zeros(shape, dtype=dtype)),
     asarray=lambda array: _device_array(np.asarray(array)),
     asnumpy=lambda array: np.asarray(array).view(np.ndarray).copy(),
-    get_default_memory_pool=_Pool,
+    get_default_memory_pool=lambda: _POOL,
+    get_default_pinned_memory_pool=lambda: _PINNED_POOL,
     cuda=SimpleNamespace(
         Device=_Device,
         get_current_stream=_Stream,
@@ -486,3 +616,38 @@ cupy = SimpleNamespace(
     ),
 )
 """A stand-in for the ``cupy`` module: "device" arrays are :class:`DeviceArray`."""
+
+
+# -- NVML (nvidia-ml-py's ``pynvml``), as much of it as the executor's memory report uses -------
+
+
+class _Nvml:
+    """Reads what the devices hold as :class:`_Memory` counts it (this process only: the
+    stand-in's devices are not shared between processes)."""
+
+    def __init__(self) -> None:
+        self.initialised = 0
+
+    def nvmlInit(self) -> None:
+        self.initialised += 1
+
+    def nvmlShutdown(self) -> None:
+        if self.initialised <= 0:
+            raise AssertionError("nvmlShutdown without nvmlInit")
+        self.initialised -= 1
+
+    def nvmlDeviceGetHandleByPciBusId(self, bus_id: str) -> int:
+        if self.initialised <= 0:
+            raise AssertionError("NVML_ERROR_UNINITIALIZED")
+        for index in range(MEMORY.device_count):
+            if pci_bus_id(index).lower() == str(bus_id).lower():
+                return index
+        raise AssertionError(f"NVML_ERROR_NOT_FOUND: {bus_id}")
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> SimpleNamespace:
+        used = MEMORY.held(handle)
+        total = MEMORY.TOTAL_BYTES
+        return SimpleNamespace(total=total, used=used, free=total - used)
+
+
+nvml = _Nvml()

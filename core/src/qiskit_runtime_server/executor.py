@@ -66,6 +66,10 @@ class ExecutorInfo:
     availability: Availability = field(default_factory=Availability.ok)
     honoured_options: frozenset[str] = frozenset()
     description: str = ""
+    #: Worker processes the local dispatcher runs for the executor unless the operator sets
+    #: ``QRS_EXECUTOR_WORKERS``; None: one per usable CPU for a CPU executor, one for a GPU
+    #: executor. A GPU executor that binds each worker to a device says how many it has.
+    workers: int | None = None
     #: Served only when the operator names it (``QRS_EXECUTORS``): for examples and other
     #: executors a newcomer's catalogue should not show (it stays installed and loadable).
     opt_in: bool = False
@@ -86,6 +90,8 @@ class ExecutorInfo:
             )
         if self.max_qubits < 1:
             raise ValueError(f"executor {self.name!r}: max_qubits must be positive")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"executor {self.name!r}: workers must be positive or None")
         if not isinstance(self.availability, Availability):
             raise TypeError(f"executor {self.name!r}: availability must be an Availability")
 

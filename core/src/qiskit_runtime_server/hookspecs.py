@@ -19,8 +19,8 @@ Every hook below says when it is called, what it must return, and since which ve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -102,6 +102,23 @@ def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     does not fit the PUBs.
 
     .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def qiskit_runtime_device_memory(executor: str) -> Mapping[str, Any] | None:
+    """Report the memory of ``executor``'s devices now, for ``/-/plugins`` (and the metrics
+    read from it): ``{"used_bytes": int, "free_bytes": int, "total_bytes": int}`` summed over
+    the devices, with any further JSON-ready details (a ``devices`` list, say).
+
+    Called in the API process each time the summary is read, restricted to the plugin that
+    declared ``executor``. Must be fast and must not allocate device memory or create a device
+    context (NVML reads it without one). Return None when there is nothing to report (a CPU
+    executor, no device here). An exception is reported as the executor's ``device_memory``
+    error, not raised.
+
+    .. versionadded:: 0.4
     """
     raise NotImplementedError
 

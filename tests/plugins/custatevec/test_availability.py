@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from qiskit_runtime_server.catalogue import Catalogue
 from qiskit_runtime_server.plugins import PluginHost
-from qiskit_runtime_server_custatevec.device import Probe, probe_gpu
+from qiskit_runtime_server_custatevec.device import Device, Probe, probe_gpu
 from qiskit_runtime_server_custatevec.executor import describe
 from qiskit_runtime_server_custatevec.settings import Settings, SettingsError
 
@@ -79,7 +79,9 @@ def test_bad_settings_make_it_unavailable_with_the_variable_named(
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("QRS_CUSTATEVEC_KERNEL", "opencl"), ("QRS_CUSTATEVEC_FUSION_MAX_QUBITS", "eleven"),
-     ("QRS_CUSTATEVEC_FUSION_MAX_QUBITS", "11"), ("QRS_CUSTATEVEC_MAX_BATCH", "0")],
+     ("QRS_CUSTATEVEC_FUSION_MAX_QUBITS", "11"), ("QRS_CUSTATEVEC_MAX_BATCH", "0"),
+     ("QRS_CUSTATEVEC_DEVICES", "0,x"), ("QRS_CUSTATEVEC_DEVICES", "1,1"),
+     ("QRS_CUSTATEVEC_DEVICE", "0")],
 )  # fmt: skip
 def test_settings_are_validated(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
@@ -92,7 +94,9 @@ def test_settings_are_validated(variable: str, value: str) -> None:
 )  # fmt: skip
 def test_qubit_limit_from_free_device_memory(free_gib: int, precision: str, qubits: int) -> None:
     settings = Settings(precision=precision)  # type: ignore[arg-type]
-    assert Probe(free_bytes=free_gib * 2**30).max_qubits(settings) == qubits
+    # The device with the least free memory bounds every job: any job may land on it.
+    devices = (Device(0, free_bytes=free_gib * 2**30), Device(1, free_bytes=200 * 2**30))
+    assert Probe(devices=devices).max_qubits(settings) == qubits
 
 
 def test_control_flow_is_refused_at_submit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -221,7 +221,10 @@ def test_whole_static_sweeps_use_batched_calls_and_agree() -> None:
     assert "apply_matrix_batched:MATRIX_INDEXED" in " ".join(standin.REGISTRY.calls)
 
 
-def test_the_configured_device_is_current_before_memory_is_touched() -> None:
+def test_the_configured_device_is_current_before_memory_is_touched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(standin.MEMORY, "device_count", 3)
     standin.REGISTRY.device = 0
     gpu = kernel(device=2)
     assert standin.REGISTRY.device == 2

@@ -30,6 +30,8 @@ def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
             # As custatevec's without a GPU: the API host's own limit would refuse every job.
             max_qubits=8 if available else 1,
             honoured_options=frozenset({"simulator.seed_simulator"}),
+            # One worker per "device", as custatevec declares (QRS_TEST_GPU_LIKE_DEVICES).
+            workers=int(os.environ.get("QRS_TEST_GPU_LIKE_DEVICES", "1")),
             availability=Availability.ok()
             if available
             else Availability.unavailable("no GPU-like device on this host (QRS_TEST_GPU_LIKE)"),

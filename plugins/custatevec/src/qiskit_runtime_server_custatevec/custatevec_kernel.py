@@ -18,7 +18,10 @@ How the calls are made:
   matrix shared by the batch, ``MATRIX_INDEXED`` for one matrix per statevector) otherwise,
   except below 128 bytes per statevector (the batched call wants 128-byte aligned vectors);
 * the configured device is made current in every thread before memory is touched;
-* outputs of sampling, marginals and expectation values are written to host NumPy arrays.
+* outputs of sampling, marginals and expectation values are written to host NumPy arrays;
+* after each job, CuPy's pools give their cached blocks back to the device
+  (:meth:`CuStateVecKernel.give_back_memory`): an idle worker holds its CUDA context and its
+  cuStateVec handle, not the last job's statevectors.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class CuStateVecKernel:
         precision: str = "double",
         device: int = 0,
         memory_reserve_bytes: int = 0,
+        claim: object = None,
     ) -> None:
         self.cusv = bindings
         self.cupy = cupy
@@ -82,17 +86,20 @@ class CuStateVecKernel:
             else bindings.ComputeType.COMPUTE_32F
         )
         self.device = device
+        bus_id = getattr(getattr(claim, "device", None), "pci_bus_id", "")
+        self.location = f"CUDA device {device}" + (f" (PCI {bus_id})" if bus_id else "")
         self.memory_reserve_bytes = memory_reserve_bytes
+        #: The worker's hold on its device (device.DeviceClaim), kept for the kernel's life.
+        self.claim = claim
         self._local = threading.local()
         self._allocations: dict[int, Any] = {}
         self._activate()
 
     def _activate(self) -> None:
         """Make the configured device current in this thread (CuPy's current device is per
-        thread, and allocations land on it)."""
-        if getattr(self._local, "device", None) != self.device:
+        thread, and allocations land on it), whatever made another one current meanwhile."""
+        if int(self.cupy.cuda.runtime.getDevice()) != self.device:
             self.cupy.cuda.Device(self.device).use()
-            self._local.device = self.device
 
     # -- handle and memory ---------------------------------------------------------------------
 
@@ -112,6 +119,12 @@ class CuStateVecKernel:
         if handle is not None:
             self.cusv.destroy(handle)
             self._local.handle = None
+
+    def give_back_memory(self) -> None:
+        self._activate()
+        self._synchronize()
+        self.cupy.get_default_memory_pool().free_all_blocks()
+        self.cupy.get_default_pinned_memory_pool().free_all_blocks()
 
     def _malloc(self, size: int, _stream: int) -> int:
         memory = self.cupy.cuda.alloc(size)
@@ -143,12 +156,15 @@ class CuStateVecKernel:
         return DeviceStates(data)
 
     def copy(self, states: object, member: int) -> DeviceStates:
+        self._activate()
         return DeviceStates(_device(states).data[member : member + 1].copy())
 
     def release(self, states: object) -> None:
+        self._activate()
         _device(states).data = self.cupy.zeros((0, 1), dtype=self.dtype)
 
     def apply_matrix(self, states: object, targets: Sequence[int], matrices: Matrices) -> None:
+        self._activate()
         batch = _device(states)
         n = batch.num_qubits
         k = len(targets)
@@ -185,6 +201,7 @@ class CuStateVecKernel:
     def probabilities(
         self, states: object, member: int, qubits: Sequence[int]
     ) -> NDArray[np.float64]:
+        self._activate()
         batch = _device(states)
         out = np.zeros(2 ** len(qubits), dtype=np.float64)
         self.cusv.abs2sum_array(
@@ -202,6 +219,7 @@ class CuStateVecKernel:
         outcome: int,
         probability: float,
     ) -> None:
+        self._activate()
         batch = _device(states)
         bits = [(outcome >> k) & 1 for k in range(len(qubits))]
         self.cusv.collapse_by_bit_string(
@@ -216,6 +234,7 @@ class CuStateVecKernel:
         qubits: Sequence[int],
         randnums: NDArray[np.float64],
     ) -> NDArray[np.int64]:
+        self._activate()
         batch = _device(states)
         shots = int(randnums.size)
         out = np.zeros(shots, dtype=np.int64)
@@ -243,6 +262,7 @@ class CuStateVecKernel:
         member: int,
         terms: Sequence[tuple[str, Sequence[int]]],
     ) -> NDArray[np.float64]:
+        self._activate()
         batch = _device(states)
         out = np.zeros(len(terms), dtype=np.float64)
         if not terms:
@@ -257,6 +277,7 @@ class CuStateVecKernel:
         return out
 
     def to_host(self, states: object) -> NDArray[np.complex128]:
+        self._activate()
         host = self.cupy.asnumpy(_device(states).data)
         return np.asarray(host, dtype=np.complex128)
 

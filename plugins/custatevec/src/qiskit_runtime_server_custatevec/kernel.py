@@ -48,6 +48,8 @@ class Kernel(Protocol):
     name: str
     #: ``numpy.complex128`` or ``numpy.complex64``.
     dtype: type[np.complexfloating[Any, Any]]
+    #: Where the statevectors live, for metadata and logs (``host``, ``CUDA device 1 ...``).
+    location: str
 
     def capacity(self, num_qubits: int) -> int:
         """How many statevectors of ``num_qubits`` fit in the memory free right now."""
@@ -63,6 +65,11 @@ class Kernel(Protocol):
 
     def release(self, states: StateBatch) -> None:
         """Give the memory back now (rather than when the object is collected)."""
+        ...
+
+    def give_back_memory(self) -> None:
+        """Return cached memory to the device after a job (memory pools keep freed blocks for
+        the next allocation, which would hold the device's memory while the worker idles)."""
         ...
 
     def apply_matrix(self, states: StateBatch, targets: Sequence[int], matrices: Matrices) -> None:

@@ -71,6 +71,7 @@ class NumpyKernel:
     """Statevectors in host memory; a batch is an array of shape ``(size, 2**n)``."""
 
     name = "numpy"
+    location = "host"
 
     def __init__(self, dtype: type[np.complexfloating[Any, Any]] = np.complex128) -> None:
         self.dtype = dtype
@@ -90,6 +91,9 @@ class NumpyKernel:
 
     def release(self, states: object) -> None:
         _as_numpy(states).data = np.zeros((0, 1), dtype=self.dtype)
+
+    def give_back_memory(self) -> None:
+        """Nothing is cached: NumPy's arrays go back to the allocator when released."""
 
     def apply_matrix(self, states: object, targets: Sequence[int], matrices: Matrices) -> None:
         batch = _as_numpy(states)

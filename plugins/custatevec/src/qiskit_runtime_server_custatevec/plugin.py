@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 
-from .executor import describe, make_primitives
+from .executor import describe, device_memory, make_primitives
 from .primitives import StatevectorPrimitives, check_runnable
 from .program import UnsupportedCircuit
 
@@ -25,6 +26,11 @@ def primitives() -> StatevectorPrimitives:
 @hookimpl
 def qiskit_runtime_executors() -> Sequence[ExecutorInfo]:
     return [describe()]
+
+
+@hookimpl
+def qiskit_runtime_device_memory() -> dict[str, Any] | None:
+    return device_memory()
 
 
 @hookimpl

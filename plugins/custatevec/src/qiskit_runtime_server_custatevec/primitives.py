@@ -66,20 +66,25 @@ class StatevectorPrimitives:
         rng = np.random.default_rng(seed)
         started = time.perf_counter()
         results: list[Any] = []
-        for index, pub in enumerate(task.pubs):
-            if task.cancelled():
-                raise RuntimeError("the job was cancelled")
-            if isinstance(pub, SamplerPub):
-                results.append(self.sample(pub, rng))
-            else:
-                results.append(self.estimate(pub, rng))
-            task.log(f"INFO PUB {index}: {results[-1].metadata['simulator']}")
+        try:
+            for index, pub in enumerate(task.pubs):
+                if task.cancelled():
+                    raise RuntimeError("the job was cancelled")
+                if isinstance(pub, SamplerPub):
+                    results.append(self.sample(pub, rng))
+                else:
+                    results.append(self.estimate(pub, rng))
+                task.log(f"INFO PUB {index}: {results[-1].metadata['simulator']}")
+        finally:
+            # An idle worker must not hold the device's memory (nothing else could use it).
+            self.kernel.give_back_memory()
         metadata: dict[str, Any] = {
             "version": 2,
             "simulator": {
                 "executor": EXECUTOR_NAME,
                 "executor_version": __version__,
                 "kernel": self.kernel.name,
+                "device": self.kernel.location,
                 "precision": self.settings.precision,
                 "noise": NOISE_STATEMENT,
                 "fusion_max_qubits": self.settings.fusion_max_qubits,

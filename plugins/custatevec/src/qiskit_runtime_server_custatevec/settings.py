@@ -36,8 +36,9 @@ class Settings:
     #: Circuits on fewer qubits are not fused (Aer's default threshold: there, launch overhead
     #: dominates and fusion does not pay).
     fusion_threshold: int = 14
-    #: CUDA device index.
-    device: int = 0
+    #: CUDA device indices the executor runs on, one worker process per device by default;
+    #: empty: every visible device (``CUDA_VISIBLE_DEVICES`` narrows what is visible).
+    devices: tuple[int, ...] = ()
     #: Device memory kept free for cuStateVec workspaces, the sampler and the CUDA context.
     memory_reserve_mib: int = 1536
     #: Most statevectors simulated side by side in a parameter sweep.
@@ -64,7 +65,7 @@ class Settings:
             precision=precision,
             fusion_max_qubits=_int(env, "QRS_CUSTATEVEC_FUSION_MAX_QUBITS", 5, 0, 10),
             fusion_threshold=_int(env, "QRS_CUSTATEVEC_FUSION_THRESHOLD", 14, 0, 64),
-            device=_int(env, "QRS_CUSTATEVEC_DEVICE", 0, 0, 1024),
+            devices=_devices(env),
             memory_reserve_mib=_int(env, "QRS_CUSTATEVEC_MEMORY_RESERVE_MIB", 1536, 0, 1 << 20),
             max_batch=_int(env, "QRS_CUSTATEVEC_MAX_BATCH", 1024, 1, 1 << 16),
         )
@@ -81,3 +82,22 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _devices(env: Mapping[str, str]) -> tuple[int, ...]:
+    """``QRS_CUSTATEVEC_DEVICES``: ``0,2`` (CUDA indices), or unset/``all`` for every device."""
+    name = "QRS_CUSTATEVEC_DEVICES"
+    if "QRS_CUSTATEVEC_DEVICE" in env:
+        raise SettingsError(f"QRS_CUSTATEVEC_DEVICE is replaced by {name} (a comma-separated list)")
+    text = env.get(name, "").strip()
+    if text in ("", "all"):
+        return ()
+    try:
+        devices = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be 'all' or comma-separated device indices, got {text!r}"
+        ) from None
+    if any(d < 0 for d in devices) or len(set(devices)) != len(devices):
+        raise SettingsError(f"{name} must list distinct non-negative indices, got {text!r}")
+    return devices

@@ -1,4 +1,5 @@
-"""The local dispatcher's CPU threads per job (its worker processes run in tests/e2e)."""
+"""The local dispatcher's CPU threads per job, and its GPU pools' sizes and spare worker (its
+worker processes run in tests/e2e)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,50 @@ def test_job_threads_fixes_the_share() -> None:
         jobs = local(job_threads=2)
         assert offer(jobs, busy_worker(jobs), True) == (2, 0)
         assert offer(jobs, busy_worker(jobs), False) == (2, 4)
+
+
+def gpu_local(monkeypatch: pytest.MonkeyPatch, devices: int, **settings: object) -> LocalDispatcher:
+    monkeypatch.setenv("QRS_TEST_GPU_LIKE", "1")
+    monkeypatch.setenv("QRS_TEST_GPU_LIKE_DEVICES", str(devices))
+    plugins = PluginHost.load(entry_points=False, plugin_paths=["qrs_test_plugins.gpu_like"])
+    return LocalDispatcher(plugins, Settings(**settings))
+
+
+def test_a_gpu_pool_has_a_worker_per_declared_device_and_a_spare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = gpu_local(monkeypatch, 3)._pools["gpulike"]
+    assert (pool.size, pool.spare) == (3, 1)
+    pool = gpu_local(monkeypatch, 3, executor_workers={"gpulike": 1})._pools["gpulike"]
+    assert (pool.size, pool.spare) == (1, 1)
+    pool = gpu_local(monkeypatch, 2, prestart_workers=False)._pools["gpulike"]
+    assert (pool.size, pool.spare) == (2, 0)
+
+
+def test_the_spare_takes_a_job_only_once_a_worker_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One device: the spare, started ahead, is kept back while the worker lives (two jobs
+    would share the device), takes the next job at once after the worker is stopped (a
+    cancel), and another spare starts at once."""
+    jobs = gpu_local(monkeypatch, 1)
+    pool = jobs._pools["gpulike"]
+    first, spare = (Worker(executor="gpulike", label=name, ready=True) for name in "ab")
+    for worker in (first, spare):
+        pool.processes.append(_Process(worker, mock.Mock(), mock.Mock()))
+    assert jobs.idle("gpulike") is first
+    first.job = mock.Mock(spec=JobRecord)
+    assert jobs.idle("gpulike") is None
+    assert not jobs.can_grow("gpulike")
+    started = Worker(executor="gpulike", label="c")
+
+    def spawn(into: object) -> None:
+        pool.processes.append(_Process(started, mock.Mock(), mock.Mock()))
+
+    with mock.patch.object(jobs, "_spawn", side_effect=spawn) as spawned:
+        jobs.stop(first)
+        spawned.assert_called_once_with(pool)
+    assert jobs.idle("gpulike") is spare
+    spare.job = mock.Mock(spec=JobRecord)
+    started.ready = True
+    assert jobs.idle("gpulike") is None  # the new spare is kept back in turn

@@ -1,0 +1,1 @@
+"""Stand-in ``cuquantum`` (see ../README.md)."""
