@@ -1,0 +1,59 @@
+"""``/metrics`` through the real client: a worker that crashes under a job is counted as a
+restart and its job as failed; a session shows in the sessions gauge."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from qiskit import QuantumCircuit
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2
+from qiskit_runtime_server.testing import LiveServer
+
+
+def scrape(server: LiveServer) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_a_crashed_worker_and_its_failed_job_are_counted(
+    server: LiveServer, service: QiskitRuntimeService
+) -> None:
+    restarts = ("qrs_worker_restarts_total", frozenset({("executor", "testkit")}))
+    failed = (
+        "qrs_jobs_finished_total",
+        frozenset({("program", "sampler"), ("executor", "testkit"), ("status", "Failed")}),
+    )
+    before = scrape(server)
+    circuit = QuantumCircuit(1, metadata={"testkit": "exit"})
+    circuit.measure_all()
+    job = SamplerV2(service.backend("ideal_simulator@testkit")).run([circuit], shots=10)
+    job.wait_for_final_state()
+    assert job.status() == "ERROR"
+    deadline = time.monotonic() + 20  # the scheduler process reports its workers every 0.1 s
+    while True:
+        after = scrape(server)
+        if after.get(restarts, 0) > before.get(restarts, 0):
+            break
+        assert time.monotonic() < deadline, "the crashed worker was not counted"
+        time.sleep(0.1)
+    assert after.get(failed, 0) == before.get(failed, 0) + 1
+
+
+def test_an_open_batch_is_in_the_sessions_gauge(
+    server: LiveServer, service: QiskitRuntimeService
+) -> None:
+    backend = service.backend("fake_manila@testkit")  # not a simulator: the client opens one
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1).run(circuit)
+    with Batch(backend=backend) as batch:
+        SamplerV2(mode=batch).run([isa], shots=10).result()
+        during = scrape(server)
+        assert during[("qrs_sessions", frozenset({("state", "active")}))] >= 1
