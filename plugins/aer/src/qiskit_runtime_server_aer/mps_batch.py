@@ -227,7 +227,7 @@ def compile_pub(
 def sample(
     compiled: Sequence[CompiledCircuit],
     shots: int,
-    seed: int | None,
+    seed: int | np.random.SeedSequence | None,
     bond_dimension: int = 1,
     threads: int = 1,
 ) -> NDArray[np.bool_]:

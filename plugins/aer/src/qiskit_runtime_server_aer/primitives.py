@@ -59,6 +59,7 @@ from .method import (
     plan_noisy,
     relabel_observable,
 )
+from .mps_backend import BatchedMpsSimulator
 from .noise import NoiseModelCache, is_pauli_noise, user_noise_model
 from .sampling import sample
 from .shapes import empty_result, estimate_nonempty, is_empty, one_binding
@@ -286,10 +287,25 @@ class AerPrimitives:
             )  # fmt: skip
             run_pub = _planned_estimator_pub(pub, plan)
             noise = self._approximate(noise, approximation)
-            _log_plan(task, index, plan, run_pub.circuit, shots, noise)
-            simulator = simulator_class(plan.method != "density_matrix")(
-                noise_model=noise, **_plan_options(task, plan, noise)
+            batched = not per_trajectory and _mps_batch(
+                task,
+                index,
+                plan,
+                SamplerPub(run_pub.circuit, run_pub.parameter_values, shots),
+                noise,
             )
+            _log_plan(task, index, plan, run_pub.circuit, shots, noise)
+            simulator: AerSimulator
+            if batched:
+                # The measurement circuits' trajectories run batched (mps_backend.py).
+                simulator = BatchedMpsSimulator(
+                    bond_dimension=plan.bond_dimension or 1, threads=_batch_threads(task),
+                    noise_model=noise, **_plan_options(task, plan, noise),
+                )  # fmt: skip
+            else:
+                simulator = simulator_class(plan.method != "density_matrix")(
+                    noise_model=noise, **_plan_options(task, plan, noise)
+                )
             metadata = _pub_metadata(plan, approximation)
             if per_trajectory:
                 pub_result, runs = estimate_per_trajectory(
