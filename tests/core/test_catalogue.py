@@ -183,3 +183,14 @@ def test_serve_refuses_a_default_executor_that_is_not_served(tmp_path, monkeypat
     refused = CliRunner().invoke(main, ["serve", "--port", "0"])
     assert refused.exit_code == 1
     assert "QRS_EXECUTORS names 'nowhere', which is not installed" in refused.output
+
+
+def test_an_unknown_virtual_name_says_which_part_is_unknown(plugins: PluginHost) -> None:
+    catalogue = Catalogue(plugins, default_executor="testkit")
+    assert "executor 'aer' is not served here; served: testkit, gpulike" in catalogue.not_found(
+        "fake_kyiv@aer"
+    )
+    assert "no device is named 'fake_nowhere'" in catalogue.not_found("fake_nowhere@testkit")
+    assert catalogue.not_found("ibm_nowhere") == (
+        "backend 'ibm_nowhere' was not found; GET /api/v1/backends lists them"
+    )

@@ -14,7 +14,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
-from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2, Session
+from qiskit_ibm_runtime import Batch, EstimatorV2, QiskitRuntimeService, SamplerV2, Session
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeProviderForBackendV2
 from qiskit_runtime_server.testing import LiveServer
 
@@ -130,6 +130,18 @@ def test_a_session_on_ibm_fez(service: QiskitRuntimeService) -> None:
     assert job.session_id == session.session_id
 
 
+def test_a_batch_on_ibm_torino(service: QiskitRuntimeService) -> None:
+    backend = service.backend("ibm_torino")
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=3).run(bell())
+    with Batch(backend=backend) as batch:
+        jobs = [SamplerV2(mode=batch).run([isa], shots=50) for _ in range(2)]
+        results = [job.result() for job in jobs]
+        assert batch.details()["mode"] == "batch"  # type: ignore[index]
+        assert batch.details()["backend_name"] == "ibm_torino"  # type: ignore[index]
+    assert all(sum(r[0].data.meas.get_counts().values()) == 50 for r in results)
+    assert {job.backend().name for job in jobs} == {"ibm_torino"}
+
+
 def test_unknown_names_are_ibms_404(service: QiskitRuntimeService, server: LiveServer) -> None:
     for name in ("ibm_nowhere", "fake_kyiv@nowhere", "fake_fractional", "kyiv"):
         with pytest.raises(QiskitBackendNotFoundError):
@@ -137,6 +149,9 @@ def test_unknown_names_are_ibms_404(service: QiskitRuntimeService, server: LiveS
         response = httpx.get(f"{server.url}/api/v1/backends/{name}/configuration")
         assert response.status_code == 404, name
         assert f"backend {name!r} was not found" in response.json()["errors"][0]["message"]
+    # A virtual name says which part is unknown.
+    message = httpx.get(f"{server.url}/api/v1/backends/fake_kyiv@nowhere/status").json()
+    assert "executor 'nowhere' is not served here; served: " in message["errors"][0]["message"]
 
 
 def test_least_busy_is_a_default_executor_backend(

@@ -232,3 +232,17 @@ class Catalogue:
     def get(self, name: str) -> VirtualBackend | None:
         """The backend or mock backend of that name."""
         return self._backends.get(name) or self._mocks.get(name)
+
+    def not_found(self, name: str) -> str:
+        """Why ``name`` names no backend, for the 404: IBM's message, and where the name
+        looks like a virtual backend's, which part of it is unknown."""
+        message = f"backend {name!r} was not found; GET /api/v1/backends lists them"
+        device, at, executor = name.rpartition("@")
+        if not at:
+            return message
+        if executor not in self.plugins.executors:
+            served = ", ".join(self.plugins.executors) or "none"
+            return f"{message} (executor {executor!r} is not served here; served: {served})"
+        if device not in self.plugins.descriptions:
+            return f"{message} (no device is named {device!r})"
+        return message

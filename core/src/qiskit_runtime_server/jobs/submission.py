@@ -76,7 +76,7 @@ def find_backend(catalogue: Catalogue, name: Any) -> VirtualBackend:
         raise InvalidRequest("'backend' is required: the name of a backend from GET /backends")
     backend = catalogue.get(name)
     if backend is None:
-        raise NotFound(f"backend {name!r} was not found; GET /api/v1/backends lists them")
+        raise NotFound(catalogue.not_found(name))
     return backend
 
 

@@ -17,7 +17,7 @@ def _backend(server: ServerDep, name: str, calibration_id: str | None = None) ->
     """The backend, in the calibration asked for (404 for one it does not have, as IBM)."""
     backend = server.catalogue.get(name)
     if backend is None:
-        raise NotFound(f"backend {name!r} was not found; GET /api/v1/backends lists them")
+        raise NotFound(server.catalogue.not_found(name))
     if calibration_id is not None:
         problem = backend.unknown_calibration(calibration_id)
         if problem:
