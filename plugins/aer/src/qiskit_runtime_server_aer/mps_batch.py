@@ -16,6 +16,7 @@ on fake_kyiv. Here the trajectories of a PUB advance together as arrays of shape
   (no norms needed), then that circuit's instructions in order, Kraus ones with their
   probabilities from the state. Every instruction stays a one-qubit or Pauli operation, so
   noise never raises the bond dimension beyond what the gates do;
+* a gate between distant sites swaps one qubit next to the other and back, as Aer does;
 * the final measurements are sampled site by site from the left, the unmeasured sites
   measured too and their bits discarded (which is the partial trace), and the device's readout
   errors flip the sampled bits.
@@ -25,9 +26,9 @@ total, as Aer's MPS), and every channel is sampled with its exact probabilities:
 an exact sample of the noisy circuit's outcome distribution, as with Aer
 (tests/plugins/aer/test_mps_batch.py compares both with a density matrix).
 
-What runs here: circuits whose two-qubit gates act on neighbouring sites (the planner's
-renumbering along the couplings gives that for line-like circuits), whose measurements are
-all final, without resets, delays or control flow, and noise models made of local gate errors
+What runs here: circuits of one- and two-qubit gates whose measurements are all final, without
+resets, delays or control flow (the planner's renumbering along the couplings keeps most
+two-qubit gates between neighbouring sites), and noise models made of local gate errors
 on one or two qubits and single-qubit readout errors (a device's). Anything else raises
 :class:`Unsupported` and runs on Aer as before.
 """
@@ -63,6 +64,8 @@ WORKING_COPIES = 4
 #: Trajectories advanced together: large enough that NumPy's per-call overhead is small next to
 #: the arithmetic, small enough that a 1000-shot PUB gives two threads a batch each.
 BATCH_TRAJECTORIES = 500
+#: The SWAP gate (the same in either qubit order).
+SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=np.complex128)
 #: Instructions that are not operations on the state.
 IGNORED_INSTRUCTIONS = frozenset({"barrier"})
 
@@ -185,18 +188,28 @@ def compile_circuit(circuit: QuantumCircuit, noise: NoiseModel | None) -> Compil
             continue
         if len(qubits) != 2:
             raise Unsupported(f"{name} acts on {len(qubits)} qubits")
-        left, right = sorted(qubits)
-        if right - left != 1:
-            raise Unsupported(f"{name} acts on sites {left} and {right}, which are not neighbours")
+        low, high = sorted(qubits)
+        # A gate between distant sites: the higher qubit is swapped down next to the lower
+        # one, the gate applied there, and the qubit swapped back (as Aer's MPS does). The
+        # pending channels of the qubits passed are applied before their swap.
+        for site in range(high - 1, low, -1):
+            right = pending[high] if site == high - 1 else None
+            steps.append(TwoSiteStep(site, (_channel(pending[site]), _channel(right)), SWAP, None))
+            pending[site] = None
+        if high - low > 1:
+            pending[high] = None
+        beside = tuple(low if qubit == low else low + 1 for qubit in qubits)
         steps.append(
             TwoSiteStep(
-                site=left,
-                before=(_channel(pending[left]), _channel(pending[right])),
-                gate=_in_site_order(matrix, qubits),
-                error=None if error is None else _cached_error(error, qubits, errors, channels),
+                site=low,
+                before=(_channel(pending[low]), _channel(pending[high])),
+                gate=_in_site_order(matrix, beside),
+                error=None if error is None else _cached_error(error, beside, errors, channels),
             )
         )
-        pending[left] = pending[right] = None
+        pending[low] = pending[high] = None
+        for site in range(low + 1, high):
+            steps.append(TwoSiteStep(site, (None, None), SWAP, None))
     compiled = CompiledCircuit(
         sites=sites,
         steps=_nearest_first(steps, sites),
