@@ -297,13 +297,17 @@ class HttpMetrics:
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template with the prefix it was included under
-    (``/api/v1/jobs/{job_id}``), or :data:`UNMATCHED_ROUTE`. FastAPI leaves the route as
+    (``/api/v1/jobs/{job_id}``), ``<mount point>/{path}`` for a mounted app, or
+    :data:`UNMATCHED_ROUTE`. FastAPI leaves the route as
     declared in ``scope["route"]`` (``/jobs/{job_id}``): the prefix is the leading segments of
     the request's path that the template does not cover."""
     route = scope.get("route")
     path_template = getattr(route, "path", None)
     if not isinstance(path_template, str) or not path_template:
-        return UNMATCHED_ROUTE
+        # A mounted app (the dashboard's files) leaves no route, and its mount point as the
+        # root path: one label for all its files.
+        mounted = scope.get("root_path")
+        return f"{mounted}/{{path}}" if mounted else UNMATCHED_ROUTE
     segments = scope["path"].rstrip("/").split("/")
     covered = len(path_template.rstrip("/").split("/")) - 1  # both start with an empty segment
     if len(segments) - 1 < covered:  # a {name:path} parameter: its template is long enough

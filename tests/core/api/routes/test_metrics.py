@@ -82,7 +82,12 @@ def test_a_job_is_counted_from_submission_to_its_end(client: httpx.Client) -> No
 def test_a_request_no_route_matches_is_counted_under_one_label(client: httpx.Client) -> None:
     before = scrape(client)
     client.get("/no/such/route/8f3a")
+    client.get("/dashboard/static/app.js")
     after = scrape(client)
+    files = {"method": "GET", "route": "/dashboard/static/{path}", "status": "200"}
+    assert value(after, "qrs_http_requests_total", **files) > value(
+        before, "qrs_http_requests_total", **files
+    )
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
     assert value(after, "qrs_http_requests_total", **unmatched) == 1 + value(
         before, "qrs_http_requests_total", **unmatched
