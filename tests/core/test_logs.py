@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import SamplerV2
 from qiskit_runtime_server.client import connect
@@ -73,6 +74,7 @@ def test_json_lines_carry_the_request_instance_and_job(tmp_path: Path) -> None:
     assert logged["status"] == 404
 
 
+@pytest.mark.slow
 def test_text_stays_the_default(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, extra_env=ENVIRONMENT) as server:
         server.wait_ready()

@@ -100,8 +100,8 @@ class ServerMetrics:
         )
         self.http_duration = Histogram(
             "qrs_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["method", "route"],
+            "Time to answer an HTTP request, by route template and status.",
+            ["method", "route", "status"],
             buckets=HTTP_BUCKETS,
             registry=registry,
         )
@@ -290,7 +290,7 @@ class HttpMetrics:
             template = route_template(scope)
             method = scope["method"]
             self.metrics.http_requests.labels(method, template, str(status)).inc()
-            self.metrics.http_duration.labels(method, template).observe(
+            self.metrics.http_duration.labels(method, template, str(status)).observe(
                 time.perf_counter() - started
             )
 

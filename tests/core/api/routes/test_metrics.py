@@ -71,6 +71,8 @@ def test_a_job_is_counted_from_submission_to_its_end(client: httpx.Client) -> No
         "qrs_http_requests_total", method="GET", route="/api/v1/jobs/{job_id}", status="200"
     )
     assert polls >= 1
+    poll = {"method": "GET", "route": "/api/v1/jobs/{job_id}", "status": "200"}
+    assert grew("qrs_http_request_duration_seconds_count", **poll) == polls
     assert not any(job_id in str(labels) for _, labels in after)
     assert value(after, "qrs_jobs_queued", executor="aer") == 0
     assert value(after, "qrs_jobs_running", executor="aer") == 0
