@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -170,6 +170,16 @@ def prepare_task(
     if not accepted:
         _check(task, circuits, backend, catalogue)
     ignored = [path for path in option_paths(options) if not info.honours(path)]
+    mitigated = None
+    if isinstance(task, EstimatorTask):
+        # On a noisy backend IBM's resilience options are applied (programs/mitigated_estimator).
+        from ..programs import mitigated_estimator  # samplomatic: imported when needed
+
+        if mitigated_estimator.mitigation_applies(backend, task):
+            honoured = set(mitigated_estimator.honoured_paths(ignored))
+            ignored = [path for path in ignored if path not in honoured]
+            mitigated = mitigated_estimator.plan(task, backend, options)
+    run = _primitive_runner(task, ignored) if mitigated is None else mitigated.runner(ignored)
     return PreparedTask(
         program_id=program_id,
         executor=info.name,
@@ -178,10 +188,17 @@ def prepare_task(
         num_circuits=sum(sizes),
         executions=executions,
         circuits=circuits,
-        run=lambda job_run: _run_primitive(job_run, task, ignored),
+        run=run,
         mock=lambda: json.dumps(mock_result(task, ignored), cls=RuntimeEncoder),
         task=task,
     )
+
+
+def _primitive_runner(task: ExecutionTask, ignored_options: list[str]) -> Callable[[JobRun], str]:
+    def run(job_run: JobRun) -> str:
+        return _run_primitive(job_run, task, ignored_options)
+
+    return run
 
 
 def _run_primitive(job_run: JobRun, task: ExecutionTask, ignored_options: list[str]) -> str:

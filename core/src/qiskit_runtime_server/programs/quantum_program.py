@@ -345,6 +345,19 @@ def sampler_task(
     )
 
 
+def item_arrays(item: SampledItem, pub_result: Any) -> dict[str, np.ndarray]:
+    """An item's data as a QuantumProgram result holds it: one boolean array per classical
+    register of shape ``(*item_shape, shots, register_size)`` (column j is clbit j), and the
+    samplex outputs."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, bits in pub_result.data.items():
+        arrays[name] = bits.to_bool_array(order="little").reshape(
+            *item.pub.shape, bits.num_shots, bits.num_bits
+        )
+    arrays.update(item.samplex_outputs)
+    return arrays
+
+
 def result_document(
     job: QuantumProgramJob,
     sampled: Sequence[SampledItem],
@@ -368,12 +381,7 @@ def result_document(
 
     items = []
     for item, pub_result in zip(sampled, result, strict=True):
-        arrays: dict[str, np.ndarray] = {}
-        for name, bits in pub_result.data.items():
-            arrays[name] = bits.to_bool_array(order="little").reshape(
-                *item.pub.shape, bits.num_shots, bits.num_bits
-            )
-        arrays.update(item.samplex_outputs)
+        arrays = item_arrays(item, pub_result)
         items.append(
             QuantumProgramResultItemModel(
                 results={
