@@ -1609,6 +1609,8 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "quantum_programs": bench_quantum_programs,
     "wide": bench_wide,
     "ray": bench_ray,
+    # custatevec_bench.py (issue 17), imported only when asked for.
+    "custatevec_cancel": lambda: __import__("custatevec_bench").bench_cancel(),
 }
 
 

@@ -96,13 +96,22 @@ def test_sampler_sweep_and_seed_on_the_reference_kernel(
     assert "noiseless" in simulator["noise"]
 
 
-def test_fake_device_runs_noiseless_and_says_so(numpy_kernel_service: QiskitRuntimeService) -> None:
+def test_fake_device_runs_with_its_noise_and_says_so(
+    numpy_kernel_service: QiskitRuntimeService,
+) -> None:
+    """Device noise by trajectories through the client (fidelity against Aer's density matrix
+    is tests/plugins/custatevec/test_noise.py's): a GHZ state's counts leave 000 and 111."""
     backend = numpy_kernel_service.backend("fake_manila@custatevec")
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(ghz(3))
     job = SamplerV2(mode=backend).run([isa], shots=2000)
-    counts = job.result()[0].data.meas.get_counts()
-    assert set(counts) == {"000", "111"}
-    assert "does not simulate" in job.logs()
+    result = job.result()
+    counts = result[0].data.meas.get_counts()
+    assert counts.get("000", 0) + counts.get("111", 0) > 1600
+    assert len(counts) > 2
+    assert (
+        "device noise of fake_manila by quantum trajectories"
+        in result.metadata["simulator"]["noise"]
+    )
 
 
 def test_estimator_on_the_reference_kernel(numpy_kernel_service: QiskitRuntimeService) -> None:
@@ -124,8 +133,9 @@ def test_degenerate_sweeps_and_ibms_form_on_the_reference_kernel(
     numpy_kernel_service: QiskitRuntimeService,
 ) -> None:
     """Parameter values of shape (3, 0) give three independent sets of shots (or estimates);
-    one observable gives 0-d arrays; both results validate against IBM's schemas."""
-    backend = numpy_kernel_service.backend("fake_manila@custatevec")
+    one observable gives 0-d arrays; both results validate against IBM's schemas (on the
+    noiseless ideal simulator, whose exact answers the checks use)."""
+    backend = numpy_kernel_service.backend("ideal_simulator@custatevec")
     manager = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1)
     isa = manager.run(ghz(3))
     sampled = SamplerV2(mode=backend).run([(isa, [(), (), ()], 3000)]).result()
@@ -162,13 +172,13 @@ def test_degenerate_sweeps_and_ibms_form_on_the_reference_kernel(
 def test_client_side_primitives_on_the_reference_kernel(
     numpy_kernel_service: QiskitRuntimeService,
 ) -> None:
-    """The executor program runs on custatevec with no code of its own: the twirled client-side
-    Sampler keeps a GHZ state's two outcomes, and the client-side Estimator's TREX-mitigated
-    <ZZ> of a noiseless Bell pair is 1 within its precision."""
+    """The executor program runs on custatevec with no code of its own: on the noiseless ideal
+    simulator the twirled client-side Sampler keeps a GHZ state's two outcomes, and the
+    client-side Estimator's TREX-mitigated <ZZ> of a Bell pair is 1 within its precision."""
     from qiskit_ibm_runtime.executor_estimator import Estimator
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    backend = numpy_kernel_service.backend("fake_manila@custatevec")
+    backend = numpy_kernel_service.backend("ideal_simulator@custatevec")
     isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(ghz(3))
     sampler = Sampler(mode=backend)
     sampler.options.twirling.enable_gates = True

@@ -27,7 +27,7 @@ def test_unavailable_without_a_gpu_with_the_reason(monkeypatch: pytest.MonkeyPat
     info = describe()
     assert info.name == "custatevec"
     assert info.device == "GPU"
-    assert not info.simulates_noise
+    assert info.simulates_noise
     assert not info.availability.available
     reason = info.availability.reason or ""
     if not HAS_CUPY:

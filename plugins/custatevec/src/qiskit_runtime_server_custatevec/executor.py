@@ -35,7 +35,7 @@ def _info(
         version=__version__,
         device="GPU",
         programs=frozenset({"sampler", "estimator"}),
-        simulates_noise=False,
+        simulates_noise=True,
         max_qubits=max_qubits,
         availability=availability,
         honoured_options=HONOURED_OPTIONS,
@@ -50,7 +50,7 @@ def describe() -> ExecutorInfo:
         settings = Settings.from_environment()
     except SettingsError as error:
         return _info(1, Availability.unavailable(str(error)), "misconfigured")
-    noise = "noiseless (device noise is not simulated)"
+    noise = "fake devices with their device noise by quantum trajectories"
     if settings.kernel == "numpy":
         kernel = NumpyKernel(np.complex128 if settings.precision == "double" else np.complex64)
         return ExecutorInfo(
@@ -58,7 +58,7 @@ def describe() -> ExecutorInfo:
             version=__version__,
             device="CPU",
             programs=frozenset({"sampler", "estimator"}),
-            simulates_noise=False,
+            simulates_noise=True,
             max_qubits=max(1, int(math.log2(max(kernel.capacity(0), 2)))),
             availability=Availability.ok(),
             honoured_options=HONOURED_OPTIONS,

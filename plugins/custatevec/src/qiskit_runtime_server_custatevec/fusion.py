@@ -4,12 +4,13 @@ Applying a gate of up to about five qubits costs one read and one write of the w
 statevector on a GPU, whatever its width, so merging neighbouring gates into one matrix of at
 most ``max_qubits`` qubits divides the time by the number of gates merged. Fusion is greedy in
 circuit order: a gate joins the block being built while the block's qubits stay within
-``max_qubits``; a measurement or reset closes the block. Sweeps fuse too: a block containing a
-parametric gate becomes a stack of one fused matrix per parameter set.
+``max_qubits``; a measurement, reset or noise channel closes the block. Sweeps fuse too: a
+block containing a parametric gate becomes a stack of one fused matrix per parameter set.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,14 +38,7 @@ def fuse(program: Program, max_qubits: int) -> Program:
         else:
             fused.append(op)
     fused.extend(_merged(block))
-    return Program(
-        num_qubits=program.num_qubits,
-        num_clbits=program.num_clbits,
-        size=program.size,
-        operations=tuple(fused),
-        final_measurements=program.final_measurements,
-        global_phase=program.global_phase,
-    )
+    return dataclasses.replace(program, operations=tuple(fused))
 
 
 def _merged(block: Sequence[GateOp]) -> list[GateOp]:

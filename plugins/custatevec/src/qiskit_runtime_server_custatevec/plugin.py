@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
+from qiskit_runtime_server.device_noise import DeviceNoise, NoiseQuery
 
 from .executor import describe, device_memory, make_primitives
 from .primitives import StatevectorPrimitives, check_runnable
@@ -54,3 +56,19 @@ def qiskit_runtime_validate(task: ExecutionTask) -> None:
 @hookimpl
 def qiskit_runtime_execute(task: ExecutionTask) -> PrimitiveResult | None:
     return primitives().run(task)
+
+
+@hookimpl
+def qiskit_runtime_device_noise(query: NoiseQuery) -> DeviceNoise | None:
+    """The noise the executor simulates (the aer executor's device model, noise.py), for the
+    noise-learner program; needs no GPU."""
+    from qiskit_runtime_server_aer.layer_noise import device_noise
+
+    return device_noise(query, _noise_models())
+
+
+@cache
+def _noise_models() -> Any:
+    from qiskit_runtime_server_aer.noise import NoiseModelCache
+
+    return NoiseModelCache()

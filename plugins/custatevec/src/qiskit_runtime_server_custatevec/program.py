@@ -19,6 +19,7 @@ from qiskit.circuit import ControlFlowOp, Gate, Parameter, ParameterExpression
 
 from .gates import gate_matrices, is_vectorised, parameter_values
 from .kernel import Matrices
+from .noise import Branch, DeviceNoise, NoiseOp, compile_error, kraus_step
 
 #: Instructions that do nothing to a noiseless statevector.
 _NO_OPS = frozenset({"barrier", "delay"})
@@ -50,7 +51,7 @@ class ResetOp:
     qubit: int
 
 
-Operation = GateOp | MeasureOp | ResetOp
+Operation = GateOp | MeasureOp | ResetOp | NoiseOp
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,22 @@ class Program:
     final_measurements: tuple[tuple[int, int], ...] = ()
     #: The circuit's global phase per parameter set (only statevectors show it).
     global_phase: NDArray[np.float64] = field(default_factory=lambda: np.zeros(1))
+    #: ``{qubit: (P(1|0), P(0|1))}``: readout errors of the device noise, on recorded bits.
+    readout: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def dynamic(self) -> bool:
         """Whether shots must be split by mid-circuit measurements or resets."""
-        return any(not isinstance(op, GateOp) for op in self.operations)
+        return any(isinstance(op, MeasureOp | ResetOp) for op in self.operations)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether it runs as trajectories (device noise)."""
+        return bool(self.readout) or any(isinstance(op, NoiseOp) for op in self.operations)
+
+    @property
+    def noise_channels(self) -> int:
+        return sum(isinstance(op, NoiseOp) for op in self.operations)
 
     @property
     def gate_count(self) -> int:
@@ -87,9 +99,14 @@ def sweep_values(circuit: QuantumCircuit, bindings: object) -> NDArray[np.float6
     return np.asarray(array, dtype=np.float64).reshape(size, len(parameters))
 
 
-def compile_circuit(circuit: QuantumCircuit, values: NDArray[np.float64]) -> Program:
-    """The program of ``circuit`` for the parameter sets ``values`` (shape ``(B, P)``)."""
-    lowering = _Lowering({p: column for column, p in enumerate(circuit.parameters)}, values)
+def compile_circuit(
+    circuit: QuantumCircuit, values: NDArray[np.float64], noise: DeviceNoise | None = None
+) -> Program:
+    """The program of ``circuit`` for the parameter sets ``values`` (shape ``(B, P)``); with
+    ``noise``, the device's errors as noise channels and its readout errors."""
+    if noise is not None:
+        circuit = noise.with_idle_noise(circuit)
+    lowering = _Lowering({p: column for column, p in enumerate(circuit.parameters)}, values, noise)
     lowering.lower(
         circuit,
         list(range(circuit.num_qubits)),
@@ -103,6 +120,7 @@ def compile_circuit(circuit: QuantumCircuit, values: NDArray[np.float64]) -> Pro
         operations=tuple(body),
         final_measurements=tuple(finals),
         global_phase=np.atleast_1d(np.asarray(lowering.phase, dtype=np.float64)),
+        readout=noise.readout() if noise is not None else {},
     )
 
 
@@ -114,9 +132,15 @@ DENSE_MAX_QUBITS = 6
 class _Lowering:
     """Flattens a circuit (and the definitions it must open) into operations."""
 
-    def __init__(self, names: Mapping[Parameter, int], values: NDArray[np.float64]) -> None:
+    def __init__(
+        self,
+        names: Mapping[Parameter, int],
+        values: NDArray[np.float64],
+        noise: DeviceNoise | None = None,
+    ) -> None:
         self.names = names
         self.values = values
+        self.noise = noise
         self.out: list[Operation] = []
         self.phase: NDArray[np.float64] | float = 0.0
 
@@ -142,21 +166,32 @@ class _Lowering:
                     "executor yet; run this circuit on an @aer backend"
                 )
             if name == "measure":
+                self._noise(name, qubits)  # a measurement's error acts before it, as in Aer
                 self.out.append(MeasureOp(qubits[0], clbits[0]))
             elif name == "reset":
                 self.out.append(ResetOp(qubits[0]))
+                self._noise(name, qubits)
+            elif name == "quantum_channel":  # an error a noise pass inserted (after delays)
+                self.out.append(_channel(getattr(operation, "_quantum_error", None), qubits))
             elif isinstance(operation, Gate) and not self._opens(operation):
                 matrices = gate_matrices(operation, self.names, self.values)
                 if qubits:
                     self.out.append(GateOp(tuple(qubits), matrices))
                 else:  # a global phase gate: a 1x1 matrix
                     self.phase = self.phase + np.angle(matrices[:, 0, 0])
+                self._noise(name, qubits)
             elif getattr(operation, "definition", None) is not None:
                 self.lower(operation.definition, qubits, clbits)
             else:
                 raise UnsupportedCircuit(
                     f"instruction {name!r} is not supported by the custatevec executor"
                 )
+
+    def _noise(self, name: str, qubits: Sequence[int]) -> None:
+        if self.noise is not None and qubits:
+            error = self.noise.error(name, qubits)
+            if error is not None:
+                self.out.append(error)
 
     def _opens(self, gate: Gate) -> bool:
         """Whether to lower ``gate`` through its definition instead of making it a matrix:
@@ -184,6 +219,8 @@ def _split_final_measurements(
         body.append(op)
         if isinstance(op, GateOp):
             touched.update(op.targets)
+        elif isinstance(op, NoiseOp):
+            touched.update(op.qubits)
         elif isinstance(op, ResetOp):
             touched.add(op.qubit)
         else:
@@ -192,3 +229,16 @@ def _split_final_measurements(
     body.reverse()
     finals.reverse()
     return body, finals
+
+
+def _channel(error: object, qubits: Sequence[int]) -> NoiseOp:
+    """A ``quantum_channel`` instruction's error: an Aer QuantumError (a mixture), or any
+    quantum channel (one Kraus step)."""
+    if error is None:
+        raise UnsupportedCircuit("a quantum_channel instruction without its channel")
+    if hasattr(error, "circuits"):
+        return compile_error(error, qubits, "quantum_channel")
+    from qiskit.quantum_info import Kraus
+
+    step = kraus_step(qubits, Kraus(error).data)
+    return NoiseOp(tuple(qubits), np.ones(1), (Branch((step,), identity=False),), "channel")

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .kernel import Kernel, StateBatch
+from .noise import KrausStep, NoiseOp, UnitaryStep
 from .program import GateOp, MeasureOp, Program, ResetOp
 
 _X = np.array([[[0, 1], [1, 0]]], dtype=np.complex128)
@@ -37,6 +38,8 @@ class Sweep:
 
     batches: int = 0
     largest: int = 0
+    #: Trajectories per parameter set of a noisy program (sampler: its shots).
+    trajectories: int = 0
 
 
 class Simulation:
@@ -189,3 +192,197 @@ class Simulation:
             sweep.batches += 1
             sweep.largest = max(sweep.largest, stop - start)
         return out
+
+
+# -- device noise: one trajectory per shot ---------------------------------------------------
+
+_P0 = np.array([[1, 0], [0, 0]], dtype=np.complex128)
+_P1 = np.array([[0, 0], [0, 1]], dtype=np.complex128)
+_RESET_FROM_1 = np.array([[0, 1], [0, 0]], dtype=np.complex128)
+
+
+class Trajectories:
+    """Noisy programs (``Program.noisy``) run as quantum trajectories on a kernel, batched: a
+    batch holds trajectories of one or several parameter sets side by side, every gate is one
+    kernel call for the whole batch (``MATRIX_INDEXED`` where members differ), and every noise
+    channel draws each member's branch and Kraus operator from host random numbers (see
+    noise.py). Each shot of a sampler job is a trajectory of its own, so the counts sample the
+    noisy distribution exactly (up to the model)."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+        self.kernel = simulation.kernel
+
+    def _batch(self, program: Program, total: int) -> int:
+        fitting = self.kernel.capacity(program.num_qubits)
+        if fitting < 1:
+            raise DoesNotFit(
+                f"a {program.num_qubits}-qubit statevector does not fit in the "
+                f"{self.kernel.name} kernel's free memory"
+            )
+        return max(1, min(total, self.simulation.max_batch, fitting))
+
+    def sample(
+        self, program: Program, shots: int, rng: np.random.Generator, sweep: Sweep | None = None
+    ) -> NDArray[np.bool_]:
+        """Clbit values of every shot, shape ``(B, shots, num_clbits)``: one trajectory each."""
+        sweep = sweep if sweep is not None else Sweep()
+        total = program.size * shots
+        flat = np.zeros((total, program.num_clbits), dtype=np.bool_)
+        qubits = list(dict.fromkeys(q for q, _ in program.final_measurements))
+        position = {q: k for k, q in enumerate(qubits)}
+        step = self._batch(program, total)
+        for start in range(0, total, step):
+            stop = min(start + step, total)
+            sets = np.arange(start, stop) // max(shots, 1)
+            states = self.kernel.zeros(program.num_qubits, stop - start)
+            bits = flat[start:stop]
+            self._run(program, states, sets, rng, bits)
+            if qubits:
+                for member in range(stop - start):
+                    outcome = int(self.kernel.sample(states, member, qubits, rng.random(1))[0])
+                    for qubit, clbit in program.final_measurements:
+                        bits[member, clbit] = (outcome >> position[qubit]) & 1
+                for qubit, clbit in program.final_measurements:
+                    bits[:, clbit] = _readout(bits[:, clbit], program.readout.get(qubit), rng)
+            self.kernel.release(states)
+            sweep.batches += 1
+            sweep.largest = max(sweep.largest, stop - start)
+        sweep.trajectories = shots
+        return flat.reshape(program.size, shots, program.num_clbits)
+
+    def expectations(
+        self,
+        program: Program,
+        terms: Sequence[tuple[str, Sequence[int]]],
+        trajectories: int,
+        rng: np.random.Generator,
+        sweep: Sweep | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Mean over ``trajectories`` trajectories of each term's exact expectation value, and
+        its standard error, each of shape ``(B, len(terms))``."""
+        sweep = sweep if sweep is not None else Sweep()
+        total = program.size * trajectories
+        values = np.empty((total, len(terms)), dtype=np.float64)
+        step = self._batch(program, total)
+        for start in range(0, total, step):
+            stop = min(start + step, total)
+            sets = np.arange(start, stop) // trajectories
+            states = self.kernel.zeros(program.num_qubits, stop - start)
+            no_bits = np.zeros((stop - start, program.num_clbits), dtype=np.bool_)
+            self._run(program, states, sets, rng, no_bits)
+            for member in range(stop - start):
+                values[start + member] = self.kernel.pauli_expectations(states, member, terms)
+            self.kernel.release(states)
+            sweep.batches += 1
+            sweep.largest = max(sweep.largest, stop - start)
+        per_set = values.reshape(program.size, trajectories, len(terms))
+        spread = per_set.std(axis=1, ddof=1) if trajectories > 1 else np.zeros_like(per_set[:, 0])
+        return per_set.mean(axis=1), spread / np.sqrt(trajectories)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _run(
+        self,
+        program: Program,
+        states: StateBatch,
+        sets: NDArray[np.int64],
+        rng: np.random.Generator,
+        bits: NDArray[np.bool_],
+    ) -> None:
+        """Every operation of ``program`` on the batch; member ``i`` is a trajectory of
+        parameter set ``sets[i]``; mid-circuit measurements write ``bits``."""
+        for op in program.operations:
+            if isinstance(op, GateOp):
+                matrices = op.matrices if op.matrices.shape[0] == 1 else op.matrices[sets]
+                self.kernel.apply_matrix(states, op.targets, matrices)
+            elif isinstance(op, NoiseOp):
+                self._noise(states, op, rng)
+            else:
+                outcomes = self._measure(states, op.qubit, rng, reset=isinstance(op, ResetOp))
+                if isinstance(op, MeasureOp):
+                    bits[:, op.clbit] = _readout(outcomes, program.readout.get(op.qubit), rng)
+
+    def _measure(
+        self, states: StateBatch, qubit: int, rng: np.random.Generator, reset: bool
+    ) -> NDArray[np.bool_]:
+        """Measure ``qubit`` in every member (a reset: then set it to 0): one outcome each,
+        the state collapsed by a projector scaled by 1/sqrt(p), all members in one call."""
+        size = states.size
+        p1 = np.array(
+            [
+                (1 - self.kernel.pauli_expectations(states, m, [("Z", [qubit])])[0]) / 2
+                for m in range(size)
+            ]
+        ).clip(0, 1)
+        outcomes = rng.random(size) < p1
+        stack = np.empty((size, 2, 2), dtype=np.complex128)
+        one = _RESET_FROM_1 if reset else _P1
+        with np.errstate(divide="ignore"):
+            stack[~outcomes] = _P0 / np.sqrt(1 - p1[~outcomes])[:, None, None]
+            stack[outcomes] = one / np.sqrt(p1[outcomes])[:, None, None]
+        self.kernel.apply_matrix(states, [qubit], stack)
+        return outcomes
+
+    def _noise(self, states: StateBatch, op: NoiseOp, rng: np.random.Generator) -> None:
+        size = states.size
+        choice = np.minimum(
+            np.searchsorted(op.cumulative, rng.random(size), side="right"), len(op.branches) - 1
+        )
+        chosen = np.unique(choice)
+        unitary = [c for c in chosen if op.branches[c].unitary and not op.branches[c].identity]
+        if unitary:
+            d = 2 ** len(op.qubits)
+            stack = np.broadcast_to(np.eye(d, dtype=np.complex128), (size, d, d)).copy()
+            for c in unitary:
+                step = op.branches[c].steps[0]
+                assert isinstance(step, UnitaryStep)
+                stack[choice == c] = step.matrix[0]
+            self.kernel.apply_matrix(states, op.qubits, stack)
+        for c in chosen:
+            branch = op.branches[c]
+            if branch.unitary:
+                continue
+            members = np.flatnonzero(choice == c)
+            for step in branch.steps:
+                self._step(states, step, members, rng)
+
+    def _step(
+        self,
+        states: StateBatch,
+        step: UnitaryStep | KrausStep,
+        members: NDArray[np.intp],
+        rng: np.random.Generator,
+    ) -> None:
+        """One step of a general branch, on ``members`` only (identity on the others)."""
+        size = states.size
+        d = 2 ** len(step.targets)
+        stack = np.broadcast_to(np.eye(d, dtype=np.complex128), (size, d, d)).copy()
+        if isinstance(step, UnitaryStep):
+            stack[members] = step.matrix[0]
+        else:
+            # Probabilities of the Kraus operators from the Pauli expectation values of the
+            # step's qubits (computed on the device, one call per trajectory).
+            expectations = np.array(
+                [self.kernel.pauli_expectations(states, m, step.terms) for m in members]
+            )
+            probabilities = (expectations @ step.weights.T).clip(0, None)
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
+            cumulative = np.cumsum(probabilities, axis=1)
+            draws = rng.random(len(members))
+            picked = np.minimum(
+                (cumulative < draws[:, None]).sum(axis=1), step.matrices.shape[0] - 1
+            )
+            scale = 1 / np.sqrt(probabilities[np.arange(len(members)), picked])
+            stack[members] = step.matrices[picked] * scale[:, None, None]
+        self.kernel.apply_matrix(states, step.targets, stack)
+
+
+def _readout(
+    bits: NDArray[np.bool_], flips: tuple[float, float] | None, rng: np.random.Generator
+) -> NDArray[np.bool_]:
+    """Recorded bits after a readout error ``(P(1|0), P(0|1))`` (None: as measured)."""
+    if flips is None:
+        return bits
+    draws = rng.random(bits.shape)
+    return np.where(bits, draws >= flips[1], draws < flips[0])

@@ -1,0 +1,126 @@
+"""Benchmarks of the custatevec executor that run on a CPU host (issue 17).
+
+* ``custatevec_cancel``: the job sent right after a cancelled one, against a job on a warm
+  worker, with the spare worker (``QRS_PRESTART_WORKERS=true``, the default) and without it
+  (``false``: the stopped worker is replaced when the next job comes, as before the spare
+  existed). The executor runs on one stand-in GPU (tests/support/gpu_standins: the GPU code
+  path, pools and device claims, with NumPy under the bindings), so this measures the worker's
+  start-up, not a GPU's. On a GPU host, ``qrs-custatevec-selfcheck --server`` measures it there.
+* ``custatevec_noise``: trajectory cost per shot on the NumPy kernel against Aer's statevector
+  trajectories on the same 12-qubit noisy job (see :func:`bench_noise`).
+
+    uv run python bench/run.py custatevec_cancel custatevec_noise
+
+(kept apart from run.py, which imports it only when one of them is asked for).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit_runtime_server.testing import encode_job_body
+
+GPU_STANDINS = Path(__file__).parents[1] / "tests" / "support"
+
+
+def _ghz(n: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for q in range(n - 1):
+        circuit.cx(q, q + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def _long_job(qubits: int = 14, layers: int = 40, sets: int = 200) -> bytes:
+    theta = Parameter("theta")
+    circuit = QuantumCircuit(qubits)
+    for layer in range(layers):
+        for q in range(qubits):
+            circuit.rx(theta * (q + 1), q)
+        for q in range(layer % 2, qubits - 1, 2):
+            circuit.cx(q, q + 1)
+    circuit.measure_all()
+    values = [[i / sets] for i in range(sets)]
+    body = encode_job_body("sampler", "ideal_simulator@custatevec", [(circuit, values, 10)])
+    return json.dumps(body).encode()
+
+
+def _short_job() -> bytes:
+    body = encode_job_body("sampler", "ideal_simulator@custatevec", [(_ghz(3), None, 100)])
+    return json.dumps(body).encode()
+
+
+def _seconds_to_complete(url: str, body: bytes) -> float:
+    """Submit, poll until final (a fresh connection: the server closes idle keep-alives)."""
+    from run import RawClient, run_job
+
+    with RawClient(url) as client:
+        started = time.perf_counter()
+        run_job(client, body, 0.02)
+        return time.perf_counter() - started
+
+
+def _cancel_once_running(url: str, body: bytes) -> None:
+    from run import RawClient
+
+    with RawClient(url) as client:
+        job_id = client.request("POST", "/api/v1/jobs", body)["id"]
+        while True:
+            state = client.request("GET", f"/api/v1/jobs/{job_id}?exclude_params=true")
+            if state["state"]["status"] == "Running":
+                break
+            time.sleep(0.05)
+        client.request("POST", f"/api/v1/jobs/{job_id}/cancel", b"{}")
+
+
+def _after_cancel(prestart: bool, repeats: int) -> tuple[float, float]:
+    """Median seconds of a short job on a warm worker, and of one sent right after a cancel."""
+    from run import Server
+
+    support = os.pathsep.join(
+        [str(GPU_STANDINS / "gpu_standins"), str(GPU_STANDINS), os.environ.get("PYTHONPATH", "")]
+    )
+    server = Server(
+        PYTHONPATH=support,
+        QRS_STANDIN_GPUS="1",
+        QRS_PRESTART_WORKERS="true" if prestart else "false",
+    )
+    try:
+        short, long = _short_job(), _long_job()
+        _seconds_to_complete(server.url, short)  # the worker's first job: its device claim
+        warm = [_seconds_to_complete(server.url, short) for _ in range(repeats)]
+        cold = []
+        for _ in range(repeats):
+            _cancel_once_running(server.url, long)
+            cold.append(_seconds_to_complete(server.url, short))
+            time.sleep(15)  # the next spare starts (as a user's next cancel would find it)
+        return statistics.median(warm), statistics.median(cold)
+    finally:
+        server.close()
+
+
+def bench_cancel(repeats: int = 3) -> list[Any]:
+    from run import Row
+
+    rows: list[Any] = []
+    for prestart in (True, False):
+        warm, cold = _after_cancel(prestart, repeats)
+        label = "spare worker" if prestart else "no spare (QRS_PRESTART_WORKERS=false, as before)"
+        rows.append(
+            Row(
+                f"custatevec: job after a cancel, {label}",
+                f"{cold:.2f} s after a cancel vs {warm:.2f} s on a warm worker "
+                f"({cold / warm:.1f}x), median of {repeats}, stand-in GPU on this CPU",
+                "as fast as any other job (GPU host: within 1 s)",
+                cold < warm + 1.0 if prestart else None,
+            )
+        )
+    return rows
