@@ -1,9 +1,12 @@
 """``/metrics`` through the real client: a worker that crashes under a job is counted as a
-restart and its job as failed; a session shows in the sessions gauge."""
+restart and its job as failed; a session shows in the sessions gauge; device memory is what the
+GPU executor's plugin reports."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +14,7 @@ from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.processes import ServerProcess
 
 
 def scrape(server: LiveServer) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -57,3 +61,41 @@ def test_an_open_batch_is_in_the_sessions_gauge(
         SamplerV2(mode=batch).run([isa], shots=10).result()
         during = scrape(server)
         assert during[("qrs_sessions", frozenset({("state", "active")}))] >= 1
+
+
+GPU_STANDINS = Path(__file__).parents[1] / "support" / "gpu_standins"
+
+
+def test_device_memory_is_what_the_custatevec_plugin_reports(tmp_path: Path) -> None:
+    """On two stand-in GPUs (tests/support/gpu_standins: there is no GPU here), the metric and
+    the dashboard show the device memory the custatevec plugin reports in ``/-/plugins``."""
+    python_path = os.pathsep.join([str(GPU_STANDINS), os.environ["PYTHONPATH"]])
+    environment = {
+        "PYTHONPATH": python_path,
+        "QRS_STANDIN_GPUS": "2",
+        "QRS_EXECUTORS": '["custatevec"]',
+        "QRS_PRESTART_WORKERS": "false",
+    }
+    with ServerProcess(tmp_path, extra_env=environment) as process:
+        process.wait_ready()
+        summary = httpx.get(f"{process.url}/-/plugins", timeout=30).json()
+        (entry,) = [e for e in summary["executors"] if e["name"] == "custatevec"]
+        reported = entry["device_memory"]
+        assert reported["total_bytes"] > 0
+        text = httpx.get(f"{process.url}/metrics", timeout=30).text
+        memory = {
+            sample.labels["kind"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "qrs_device_memory_bytes"
+            and sample.labels["executor"] == "custatevec"
+        }
+        assert memory == {
+            "used": reported["used_bytes"],
+            "free": reported["free_bytes"],
+            "total": reported["total_bytes"],
+        }
+        overview = httpx.get(f"{process.url}/dashboard/api/overview", timeout=30).json()
+        (shown,) = [e for e in overview["executors"] if e["name"] == "custatevec"]
+        assert shown["device"] == "GPU"
+        assert shown["device_memory"]["total_bytes"] == reported["total_bytes"]

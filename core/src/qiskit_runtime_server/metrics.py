@@ -265,7 +265,10 @@ class _StateCollector(Collector):
 
 class HttpMetrics:
     """ASGI middleware: counts each HTTP request and its duration by method, route template
-    (``/api/v1/jobs/{job_id}``, never the path itself) and status."""
+    (``/api/v1/jobs/{job_id}``, never the path itself) and status.
+
+    A request is counted as its last byte is handed to the server, before the client can have
+    it: a scrape that follows a response always counts it."""
 
     def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
         self.app = app
@@ -277,22 +280,30 @@ class HttpMetrics:
             return
         started = time.perf_counter()
         status = 500  # an exception before the response started
+        counted = False
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            template = route_template(scope)
-            method = scope["method"]
+        def count() -> None:
+            nonlocal counted
+            counted = True
+            template, method = route_template(scope), scope["method"]
             self.metrics.http_requests.labels(method, template, str(status)).inc()
             self.metrics.http_duration.labels(method, template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            if not counted:  # no complete response: an error, or the client went away
+                count()
 
 
 def route_template(scope: Scope) -> str:
