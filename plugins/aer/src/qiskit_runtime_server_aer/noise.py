@@ -220,9 +220,13 @@ def _build(
         model.add_quantum_error(error, name, qubits, warnings=False)
     try:
         num_qubits = description.num_qubits
+        t1s = [properties.t1(q) for q in range(num_qubits)]
         relaxation = RelaxationNoisePass(
-            t1s=[properties.t1(q) for q in range(num_qubits)],
-            t2s=[properties.t2(q) for q in range(num_qubits)],
+            t1s=t1s,
+            # Physical T2 is at most 2 T1. Some snapshots (fake_kolkata) say more, which Aer's
+            # pass refuses at the first delay (local mode fails there: NoiseError); truncated
+            # as Aer's gate-error builder truncates it.
+            t2s=[min(properties.t2(q), 2 * t1s[q]) for q in range(num_qubits)],
             dt=backend.dt,
             op_types=Delay,
         )
