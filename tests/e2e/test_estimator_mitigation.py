@@ -2,12 +2,16 @@
 
 The server maps the job's PUBs and ``resilience``/``twirling``/``dynamical_decoupling`` options
 onto the client-side estimator's own preparation and post-processing (qiskit-mitigation,
-samplomatic) and runs the resulting QuantumProgram on the device's noise
-(``programs/mitigated_estimator.py``). These tests check the effect of each level and option
-against the ideal values of a GHZ state.
+samplomatic) and runs the resulting QuantumProgram with the device's noise
+(``programs/mitigated_estimator.py``). These tests show each level's and option's effect on a
+GHZ state, whose ideal values are known.
 
 Circuits are narrow (4 qubits in fake_kolkata's basis on physical qubits 0-3, where CX(0,1),
-CX(1,2) and CX(2,3) exist), as in test_mitigation.py.
+CX(1,2) and CX(2,3) exist), as in test_mitigation.py; one test checks that a device-wide
+circuit gives the same values.
+
+Measured on this server (2 cores, 4 runs, precision 0.01), mean |1 - evs| over the four
+observables: level 0 0.066-0.070, level 1 0.022-0.030, level 2 0.0035-0.0049.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService
 from qrs_test_plugins.mitigation import isa_h
 
@@ -24,6 +29,7 @@ pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 KOLKATA = "fake_kolkata@aer"
 #: Z0Z1, Z1Z2, Z2Z3 and XXXX (qubit 0 rightmost); every ideal value of GHZ-4 is 1.
 OBSERVABLES = [SparsePauliOp(label) for label in ("IIZZ", "IZZI", "ZZII", "XXXX")]
+K = 5  # sigmas
 
 
 def ghz4() -> QuantumCircuit:
@@ -34,21 +40,171 @@ def ghz4() -> QuantumCircuit:
     return circuit
 
 
-def run(service: QiskitRuntimeService, level: int, precision: float, **opts: object) -> object:
+def estimator(service: QiskitRuntimeService, level: int, **opts: object) -> EstimatorV2:
+    """An EstimatorV2 on fake_kolkata; ``opts`` are option paths with ``__`` for dots."""
     estimator = EstimatorV2(mode=service.backend(KOLKATA))
     estimator.options.resilience_level = level
-    estimator.options.default_precision = precision
     for path, value in opts.items():
         target = estimator.options
         *parents, name = path.split("__")
         for parent in parents:
             target = getattr(target, parent)
         setattr(target, name, value)
-    return estimator.run([(ghz4(), OBSERVABLES)]).result()
+    return estimator
 
 
-def test_levels_reduce_the_bias_of_ghz4(service: QiskitRuntimeService) -> None:
-    results = {level: run(service, level, 0.02) for level in (0, 1, 2)}
-    bias = {level: float(np.mean(np.abs(1 - r[0].data.evs))) for level, r in results.items()}
+def run(service: QiskitRuntimeService, level: int, precision: float, **opts: object) -> object:
+    job = estimator(service, level, **opts).run([(ghz4(), OBSERVABLES)], precision=precision)
+    return job.result()
+
+
+def mean_bias(result: object) -> float:
+    return float(np.mean(np.abs(1 - result[0].data.evs)))  # type: ignore[index]
+
+
+def test_each_resilience_level_reduces_the_bias_of_ghz4(service: QiskitRuntimeService) -> None:
+    """The issue's fidelity target: mean bias at level 1 (TREX with measurement twirling) at
+    most 0.85x level 0's, level 2 (+ gate twirling, ZNE by gate folding) at most 0.85x level
+    1's. Measured ratios 0.31-0.43 and 0.12-0.22; the result says what each level applied."""
+    results = {level: run(service, level, 0.01) for level in (0, 1, 2)}
+    bias = {level: mean_bias(result) for level, result in results.items()}
     assert bias[1] <= 0.85 * bias[0], bias
     assert bias[2] <= 0.85 * bias[1], bias
+
+    flags = {
+        level: (
+            result.metadata["resilience"]["measure_mitigation"],
+            result.metadata["resilience"]["zne_mitigation"],
+            result.metadata["twirling"]["enable_measure"],
+            result.metadata["twirling"]["enable_gates"],
+        )
+        for level, result in results.items()
+    }
+    assert flags == {
+        0: (False, False, False, False),
+        1: (True, False, True, False),
+        2: (True, True, True, True),
+    }
+    for result in results.values():
+        assert result.metadata["qiskit_runtime_server"]["ignored_options"] == []
+    assert results[0][0].metadata["shots"] == 10_000
+    assert results[1][0].metadata["num_randomizations"] == 32
+    assert results[1][0].metadata["shots"] >= 10_000
+    zne = results[2][0].data
+    assert zne.evs_noise_factors.shape == (4, 3)  # noise factors 1, 3, 5
+    assert zne.stds_noise_factors.shape == zne.ensemble_stds_noise_factors.shape == (4, 3)
+    # Extrapolators exponential and linear, evaluated at 0, 1, 3 and 5.
+    assert zne.evs_extrapolated.shape == zne.stds_extrapolated.shape == (4, 2, 4)
+    assert zne.ensemble_standard_error.shape == (4,)
+    assert set(results[2][0].metadata["resilience"]["zne"]["extrapolators"]) <= {
+        "exponential",
+        "linear",
+    }
+
+
+def test_twirling_options_set_the_randomizations_and_shots(
+    service: QiskitRuntimeService,
+) -> None:
+    """``num_randomizations`` and ``shots_per_randomization`` make the shots, counted as IBM
+    counts them; ``stds`` is then the spread over randomizations, not the shot error."""
+    result = run(
+        service,
+        1,
+        0.02,
+        twirling__num_randomizations=8,
+        twirling__shots_per_randomization=100,
+        twirling__strategy="active",
+    )
+    metadata = result[0].metadata
+    assert (metadata["num_randomizations"], metadata["shots"]) == (8, 800)
+    assert result.metadata["twirling"]["strategy"] == "active"
+    assert result.metadata["twirling"]["num_randomizations"] == 8
+    assert not np.array_equal(result[0].data.stds, result[0].data.ensemble_standard_error)
+
+
+def test_measure_mitigation_off_keeps_the_readout_bias(service: QiskitRuntimeService) -> None:
+    """Level 1 with ``measure_mitigation`` off twirls the measurements only: the readout
+    error (about 2 x 1-2 % per observable on qubits 0-3) stays, so the values are below the
+    TREX values by more than 5 sigma on average."""
+    plain = run(service, 1, 0.01, resilience__measure_mitigation=False)
+    trex = run(service, 1, 0.01)
+    assert plain.metadata["resilience"]["measure_mitigation"] is False
+    assert plain.metadata["twirling"]["enable_measure"] is True
+    gap = float(np.mean(trex[0].data.evs - plain[0].data.evs))
+    sigma = float(np.sqrt(np.sum(trex[0].data.stds ** 2 + plain[0].data.stds ** 2))) / 4
+    assert gap > K * sigma, (trex[0].data.evs, plain[0].data.evs, sigma)
+
+
+@pytest.mark.parametrize("amplifier", ["gate_folding_front", "gate_folding_back"])
+def test_zne_options_shape_the_extrapolation(service: QiskitRuntimeService, amplifier: str) -> None:
+    """Noise factors 1, 2, 3 with the linear extrapolator, folding from the front or the back:
+    the amplified values fall with the noise factor (the first against the last, averaged over
+    the observables, 5 sigma), and the extrapolated value is the linear fit's value at 0."""
+    result = run(
+        service,
+        2,
+        0.015,
+        resilience__zne__noise_factors=(1, 2, 3),
+        resilience__zne__extrapolator="linear",
+        resilience__zne__amplifier=amplifier,
+    )
+    data = result[0].data
+    assert data.evs_noise_factors.shape == (4, 3)
+    assert data.evs_extrapolated.shape == (4, 1, 4)  # at 0, 1, 2 and 3
+    values, sigma = data.evs_noise_factors, data.stds_noise_factors
+    drop = float(np.mean(values[:, 0] - values[:, 2]))
+    assert drop > K * np.sqrt(np.sum(sigma[:, 0] ** 2 + sigma[:, 2] ** 2)) / 4, (values, sigma)
+    np.testing.assert_allclose(data.evs_extrapolated[:, 0, 0], data.evs, atol=1e-9)
+    assert set(result[0].metadata["resilience"]["zne"]["extrapolators"]) == {"linear"}
+
+
+def test_dynamical_decoupling_is_applied_and_said(service: QiskitRuntimeService) -> None:
+    """Decoupling (XY4 on idle qubits, scheduled as IBM schedules it) runs with the device's
+    noise on every pulse. Aer's idle noise is Markovian relaxation, which decoupling does not
+    refocus, so its effect here is the pulses' own errors: the values stay within 5 sigma
+    plus 0.05 of the undecoupled ones."""
+    plain = run(service, 1, 0.02)
+    decoupled = run(
+        service,
+        1,
+        0.02,
+        dynamical_decoupling__enable=True,
+        dynamical_decoupling__sequence_type="XY4",
+    )
+    assert decoupled.metadata["dynamical_decoupling"]["enable"] is True
+    assert decoupled.metadata["dynamical_decoupling"]["sequence_type"] == "XY4"
+    sigma = np.hypot(plain[0].data.stds, decoupled[0].data.stds)
+    assert np.all(np.abs(plain[0].data.evs - decoupled[0].data.evs) <= K * sigma + 0.05)
+
+
+def test_pec_and_pea_are_listed_as_not_applied(service: QiskitRuntimeService) -> None:
+    """PEC and PEA need learned layer noise, which an estimator job does not learn here: the
+    options are listed in ``ignored_options`` and the job log says why; PEA's ZNE amplifies
+    by gate folding instead."""
+    job = estimator(service, 1, resilience__pec_mitigation=True).run(
+        [(ghz4(), OBSERVABLES)], precision=0.05
+    )
+    result = job.result()
+    assert (
+        "resilience.pec_mitigation" in result.metadata["qiskit_runtime_server"]["ignored_options"]
+    )
+    assert result.metadata["resilience"]["pec_mitigation"] is False
+    assert "PEC needs the learned noise" in job.logs()
+    pea = run(service, 2, 0.05, resilience__zne__amplifier="pea")
+    assert pea.metadata["qiskit_runtime_server"]["ignored_options"] == ["resilience.zne.amplifier"]
+    assert pea[0].data.evs_noise_factors.shape == (4, 3)
+
+
+def test_a_device_wide_circuit_gives_the_values_of_the_narrow_one(
+    service: QiskitRuntimeService,
+) -> None:
+    """GHZ-4 transpiled to all 27 qubits of fake_kolkata on qubits 0-3: its idle qubits run
+    nowhere, so level-1 values agree with those of the narrow circuit within 5 sigma."""
+    backend = service.backend(KOLKATA)
+    wide = generate_preset_pass_manager(0, backend=backend, initial_layout=[0, 1, 2, 3]).run(ghz4())
+    observables = [o.apply_layout(wide.layout) for o in OBSERVABLES]
+    assert wide.num_qubits == 27
+    result = estimator(service, 1).run([(wide, observables)], precision=0.02).result()
+    narrow = run(service, 1, 0.02)
+    sigma = np.hypot(result[0].data.stds, narrow[0].data.stds)
+    assert np.all(np.abs(result[0].data.evs - narrow[0].data.evs) <= K * sigma)

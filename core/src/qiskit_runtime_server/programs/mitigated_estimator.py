@@ -76,6 +76,18 @@ NOT_APPLIED_REASONS: Mapping[str, str] = {
     "resilience.measure_noise_learning.shots_per_randomization": (
         "the TREX calibration runs the job's shots per randomization (IBM deprecated this option)"
     ),
+    "resilience.pec": (
+        "PEC needs the learned noise of every layer, which the server does not learn inside an "
+        "estimator job"
+    ),
+    "resilience.pec_mitigation": (
+        "PEC needs the learned noise of every layer, which the server does not learn inside an "
+        "estimator job: use the client-side estimator with a NoiseLearnerV3 job's layer noise"
+    ),
+    "resilience.zne.amplifier": (
+        "PEA needs the learned noise of every layer, which the server does not learn inside an "
+        "estimator job: ZNE amplifies by gate folding instead"
+    ),
     "resilience.layer_noise_learning": (
         "the server does not learn layer noise for PEC and PEA inside an estimator job; "
         "learn it with a noise-learner job (NoiseLearnerV3)"
@@ -87,12 +99,13 @@ NOT_APPLIED_REASONS: Mapping[str, str] = {
 }
 
 
-def _is_mitigation_option(path: str) -> bool:
-    return path == "resilience_level" or path.split(".", 1)[0] in (
-        "resilience",
-        "twirling",
-        "dynamical_decoupling",
-    )
+def _reason(path: str) -> str | None:
+    """Why a mitigated run does not apply the option at ``path`` (None: not a mitigation
+    option)."""
+    for prefix, reason in NOT_APPLIED_REASONS.items():
+        if path == prefix or path.startswith(f"{prefix}."):
+            return reason
+    return None
 
 
 def honoured_paths(paths: Sequence[str]) -> list[str]:
@@ -184,18 +197,25 @@ def _prepare_group(
     from qiskit_ibm_runtime.exceptions import IBMInputValueError
     from qiskit_ibm_runtime.executor_estimator.prepare import prepare
 
+    group = [pubs[i] for i in indices]
+    width = max(pub.circuit.num_qubits for pub in group)
+    # The client measures (and twirls, and calibrates) every qubit of a PUB's circuit, the
+    # idle ones of a device-wide ISA circuit too: they run on the qubits that act instead (the
+    # same for the whole group, which shares one TREX calibration), and the program's
+    # circuits are put back on the device's qubits after. Decoupling times the idle periods
+    # of physical qubits: with it the circuits keep every qubit.
+    qubits = tuple(range(width)) if device is not None else _acting_qubits(group)
+    narrowed = [_narrowed(pub, qubits) for pub in group]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program, _ = prepare(
-                [pubs[i] for i in indices], options, precision, add_tags=False, backend=device
-            )
+            program, _ = prepare(narrowed, options, precision, add_tags=False, backend=device)
     except IBMInputValueError as error:
         raise InvalidRequest(f"the estimator options cannot be applied: {error}") from None
     program._semantic_role = "estimator_v2"
     items = tuple(
         ProgramItem(
-            circuit=item.circuit,
+            circuit=_widened(item.circuit, qubits, width),
             shape=tuple(int(n) for n in getattr(item, "shape", ())),
             source=item,
         )
@@ -212,6 +232,75 @@ def _prepare_group(
         finalize(options), math.ceil(1 / precision**2)
     )
     return _Group(indices, precision, program, job, randomizations, per_randomization)
+
+
+def _acting_qubits(pubs: Sequence[EstimatorPub]) -> tuple[int, ...]:
+    """The qubits that an instruction (other than a barrier) or an observable of any of
+    ``pubs`` acts on, ascending; every qubit of a circuit with classical bits."""
+    acting: set[int] = set()
+    for pub in pubs:
+        circuit = pub.circuit
+        if circuit.num_clbits:
+            acting.update(range(circuit.num_qubits))
+            continue
+        for instruction in circuit.data:
+            if instruction.operation.name != "barrier":
+                acting.update(circuit.find_bit(qubit).index for qubit in instruction.qubits)
+        width = circuit.num_qubits
+        for observable in pub.observables.ravel():
+            for label in observable:
+                acting.update(width - 1 - i for i, letter in enumerate(label) if letter != "I")
+    return tuple(sorted(acting))
+
+
+def _narrowed(pub: EstimatorPub, qubits: tuple[int, ...]) -> EstimatorPub:
+    """``pub`` on ``qubits`` only (circuit qubit k is ``qubits[k]``); barriers lose the
+    others. ``pub`` itself where ``qubits`` are all of its circuit's."""
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Barrier
+    from qiskit.primitives.containers.observables_array import ObservablesArray
+
+    circuit = pub.circuit
+    if qubits == tuple(range(circuit.num_qubits)):
+        return pub
+    position = {qubit: k for k, qubit in enumerate(qubits)}
+    narrow = QuantumCircuit(len(qubits), name=circuit.name, global_phase=circuit.global_phase)
+    narrow.metadata = circuit.metadata
+    for instruction in circuit.data:
+        targets = [position.get(circuit.find_bit(q).index) for q in instruction.qubits]
+        if instruction.operation.name == "barrier":
+            kept = [k for k in targets if k is not None]
+            if kept:
+                narrow.append(Barrier(len(kept)), kept)
+            continue
+        narrow.append(instruction.operation, targets)
+    width = circuit.num_qubits
+
+    def narrow_label(label: str) -> str:
+        return "".join(label[width - 1 - qubit] for qubit in reversed(qubits))
+
+    def narrow_all(nested: Any) -> Any:
+        if isinstance(nested, dict):
+            return {narrow_label(label): coeff for label, coeff in nested.items()}
+        return [narrow_all(element) for element in nested]
+
+    observables = ObservablesArray(narrow_all(pub.observables.tolist()))
+    return EstimatorPub(narrow, observables, pub.parameter_values, pub.precision)
+
+
+def _widened(circuit: Any, qubits: tuple[int, ...], width: int) -> Any:
+    """A program's circuit put back on the device's qubits: its qubit k on ``qubits[k]`` of a
+    circuit of ``width`` qubits, classical bits as they were."""
+    from qiskit import QuantumCircuit, QuantumRegister
+
+    if qubits == tuple(range(width)) and circuit.num_qubits == width:
+        return circuit
+    wide = QuantumCircuit(QuantumRegister(width, "q"))
+    wide.add_bits(circuit.clbits)
+    for register in circuit.cregs:
+        wide.add_register(register)
+    wide.compose(circuit, qubits=list(qubits[: circuit.num_qubits]), inplace=True)
+    return wide
 
 
 def _twirling_shots(options: EstimatorOptions, shots: int) -> tuple[int, int]:
@@ -281,6 +370,10 @@ class MitigatedEstimator:
             f"{sum(pub.size for pub in sampler.pubs)} parameter sets run on the "
             f"{task.executor!r} executor"
         )
+        for path in ignored_options:
+            reason = _reason(path)
+            if reason:
+                job_run.log(f"mitigation: option {path!r} is not applied: {reason}")
         started = _now()
         raw = job_run.plugins.execute(sampler)
         stopped = _now()
@@ -394,11 +487,18 @@ def plan(
     task: EstimatorTask, backend: VirtualBackend, options: Mapping[str, Any]
 ) -> MitigatedEstimator | None:
     """The mitigated run of an estimator job, or None where it runs unmitigated (nothing asked
-    for, or no noise to mitigate). Raises InvalidRequest for options that cannot apply (PEC with
-    ZNE, PEC or PEA without a layer noise model, too few noise factors for an extrapolator)."""
+    for, or no noise to mitigate). Raises InvalidRequest for options that cannot apply (too
+    few noise factors for an extrapolator, TREX with projector observables, decoupling with
+    control flow)."""
     if not mitigation_applies(backend, task):
         return None
-    finalized = finalize(client_options(options))
+    requested = client_options(options)
+    # PEC and PEA need the learned noise of every layer, which is not learned here (see
+    # NOT_APPLIED_REASONS): PEC is not applied, PEA amplifies by gate folding instead.
+    requested.resilience.pec_mitigation = False
+    if requested.resilience.zne.amplifier == "pea":
+        requested.resilience.zne.amplifier = "gate_folding"
+    finalized = finalize(requested)
     if not applies(finalized):
         return None
     device = backend.description.backend() if finalized.dynamical_decoupling.enable else None
@@ -406,13 +506,25 @@ def plan(
     for index, pub in enumerate(task.pubs):
         by_precision.setdefault(float(pub.precision or 0.0), []).append(index)
     groups = tuple(
-        _prepare_group(task.pubs, tuple(indices), precision, client_options(options), device)
+        _prepare_group(task.pubs, tuple(indices), precision, requested, device)
         for precision, indices in by_precision.items()
     )
     return MitigatedEstimator(task=task, options=finalized, groups=groups)
 
 
-def not_applied(paths: Sequence[str]) -> list[str]:
-    """Of the mitigation options a job set, those a mitigated run does not apply."""
-    honoured = set(honoured_paths(paths))
-    return [path for path in paths if _is_mitigation_option(path) and path not in honoured]
+def needs_learned_noise(options: Mapping[str, Any]) -> list[str]:
+    """The paths of the options the job set that need learned layer noise (PEC, and ZNE's
+    PEA amplifier), which a mitigated run does not apply (see :func:`plan`)."""
+    resilience = options.get("resilience")
+    if not isinstance(resilience, Mapping):
+        return []
+    paths = []
+    if resilience.get("pec_mitigation") is True:
+        paths.append("resilience.pec_mitigation")
+    pec = resilience.get("pec")
+    if isinstance(pec, Mapping):
+        paths += [f"resilience.pec.{name}" for name in pec]
+    zne = resilience.get("zne")
+    if isinstance(zne, Mapping) and zne.get("amplifier") == "pea":
+        paths.append("resilience.zne.amplifier")
+    return paths
