@@ -431,3 +431,21 @@ def test_the_noisy_estimator_runs_its_measurement_circuits_batched(
     combined = np.hypot(batched.data.stds, on_aer.data.stds)
     assert np.all(difference <= 5 * combined), (batched.data.evs, on_aer.data.evs, combined)
     assert batched.data.evs[0] < -0.5 < 0.5 < batched.data.evs[1]  # the noise leaves them apart
+
+
+def test_batched_trajectories_make_mps_the_cheaper_plan_up_to_a_larger_bond() -> None:
+    """A 16-qubit brickwork of depth 6 along a path of fake_kolkata has bond dimension 8: more
+    than an MPS trajectory on Aer is worth there (a statevector trajectory is cheaper), less
+    than a batched one is."""
+    from qiskit_runtime_server_aer.method import plan_noisy
+
+    path = [0, 1, 4, 7, 10, 12, 15, 18, 21, 23, 24, 25, 22, 19, 16, 14]
+    manager = generate_preset_pass_manager(
+        optimization_level=1, backend=KOLKATA.backend(), initial_layout=path, seed_transpiler=1
+    )
+    circuit = for_aer(manager.run(brickwork(16, 6, 3).measure_all(inplace=False)))
+    on_aer = plan_noisy(circuit, BindingsArray(), 100)
+    batched = plan_noisy(circuit, BindingsArray(), 100, batched=True)
+    assert on_aer.method == "statevector", on_aer.reason
+    assert batched.method == "matrix_product_state", batched.reason
+    assert batched.bond_dimension == 8

@@ -16,6 +16,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
 from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.testing import run_job
+from qiskit_runtime_server_aer import mps_batch
 from qrs_test_plugins.aer_runs import recorded_runs
 
 SHOTS = 4096
@@ -91,10 +92,20 @@ def test_sweep_shape_seeds_and_distributions(host: PluginHost) -> None:
         assert abs(ones - 3000 * p_one) <= 5 * np.sqrt(3000 * p_one * (1 - p_one)), index
 
 
-def test_estimator_circuits_run_alone_where_shots_are_trajectories(host: PluginHost) -> None:
+def test_estimator_circuits_run_alone_where_shots_are_trajectories(
+    host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The estimator hands Aer the Pauli-basis circuits of every parameter set in one run: on
-    a trajectory plan with more shots than the stride, each runs alone, seeds shots apart."""
+    a trajectory plan with more shots than the stride, each runs alone, seeds shots apart.
+    (Aer's own trajectories: batched MPS trajectories, which would take this plan, are
+    turned off; their experiments draw from independent streams by construction.)"""
     from qiskit.quantum_info import SparsePauliOp
+
+    def off(*_args: object) -> None:
+        raise mps_batch.Unsupported("turned off by the test")
+
+    monkeypatch.setattr(mps_batch, "supports", lambda _circuit: False)
+    monkeypatch.setattr(mps_batch, "compile_pub", off)
 
     manager = generate_preset_pass_manager(1, FakeKolkataV2(), seed_transpiler=1)
     circuit = manager.run(uniform(13).remove_final_measurements(inplace=False))

@@ -188,6 +188,22 @@ def largest_useful_bond(qubits: int) -> int:
     return max(1, int((budget / (MPS_SECONDS_PER_SITE_CHI3 * qubits)) ** (1 / 3)))
 
 
+def largest_batched_bond(circuit: QuantumCircuit, qubits: int) -> int:
+    """The largest chi for which a batched MPS trajectory of ``circuit`` (per two-qubit gate:
+    :data:`BATCHED_MPS_SECONDS_PER_GATE`) beats a statevector trajectory (per instruction and
+    amplitude), at most :data:`PROBE_MAX_BOND`: about 19 for a 16-qubit device circuit, 70
+    for a 20-qubit one."""
+    operations, two_qubit = _operation_counts(circuit)
+    statevector = operations * 2.0**qubits * STATEVECTOR_SECONDS_PER_OPERATION_AMPLITUDE
+    a, b, c = BATCHED_MPS_SECONDS_PER_GATE
+    chi = 1
+    while chi < PROBE_MAX_BOND and two_qubit * (a + b * (chi + 1) ** 2 + c * (chi + 1) ** 3) < (
+        statevector
+    ):
+        chi += 1
+    return chi
+
+
 def parallel_states() -> int:
     """Trajectories Aer may hold at once: one per core of this process (its shots run in
     parallel); the memory bound of an MPS assumes all of them."""
@@ -206,9 +222,12 @@ def plan_noisy(
     noise: NoiseKind = "exact",
     deadline: float | None = None,
     relabel: bool = True,
+    batched: bool = False,
 ) -> Plan:
     """The plan for ``shots`` noisy trajectories of ``original``; ``also_keep`` are idle
     qubits that must stay (an estimator measures every qubit its observables touch).
+    ``batched``: an MPS plan's trajectories will run batched (mps_batch.py), which makes MPS
+    the cheaper method up to a larger bond dimension.
     ``deadline`` (``time.monotonic()``): when the probe would run past it, the plan is
     whatever fits the bound reached so far (the submit-time check). ``relabel=False`` (a
     user's noise model, which names the circuit's own qubits): a wide PUB's MPS keeps the
@@ -246,6 +265,8 @@ def plan_noisy(
             parallel_states(), relabel,
         )  # fmt: skip
     limit = largest_useful_bond(qubits)
+    if batched:
+        limit = max(limit, largest_batched_bond(original, qubits))
     if limit < 2:
         return Plan(
             "statevector",

@@ -169,11 +169,8 @@ def compile_circuit(circuit: QuantumCircuit, noise: NoiseModel | None) -> Compil
         name = operation.name
         if name in IGNORED_INSTRUCTIONS:
             continue
-        if isinstance(operation, ControlFlowOp) or name in ("reset", "delay"):
-            raise Unsupported(f"the circuit has a {name}")
+        _check_instruction(operation, len(instruction.qubits))
         qubits = tuple(unitary.find_bit(q).index for q in instruction.qubits)
-        if not isinstance(operation, Gate):
-            raise Unsupported(f"the circuit has a {name} instruction")
         try:
             matrix = np.asarray(operation.to_matrix(), dtype=np.complex128)
         except Exception:
@@ -186,8 +183,6 @@ def compile_circuit(circuit: QuantumCircuit, noise: NoiseModel | None) -> Compil
                 step = superops.error(error) @ step
             pending[site] = step if pending[site] is None else step @ pending[site]
             continue
-        if len(qubits) != 2:
-            raise Unsupported(f"{name} acts on {len(qubits)} qubits")
         low, high = sorted(qubits)
         # A gate between distant sites: the higher qubit is swapped down next to the lower
         # one, the gate applied there, and the qubit swapped back (as Aer's MPS does). The
@@ -223,6 +218,29 @@ def compile_circuit(circuit: QuantumCircuit, noise: NoiseModel | None) -> Compil
     else:
         compiled.flips = np.zeros((len(compiled.measured_sites), 2))
     return compiled
+
+
+def supports(circuit: QuantumCircuit) -> bool:
+    """Whether ``circuit`` can run here with a device's noise model (the planner's question,
+    before any matrix is built): final measurements only, gates on one or two qubits."""
+    try:
+        unitary, _ = split_final_measurements(circuit)
+        for instruction in unitary.data:
+            if instruction.operation.name not in IGNORED_INSTRUCTIONS:
+                _check_instruction(instruction.operation, len(instruction.qubits))
+    except ValueError:  # Unsupported, or split_final_measurements' own refusal
+        return False
+    return True
+
+
+def _check_instruction(operation: Any, qubits: int) -> None:
+    name = operation.name
+    if isinstance(operation, ControlFlowOp) or name in ("reset", "delay"):
+        raise Unsupported(f"the circuit has a {name}")
+    if not isinstance(operation, Gate):
+        raise Unsupported(f"the circuit has a {name} instruction")
+    if qubits > 2:
+        raise Unsupported(f"{name} acts on {qubits} qubits")
 
 
 def compile_pub(

@@ -197,8 +197,9 @@ class AerPrimitives:
         methods = []
         for index, pub in enumerate(task.pubs):
             plan = plan_noisy(
-                pub.circuit, pub.parameter_values, pub.shots or 0, noise=_noise_kind(approximation)
-            )
+                pub.circuit, pub.parameter_values, pub.shots or 0, noise=_noise_kind(approximation),
+                batched=trajectories is None and mps_batch.supports(pub.circuit),
+            )  # fmt: skip
             if plan.physical_order:
                 mapping = {physical: site for site, physical in enumerate(plan.physical_order)}
                 noise = self.noise_models.for_circuits(task.backend, [pub.circuit], mapping=mapping)
@@ -277,6 +278,7 @@ class AerPrimitives:
             plan = plan_noisy(
                 pub.circuit, pub.parameter_values, shots, also_keep=support,
                 noise=_noise_kind(approximation),
+                batched=not per_trajectory and mps_batch.supports(pub.circuit),
             )  # fmt: skip
             mapping = None
             if plan.physical_order:
