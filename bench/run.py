@@ -1611,6 +1611,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "ray": bench_ray,
     # custatevec_bench.py (issue 17), imported only when asked for.
     "custatevec_cancel": lambda: __import__("custatevec_bench").bench_cancel(),
+    "custatevec_noise": lambda: __import__("custatevec_bench").bench_noise(),
 }
 
 

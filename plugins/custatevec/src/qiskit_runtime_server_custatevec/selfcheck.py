@@ -4,9 +4,15 @@
    against ``qiskit.quantum_info.Statevector``) on random circuits in complex128 and complex64,
    a batched parameter sweep, expectation values and sampling with the same random numbers.
    Exits with status 1 on any mismatch.
+   Device noise: a noisy circuit on fake_kolkata sampled by trajectories on this kernel, whose
+   counts must agree with Aer's density matrix (TVD within an exact sampler's 99.9th percentile).
 2. Benchmark: time per sampler job (1024 shots, in-process, no server) for 20 to 32 qubits,
    fusion widths, complex64/128 and a 100-point parameter sweep, side by side with Qiskit Aer on
    the same host (CPU, and GPU when qiskit-aer-gpu is installed), printed as a Markdown table.
+3. ``--server``: issue 17's GPU table, through a server started here and the real client:
+   noisy ``efficient_su2(20, reps=2)`` on fake_kolkata (1024 shots), a noisy 28-qubit layered
+   circuit (1024 shots), the first job after a cancel, and the device memory an idle server
+   holds (``/-/plugins``), each with its target.
 
 ``--kernel numpy --quick`` runs both parts on CPU with small sizes: it checks the command itself,
 not a GPU.
@@ -126,7 +132,44 @@ def self_check(
             float(np.mean(a != b)),
             1e-3 if precision == "double" else 1e-2,
         )
+    ok = noisy_check(kernel, report) and ok
     return ok
+
+
+def noisy_check(kernel: str, report: Callable[[str, float, float], None]) -> bool:
+    """Trajectories with fake_kolkata's noise on this kernel against Aer's density matrix."""
+    from qiskit_aer import AerSimulator
+    from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
+    from qiskit_runtime_server_aer.noise import NoiseModelCache
+
+    circuit = random_circuit(5, 4, max_operands=2, seed=5)
+    circuit.measure_all()
+    isa = transpile(circuit, backend=FakeKolkataV2(), seed_transpiler=7, optimization_level=1)
+    description = _description("fake_kolkata")
+    primitives = _primitives(kernel, "double", fusion=4)
+    shots = 4000
+    result = primitives.sample(
+        SamplerPub.coerce((isa, None, shots)), np.random.default_rng(3), description
+    )
+    counts = result.data.meas.get_counts()
+    model = NoiseModelCache().for_circuits(description, [isa])
+    exact = AerSimulator(method="density_matrix", noise_model=model, seed_simulator=11)
+    reference = exact.run(isa, shots=200_000).result().get_counts()
+    keys = sorted(set(counts) | set(reference))
+    p = np.array([reference.get(k, 0) / 200_000 for k in keys])
+    ours = np.array([counts.get(k, 0) / shots for k in keys])
+    draws = np.random.default_rng(0).multinomial(shots, p / p.sum(), size=2000) / shots
+    limit = float(np.quantile(0.5 * np.abs(draws - p).sum(axis=1), 0.999))
+    distance = 0.5 * float(np.abs(ours - p).sum())
+    report("noisy trajectories (fake_kolkata) vs Aer density matrix, TVD", distance, limit)
+    return distance <= limit
+
+
+def _description(device: str) -> Any:
+    """The core's description of a fake device (its calibration data)."""
+    from qiskit_runtime_server.plugins import PluginHost
+
+    return PluginHost.load(entry_points=False).descriptions[device]
 
 
 # -- 2. benchmark ----------------------------------------------------------------------------
@@ -247,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--aer-max-qubits", type=int, default=28, help="largest size run on Aer CPU"
     )
     parser.add_argument("--no-benchmark", action="store_true")
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="also issue 17's table through a server and the real client (noisy jobs, the job "
+        "after a cancel, idle device memory)",
+    )
     args = parser.parse_args(argv)
     check_sizes = [4, 6, 8] if args.quick else [4, 8, 12, 14, 16, 18, 20]
     circuits = 6 if args.quick else 50
@@ -266,6 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.aer_max_qubits,
             print,
         )
+    if args.server:
+        from .selfcheck_server import server_table
+
+        if not server_table(args.kernel, args.quick, print):
+            return 1
     return 0
 
 
