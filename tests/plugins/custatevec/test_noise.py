@@ -205,3 +205,33 @@ def test_estimator_values_agree_within_their_stds(host: PluginHost, device: str)
         assert 0 < stds[index] <= 0.02 * 1.01
         assert abs(evs[index] - data[f"e{index}"]) <= 4 * stds[index], index
     assert "readout errors are not applied" in result.metadata["simulator"]["noise"]
+
+
+def test_the_cuStateVec_kernel_gives_the_same_noisy_counts(host: PluginHost) -> None:
+    """The trajectories' calls (per-member non-unitary matrices, MATRIX_INDEXED, Pauli
+    expectations of one member) through the cuStateVec kernel on the stand-in bindings give
+    the NumPy kernel's counts from the same seed, in a sweep on fake_kolkata (Kraus steps)."""
+    import standin_custatevec as standin
+    from qiskit.circuit import Parameter
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+    from qiskit_runtime_server_custatevec.custatevec_kernel import CuStateVecKernel
+    from qiskit_runtime_server_custatevec.numpy_kernel import NumpyKernel
+    from qiskit_runtime_server_custatevec.primitives import StatevectorPrimitives
+    from qiskit_runtime_server_custatevec.settings import Settings
+
+    theta = Parameter("t")
+    circuit = QuantumCircuit(3)
+    circuit.ry(theta, 0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.measure_all()
+    compiled = isa(circuit, "fake_kolkata")
+    pub = SamplerPub.coerce((compiled, [[0.3], [2.0]], 300))
+    description = host.descriptions["fake_kolkata"]
+    counts = []
+    for kernel in (CuStateVecKernel(bindings=standin, cupy=standin.cupy), NumpyKernel()):
+        primitives = StatevectorPrimitives(kernel, Settings())
+        result = primitives.sample(pub, np.random.default_rng(9), description)
+        counts.append([result.data.meas[i].get_counts() for i in range(2)])
+    assert counts[0] == counts[1]
+    assert len(counts[0][0]) > 2  # noisy

@@ -364,7 +364,7 @@ class Trajectories:
             # Probabilities of the Kraus operators from the Pauli expectation values of the
             # step's qubits (computed on the device, one call per trajectory).
             expectations = np.array(
-                [self.kernel.pauli_expectations(states, m, step.terms) for m in members]
+                [self.kernel.pauli_expectations(states, m, step.terms) for m in members.tolist()]
             )
             probabilities = (expectations @ step.weights.T).clip(0, None)
             probabilities /= probabilities.sum(axis=1, keepdims=True)
