@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
@@ -66,6 +67,7 @@ def test_an_open_batch_is_in_the_sessions_gauge(
 GPU_STANDINS = Path(__file__).parents[1] / "support" / "gpu_standins"
 
 
+@pytest.mark.slow
 def test_device_memory_is_what_the_custatevec_plugin_reports(tmp_path: Path) -> None:
     """On two stand-in GPUs (tests/support/gpu_standins: there is no GPU here), the metric and
     the dashboard show the device memory the custatevec plugin reports in ``/-/plugins``."""
