@@ -177,7 +177,6 @@ def prepare_task(
 
         if mitigated_estimator.mitigation_applies(backend, task):
             honoured = set(mitigated_estimator.honoured_paths(ignored))
-            honoured -= set(mitigated_estimator.needs_learned_noise(options))
             ignored = [path for path in ignored if path not in honoured]
             mitigated = mitigated_estimator.plan(task, backend, options)
     run = _primitive_runner(task, ignored) if mitigated is None else mitigated.runner(ignored)

@@ -76,18 +76,6 @@ NOT_APPLIED_REASONS: Mapping[str, str] = {
     "resilience.measure_noise_learning.shots_per_randomization": (
         "the TREX calibration runs the job's shots per randomization (IBM deprecated this option)"
     ),
-    "resilience.pec": (
-        "PEC needs the learned noise of every layer, which the server does not learn inside an "
-        "estimator job"
-    ),
-    "resilience.pec_mitigation": (
-        "PEC needs the learned noise of every layer, which the server does not learn inside an "
-        "estimator job: use the client-side estimator with a NoiseLearnerV3 job's layer noise"
-    ),
-    "resilience.zne.amplifier": (
-        "PEA needs the learned noise of every layer, which the server does not learn inside an "
-        "estimator job: ZNE amplifies by gate folding instead"
-    ),
     "resilience.layer_noise_learning": (
         "the server does not learn layer noise for PEC and PEA inside an estimator job; "
         "learn it with a noise-learner job (NoiseLearnerV3)"
@@ -187,13 +175,21 @@ class _Group:
     shots_per_randomization: int
 
 
+#: Learns the noise of boxes on physical qubits (see ``noise_learner.learn_layer_maps``).
+LayerLearner = Callable[[Sequence[tuple[Any, tuple[int, ...]]]], list[Any]]
+
+
 def _prepare_group(
     pubs: Sequence[EstimatorPub],
     indices: tuple[int, ...],
     precision: float,
     options: EstimatorOptions,
     device: BackendV2 | None,
+    learner: LayerLearner | None,
 ) -> _Group:
+    """One group's QuantumProgram. PEC and PEA inject the noise of every unique layer: learned
+    by ``learner``, or, without one (at submission, where only the options are checked),
+    maps of zero rates."""
     from qiskit_ibm_runtime.exceptions import IBMInputValueError
     from qiskit_ibm_runtime.executor_estimator.prepare import prepare
 
@@ -206,6 +202,9 @@ def _prepare_group(
     # of physical qubits: with it the circuits keep every qubit.
     qubits = tuple(range(width)) if device is not None else _acting_qubits(group)
     narrowed = [_narrowed(pub, qubits) for pub in group]
+    if _injects_noise(options) and options.resilience.layer_noise_model is None:
+        options = options.model_copy(deep=True)
+        options.resilience.layer_noise_model = _layer_noise(narrowed, qubits, options, learner)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -232,6 +231,65 @@ def _prepare_group(
         finalize(options), math.ceil(1 / precision**2)
     )
     return _Group(indices, precision, program, job, randomizations, per_randomization)
+
+
+def _injects_noise(options: EstimatorOptions) -> bool:
+    """Whether the options ask for PEC or PEA, which inject learned layer noise."""
+    resilience = finalize(options).resilience
+    return bool(
+        resilience.pec_mitigation
+        or (resilience.zne_mitigation and resilience.zne.amplifier == "pea")
+    )
+
+
+def _layer_noise(
+    pubs: Sequence[EstimatorPub],
+    qubits: tuple[int, ...],
+    options: EstimatorOptions,
+    learner: LayerLearner | None,
+) -> list[Any]:
+    """The unique gate layers of ``pubs`` as the client's ``Estimator.find_unique_layers``
+    finds them, each with its noise: what IBM's estimator learns before PEC or PEA."""
+    from qiskit.quantum_info import PauliLindbladMap
+    from qiskit_ibm_runtime.executor_estimator.prepare import choose_task_class
+    from qiskit_ibm_runtime.executor_estimator.utils import estimator_options_to_boxing_options
+    from qiskit_mitigation import find_combined_unique_layers
+
+    finalized = finalize(options)
+    task_class = choose_task_class(finalized.resilience)
+    layers = find_combined_unique_layers(
+        circuits=[pub.circuit for pub in pubs],
+        mitigation_types=[task_class() for _ in pubs],
+        custom_boxing_options=estimator_options_to_boxing_options(
+            finalized.twirling,
+            measure_mitigation=bool(finalized.resilience.measure_mitigation),
+            inject_noise=True,
+            add_tags=True,
+        ),
+        box_types="gates",
+    )
+    boxes = [
+        (layer, tuple(qubits[_bit_index(pubs, qubit)] for qubit in layer.qubits))
+        for layer in layers
+    ]
+    if learner is None:
+        maps = [PauliLindbladMap.identity(len(layer.qubits)) for layer in layers]
+    else:
+        maps = learner(boxes)
+    return list(zip(layers, maps, strict=True))
+
+
+def _bit_index(pubs: Sequence[EstimatorPub], qubit: Any) -> int:
+    """The index of ``qubit`` in the (narrowed) circuits of ``pubs``, which share their
+    qubits' indices."""
+    from qiskit.circuit.exceptions import CircuitError
+
+    for pub in pubs:
+        try:
+            return int(pub.circuit.find_bit(qubit).index)
+        except CircuitError:
+            continue
+    raise ValueError(f"{qubit} is in none of the circuits")
 
 
 def _acting_qubits(pubs: Sequence[EstimatorPub]) -> tuple[int, ...]:
@@ -329,6 +387,10 @@ class MitigatedEstimator:
     task: EstimatorTask
     options: EstimatorOptions
     groups: tuple[_Group, ...]
+    #: The requested options (before IBM's level defaults), to prepare the groups again.
+    requested: EstimatorOptions
+    device: BackendV2 | None
+    backend: VirtualBackend
 
     @property
     def circuits(self) -> list[Any]:
@@ -355,7 +417,10 @@ class MitigatedEstimator:
         if seed is None:
             seed = task.options.seed_simulator
         rng = np.random.default_rng(seed)
-        sampled = [sample_items(group.job, rng) for group in self.groups]
+        groups = self.groups
+        if _injects_noise(self.requested):
+            groups = self._learned_groups(job_run)
+        sampled = [sample_items(group.job, rng) for group in groups]
         sampler = SamplerTask(
             job_id=task.job_id,
             executor=task.executor,
@@ -379,7 +444,7 @@ class MitigatedEstimator:
         stopped = _now()
         pub_results: list[PubResult | None] = [None] * len(task.pubs)
         offset = 0
-        for group, items in zip(self.groups, sampled, strict=True):
+        for group, items in zip(groups, sampled, strict=True):
             outcome = _post_process(group, items, list(raw)[offset : offset + len(items)])
             offset += len(items)
             for index, pub_result in zip(group.indices, outcome, strict=True):
@@ -402,6 +467,27 @@ class MitigatedEstimator:
         )
         add_server_metadata(result, task, ignored_options)
         return result
+
+    def _learned_groups(self, job_run: JobRun) -> tuple[_Group, ...]:
+        """The groups prepared again with the learned noise of their layers, as the
+        ``noise-learner`` program learns it (exactly, from the executor's noise model)."""
+        from .noise_learner import learn_layer_maps
+
+        def learner(boxes: Sequence[tuple[Any, tuple[int, ...]]]) -> list[Any]:
+            return learn_layer_maps(
+                boxes,
+                self.backend,
+                job_run.plugins,
+                job_run.log,
+                noise_model=self.task.options.noise_model,
+            )
+
+        return tuple(
+            _prepare_group(
+                self.task.pubs, group.indices, group.precision, self.requested, self.device, learner
+            )
+            for group in self.groups
+        )
 
     def _summary(self) -> str:
         applied = self._applied()
@@ -463,7 +549,19 @@ def _post_process(
         data=data, passthrough_data=group.program.passthrough_data
     )
     program_result._semantic_role = "estimator_v2"
-    return list(estimator_v2_post_processor_v0_1(program_result))
+    pub_results = list(estimator_v2_post_processor_v0_1(program_result))
+    # PEC's sampling overhead, which the client's post-processor does not report: gamma (the
+    # factor on every value) and gamma^2, the factor on the shots needed for a precision.
+    from qiskit_mitigation.utils.utils import load_tasks_from_result
+
+    for pub_result, mitigation in zip(
+        pub_results, load_tasks_from_result(program_result), strict=True
+    ):
+        gamma = getattr(mitigation, "gamma", None)
+        if gamma is not None:
+            resilience = pub_result.metadata.setdefault("resilience", {})
+            resilience["pec"] = {"gamma": float(gamma), "sampling_overhead": float(gamma) ** 2}
+    return pub_results
 
 
 def _now() -> Any:
@@ -493,11 +591,6 @@ def plan(
     if not mitigation_applies(backend, task):
         return None
     requested = client_options(options)
-    # PEC and PEA need the learned noise of every layer, which is not learned here (see
-    # NOT_APPLIED_REASONS): PEC is not applied, PEA amplifies by gate folding instead.
-    requested.resilience.pec_mitigation = False
-    if requested.resilience.zne.amplifier == "pea":
-        requested.resilience.zne.amplifier = "gate_folding"
     finalized = finalize(requested)
     if not applies(finalized):
         return None
@@ -506,25 +599,14 @@ def plan(
     for index, pub in enumerate(task.pubs):
         by_precision.setdefault(float(pub.precision or 0.0), []).append(index)
     groups = tuple(
-        _prepare_group(task.pubs, tuple(indices), precision, requested, device)
+        _prepare_group(task.pubs, tuple(indices), precision, requested, device, None)
         for precision, indices in by_precision.items()
     )
-    return MitigatedEstimator(task=task, options=finalized, groups=groups)
-
-
-def needs_learned_noise(options: Mapping[str, Any]) -> list[str]:
-    """The paths of the options the job set that need learned layer noise (PEC, and ZNE's
-    PEA amplifier), which a mitigated run does not apply (see :func:`plan`)."""
-    resilience = options.get("resilience")
-    if not isinstance(resilience, Mapping):
-        return []
-    paths = []
-    if resilience.get("pec_mitigation") is True:
-        paths.append("resilience.pec_mitigation")
-    pec = resilience.get("pec")
-    if isinstance(pec, Mapping):
-        paths += [f"resilience.pec.{name}" for name in pec]
-    zne = resilience.get("zne")
-    if isinstance(zne, Mapping) and zne.get("amplifier") == "pea":
-        paths.append("resilience.zne.amplifier")
-    return paths
+    return MitigatedEstimator(
+        task=task,
+        options=finalized,
+        groups=groups,
+        requested=requested,
+        device=device,
+        backend=backend,
+    )

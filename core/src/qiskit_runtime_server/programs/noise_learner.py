@@ -615,6 +615,34 @@ def learn_noise(
     return _v2_text(prepared, backend, results, server)
 
 
+def learn_layer_maps(
+    boxes: Sequence[tuple[CircuitInstruction, tuple[int, ...]]],
+    backend: VirtualBackend,
+    host: PluginHost,
+    log: Callable[[str], None],
+    noise_model: Any | None = None,
+) -> list[Any]:
+    """The Pauli-Lindblad maps (``qiskit.quantum_info.PauliLindbladMap``) a ``NoiseLearnerV3``
+    job learns for ``boxes`` (each a box and the physical qubits of its qubits), as the client
+    reads them from the job's result: what PEC and PEA of an ``estimator`` job inject."""
+    from qiskit_ibm_runtime.decoders.noise_learner_v3.decoder import NoiseLearnerV3ResultDecoder
+
+    layers = [
+        _layer(box, physical, backend, f"layer {index} of the estimator's circuits")
+        for index, (box, physical) in enumerate(boxes)
+    ]
+    prepared = PreparedNoiseLearning(
+        version=3,
+        circuits=[],
+        layers=layers,
+        ignored_options=[],
+        options={},
+        noise_model=noise_model,
+    )
+    text = learn_noise(prepared, backend, host, log)
+    return list(NoiseLearnerV3ResultDecoder.decode(text).to_pauli_lindblad_maps())
+
+
 def mock_noise_learning(prepared: PreparedNoiseLearning, backend: VirtualBackend) -> str:
     """A dry run's result: the job's layers and generators with random rates (no noise
     computed), in the form of a real result."""
