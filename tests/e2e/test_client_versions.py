@@ -173,7 +173,9 @@ def test_key_workflows_with_another_client_release(tmp_path: Path, version: str)
     estimator = checks["estimator_one_observable"]
     assert estimator["evs_type"] == estimator["stds_type"] == "ndarray"
     assert estimator["evs_shape"] == estimator["stds_shape"] == []
-    assert 0.7 < estimator["evs"] <= 1  # <ZZ> of a noisy Bell state
+    # <ZZ> of a noisy Bell state at IBM's default resilience level 1: TREX removes the readout
+    # error, so the value can exceed 1 by its shot error (about 0.02 at the default precision).
+    assert 0.7 < estimator["evs"] <= 1.1
 
     assert checks["usage"]["has_usage_remaining_seconds"]
 
