@@ -1,6 +1,6 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
-jobs, device noise models, the executor program (QuantumPrograms), wide circuits and the Ray
-dispatcher.
+jobs, device noise models, the executor program (QuantumPrograms), the estimator's error
+mitigation, wide circuits and the Ray dispatcher.
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
     uv run python bench/run.py throughput memory
@@ -662,7 +662,9 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
     labels += ["I" * (18 - i) + "ZZ" + "I" * i for i in range(19)]
     observables = [SparsePauliOp(label).apply_layout(isa.layout) for label in labels]
     began = time.perf_counter()
-    result = EstimatorV2(mode=backend).run([(isa, observables)]).result()
+    # Level 0: local testing mode mitigates nothing (the cost of mitigation: group mitigation).
+    unmitigated = {"resilience_level": 0}
+    result = EstimatorV2(mode=backend, options=unmitigated).run([(isa, observables)]).result()
     elapsed = time.perf_counter() - began
     local = EstimatorV2(mode=fake)
 
@@ -680,7 +682,7 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
         "exact; faster than local mode",
         elapsed < local_estimate,
     )
-    options = {"experimental": {"trajectory_expectations": True}}
+    options = {"resilience_level": 0, "experimental": {"trajectory_expectations": True}}
     began = time.perf_counter()
     per_trajectory = EstimatorV2(mode=backend, options=options).run([(isa, observables)]).result()
     seconds = time.perf_counter() - began
@@ -696,6 +698,59 @@ def _noisy_estimator(backend: Any, isa: QuantumCircuit, fake: Any) -> list[Row]:
             bool((trajectory_stds <= stds).all()),
         ),
     ]
+
+
+def bench_mitigation(repeats: int = 3) -> list[Row]:
+    """The cost of the estimator's resilience levels 1 and 2 against level 0 on the same job:
+    a GHZ chain on fake_kolkata@aer, transpiled to the device (27 qubits), with every
+    Z_i Z_i+1 and X...X, at precision 0.01 (10^4 shots per basis); and the mean bias against
+    the ideal value 1 that each level leaves."""
+    import numpy as np
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit_ibm_runtime import EstimatorV2
+    from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
+    from qiskit_runtime_server.client import connect
+
+    rows = []
+    fake = FakeKolkataV2()
+    server = Server()
+    try:
+        backend = connect(server.url).backend("fake_kolkata@aer")
+        for qubits in (4, 8):
+            path = simple_path(list(fake.coupling_map.get_edges()), qubits)
+            isa = generate_preset_pass_manager(
+                optimization_level=1, backend=fake, initial_layout=path, seed_transpiler=5
+            ).run(ghz_chain(qubits).remove_final_measurements(inplace=False))
+            labels = ["I" * (qubits - 2 - i) + "ZZ" + "I" * i for i in range(qubits - 1)]
+            labels.append("X" * qubits)
+            observables = [SparsePauliOp(label).apply_layout(isa.layout) for label in labels]
+            seconds: dict[int, float] = {}
+            bias: dict[int, float] = {}
+            for level in (0, 1, 2):
+                estimator = EstimatorV2(mode=backend, options={"resilience_level": level})
+                times = []
+                for _ in range(repeats):
+                    began = time.perf_counter()
+                    job = estimator.run([(isa, observables)], precision=0.01)
+                    result = job.result()
+                    times.append(time.perf_counter() - began)
+                seconds[level] = statistics.median(times)
+                bias[level] = float(np.mean(np.abs(1 - result[0].data.evs)))
+            for level in (1, 2):
+                rows.append(
+                    Row(
+                        f"mitigation: EstimatorV2 resilience level {level} vs 0, GHZ-{qubits} "
+                        f"on fake_kolkata@aer ({len(labels)} observables, precision 0.01)",
+                        f"level {level} {seconds[level]:.1f} s vs level 0 {seconds[0]:.1f} s "
+                        f"(medians of {repeats}): {seconds[level] / seconds[0]:.1f}x; mean bias "
+                        f"{bias[level]:.4f} vs {bias[0]:.4f}",
+                        "reference (IBM's levels cost randomizations and noise factors)",
+                        None,
+                    )
+                )
+    finally:
+        server.close()
+    return rows
 
 
 def client_side_sampler_body(
@@ -1607,6 +1662,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "noisy": bench_noisy,
     "device_noise": bench_device_noise,
     "quantum_programs": bench_quantum_programs,
+    "mitigation": bench_mitigation,
     "wide": bench_wide,
     "ray": bench_ray,
     # custatevec_bench.py (issue 17), imported only when asked for.
