@@ -221,3 +221,14 @@ def test_a_device_wide_circuit_gives_the_values_of_the_narrow_one(
     narrow = run(service, 1, 0.02)
     sigma = np.hypot(result[0].data.stds, narrow[0].data.stds)
     assert np.all(np.abs(result[0].data.evs - narrow[0].data.evs) <= K * sigma)
+
+
+def test_seeds_make_a_mitigated_job_reproducible(service: QiskitRuntimeService) -> None:
+    """``seed_estimator`` seeds the randomizations and ``simulator.seed_simulator`` the shots:
+    the same seeds give the same mitigated values, another seed other values."""
+    seeded = {"seed_estimator": 11, "simulator__seed_simulator": 12}
+    first = run(service, 2, 0.05, **seeded)
+    again = run(service, 2, 0.05, **seeded)
+    other = run(service, 2, 0.05, seed_estimator=13, simulator__seed_simulator=12)
+    np.testing.assert_array_equal(first[0].data.evs, again[0].data.evs)
+    assert not np.array_equal(first[0].data.evs, other[0].data.evs)
