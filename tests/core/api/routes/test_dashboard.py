@@ -7,6 +7,7 @@ from typing import Any
 
 from httpx import Client
 from qiskit import QuantumCircuit
+from qiskit_runtime_server import __version__
 from qiskit_runtime_server.testing import encode_job_body
 
 from ...conftest import assert_ibm_error, wait_final
@@ -85,6 +86,10 @@ def test_another_instance_s_job_is_not_found(client: Client) -> None:
 def test_bad_filters_get_a_400(client: Client) -> None:
     for params in ({"status": "Done"}, {"limit": 0}, {"limit": 1000}, {"offset": -1}):
         assert_ibm_error(client.get("/dashboard/api/jobs", params=params), 400, "invalid_request")
+    # An offset past what the database's integers hold is the client's mistake, not a 500.
+    for path in ("/dashboard/api/jobs", "/dashboard/api/sessions"):
+        response = client.get(path, params={"offset": 2**63})
+        assert_ibm_error(response, 400, "invalid_request", "offset")
 
 
 def test_overview_and_sessions(client: Client) -> None:
@@ -97,6 +102,7 @@ def test_overview_and_sessions(client: Client) -> None:
     assert aer["workers_alive"] >= 1
     assert {"queued", "running", "device_memory"} <= set(aer)
     assert overview["instances"][0]["crn"] == me["instances"][0]["crn"]
+    assert overview["server_version"] == __version__
     created = client.post(
         "/api/v1/sessions", json={"backend": "ideal_simulator@aer", "mode": "batch"}
     )

@@ -14,11 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from ... import __version__
 from ...dashboard import views
 from ...errors import NotFound
 from ...jobs.models import JobStatus
 from ...jobs.store import JobQuery
 from ..deps import InstanceDep, PrincipalDep, ServerDep
+from .jobs import MAX_OFFSET
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -55,7 +57,7 @@ def overview(server: ServerDep, principal: PrincipalDep) -> dict[str, Any]:
         server.scheduler.workers_alive(),
         principal.instances,
     )
-    body["server_version"] = server.plugins.summary().get("server_version")
+    body["server_version"] = __version__
     body["instances"] = [
         {
             "crn": config.crn,
@@ -78,7 +80,7 @@ def jobs(
     session_id: Annotated[str | None, Query(max_length=200)] = None,
     tags: Annotated[list[str] | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """One page of the instance's jobs, newest first, with filters."""
     page, total = server.store.list_jobs(
@@ -109,7 +111,7 @@ def sessions(
     server: ServerDep,
     instance: InstanceDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     page, total = server.store.list_sessions(instance, limit, offset)
     return {"sessions": [views.session_row(s) for s in page], "count": total, "offset": offset}
