@@ -5,15 +5,20 @@ instance and job id where they are known; the default stays text."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime import SamplerV2
+from qiskit_runtime_server import logs
+from qiskit_runtime_server.api.errors import install_error_handlers
 from qiskit_runtime_server.client import connect
+from qiskit_runtime_server.testing import LiveServer
 from qrs_test_plugins.processes import ServerProcess
 
 ENVIRONMENT = {
@@ -83,3 +88,41 @@ def test_text_stays_the_default(tmp_path: Path) -> None:
     assert "qiskit-runtime-server" in text
     assert '"GET /livez HTTP/1.1" 200' in text
     assert not any(line.startswith("{") for line in text.splitlines())
+
+
+class Kept(logging.Handler):
+    """Keeps the records that reach it, after the server's context filter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.addFilter(logs.ContextFilter("api"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_unexpected_error_s_trace_is_its_log_line_s_request_id() -> None:
+    """A 500 is answered and logged outside the middlewares, by Starlette's outermost one:
+    its body's trace and its log line still carry the request's id."""
+    app = FastAPI()
+    app.add_middleware(logs.RequestContext)
+    install_error_handlers(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    kept = Kept()
+    errors = logging.getLogger("qiskit_runtime_server.api.errors")
+    errors.addHandler(kept)
+    try:
+        with LiveServer(app) as server:
+            response = httpx.get(f"{server.url}/fails")
+    finally:
+        errors.removeHandler(kept)
+    assert response.status_code == 500
+    trace = response.json()["trace"]
+    assert response.headers["X-Request-Id"] == trace
+    (record,) = [r for r in kept.records if "unexpected error" in r.getMessage()]
+    assert getattr(record, "request_id", None) == trace

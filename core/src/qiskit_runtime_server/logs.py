@@ -111,7 +111,11 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         current = str(uuid.uuid4())
-        token = request_id.set(current)
+        # Not reset on the way out: an unexpected exception leaves this middleware and is
+        # answered (500) and logged by Starlette's outermost ServerErrorMiddleware, whose
+        # lines and error body must carry this id too. Each request runs in a task of its own
+        # (a copy of the context), so the id does not outlive its request.
+        request_id.set(current)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -120,7 +124,4 @@ class RequestContext:
                     headers["X-Request-Id"] = current
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+        await self.app(scope, receive, send_with_id)
