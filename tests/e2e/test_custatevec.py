@@ -279,7 +279,13 @@ def test_two_devices_a_worker_each_a_spare_after_a_cancel(
     python_path = os.pathsep.join([str(GPU_STANDINS), os.environ["PYTHONPATH"]])
     server = ServerProcess(
         tmp_path,
-        extra_env={"PYTHONPATH": python_path, "QRS_STANDIN_GPUS": "2", "QRS_WORKERS": "1"},
+        extra_env={
+            "PYTHONPATH": python_path,
+            "QRS_STANDIN_GPUS": "2",
+            "QRS_WORKERS": "1",
+            # The GPU code path, whatever a module fixture of this file set meanwhile.
+            "QRS_CUSTATEVEC_KERNEL": "custatevec",
+        },
     )
     with server:
         server.wait_ready()
