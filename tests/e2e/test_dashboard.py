@@ -21,6 +21,7 @@ from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2
 from qiskit_runtime_server.auth.keyfile import load, save
 from qiskit_runtime_server.client import connect
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.circuits import bell, bell_for_testkit
 from qrs_test_plugins.gate import Gate
 from qrs_test_plugins.processes import ServerProcess
 
@@ -64,14 +65,6 @@ def screenshot(page: Page, name: str) -> None:
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def test_a_job_run_through_the_client_is_drawn(
@@ -138,8 +131,7 @@ def test_a_running_job_s_page_follows_it_to_its_end(
     server: LiveServer, service: QiskitRuntimeService, gate: Gate, page: Page
 ) -> None:
     gate.close()
-    held = bell()
-    held.metadata = {"testkit": "gate"}
+    held = bell_for_testkit("gate")
     try:
         job = SamplerV2(service.backend("ideal_simulator@testkit")).run([held], shots=10)
         gate.wait_started({job.job_id()})

@@ -17,6 +17,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, EstimatorV2, QiskitRuntimeService, SamplerV2, Session
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeProviderForBackendV2
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.circuits import bell
 
 #: The Bell job's distribution on ibmq_manila and local testing mode's on FakeManilaV2, with
 #: SHOTS shots each, differ by less than this total variation distance. Sampling alone gives
@@ -24,14 +25,6 @@ from qiskit_runtime_server.testing import LiveServer
 #: four times that, and far below the distance to the ideal distribution's noise-free bins.
 TVD_BOUND = 0.04
 SHOTS = 8000
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def ibm_widths() -> dict[str, int]:

@@ -22,9 +22,14 @@ def ghz(n: int, *, measure: bool) -> QuantumCircuit:
     return circuit
 
 
+def bell() -> QuantumCircuit:
+    """A measured Bell pair (register ``meas``)."""
+    return ghz(2, measure=True)
+
+
 def bell_for_testkit(behaviour: str | None = None) -> QuantumCircuit:
     """A measured Bell pair; ``behaviour`` is what the testkit executor does first (testkit.py:
     ``"gate"``, ``"sleep:<seconds>"``, ``"segfault"``, ``"exit"``)."""
-    circuit = ghz(2, measure=True)
+    circuit = bell()
     circuit.metadata = {"testkit": behaviour} if behaviour else {}
     return circuit

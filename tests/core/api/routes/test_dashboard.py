@@ -6,21 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from httpx import Client
-from qiskit import QuantumCircuit
 from qiskit_runtime_server import __version__
 from qiskit_runtime_server.testing import encode_job_body
+from qrs_test_plugins.circuits import bell
 
 from ...conftest import assert_ibm_error, wait_final
 
 OTHER = {"Service-CRN": "crn:v1:bluemix:public:quantum-computing:us-east:a/other:instance::"}
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def run(client: Client, tags: list[str], shots: int = 64) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from qiskit import QuantumCircuit
 from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.auth.keyfile import load, save
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer, encode_job_body
+from qrs_test_plugins.circuits import bell
 
 from ...conftest import assert_ibm_error, wait_final
 
@@ -32,14 +32,6 @@ def scrape(client: httpx.Client, headers: dict[str, str] | None = None) -> Sampl
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def test_a_job_is_counted_from_submission_to_its_end(client: httpx.Client) -> None:
