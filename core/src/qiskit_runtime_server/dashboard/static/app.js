@@ -133,8 +133,7 @@ async function overviewView() {
         usage, "No instance.")),
     el("section", {}, el("h2", {}, "Sessions by state"),
       table([["State"], ["Sessions", "num"]], sessions, "No session yet.")));
-  const busy = data.executors.some((e) => e.queued || e.running);
-  return busy || true; // the overview follows workers and queues: always refreshed
+  return true; // the overview follows workers and queues, which change when idle too: always refreshed
 }
 
 function memory(reported) {
