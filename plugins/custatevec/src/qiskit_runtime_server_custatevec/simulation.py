@@ -339,43 +339,54 @@ class Trajectories:
                 assert isinstance(step, UnitaryStep)
                 stack[choice == c] = step.matrix[0]
             self.kernel.apply_matrix(states, op.qubits, stack)
-        for c in chosen:
+        # General branches of the same shape (the same kinds of steps on the same qubits: the
+        # Pauli part of a depolarizing error composed with one relaxation) run together, one
+        # kernel call per step for all their members, each with its own branch's matrices.
+        groups: dict[tuple[tuple[str, tuple[int, ...]], ...], list[int]] = {}
+        for c in chosen.tolist():
             branch = op.branches[c]
-            if branch.unitary:
-                continue
-            members = np.flatnonzero(choice == c)
-            for step in branch.steps:
-                self._step(states, step, members, rng)
+            if not branch.unitary:
+                shape = tuple((type(step).__name__, step.targets) for step in branch.steps)
+                groups.setdefault(shape, []).append(c)
+        for shape, branches in groups.items():
+            members = {c: np.flatnonzero(choice == c) for c in branches}
+            for position in range(len(shape)):
+                steps = {c: op.branches[c].steps[position] for c in branches}
+                self._step(states, steps, members, rng)
 
     def _step(
         self,
         states: StateBatch,
-        step: UnitaryStep | KrausStep,
-        members: NDArray[np.intp],
+        steps: dict[int, UnitaryStep | KrausStep],
+        members: dict[int, NDArray[np.intp]],
         rng: np.random.Generator,
     ) -> None:
-        """One step of a general branch, on ``members`` only (identity on the others)."""
+        """Step ``steps[c]`` on the members ``members[c]`` of each branch ``c`` (steps of one
+        kind on the same qubits), identity on the other members: one kernel call."""
         size = states.size
-        d = 2 ** len(step.targets)
+        targets = next(iter(steps.values())).targets
+        d = 2 ** len(targets)
         stack = np.broadcast_to(np.eye(d, dtype=np.complex128), (size, d, d)).copy()
-        if isinstance(step, UnitaryStep):
-            stack[members] = step.matrix[0]
-        else:
+        for c, step in steps.items():
+            chosen = members[c]
+            if isinstance(step, UnitaryStep):
+                stack[chosen] = step.matrix[0]
+                continue
             # Probabilities of the Kraus operators from the Pauli expectation values of the
             # step's qubits (computed on the device, one call per trajectory).
             expectations = np.array(
-                [self.kernel.pauli_expectations(states, m, step.terms) for m in members.tolist()]
+                [self.kernel.pauli_expectations(states, m, step.terms) for m in chosen.tolist()]
             )
             probabilities = (expectations @ step.weights.T).clip(0, None)
             probabilities /= probabilities.sum(axis=1, keepdims=True)
             cumulative = np.cumsum(probabilities, axis=1)
-            draws = rng.random(len(members))
+            draws = rng.random(len(chosen))
             picked = np.minimum(
                 (cumulative < draws[:, None]).sum(axis=1), step.matrices.shape[0] - 1
             )
-            scale = 1 / np.sqrt(probabilities[np.arange(len(members)), picked])
-            stack[members] = step.matrices[picked] * scale[:, None, None]
-        self.kernel.apply_matrix(states, step.targets, stack)
+            scale = 1 / np.sqrt(probabilities[np.arange(len(chosen)), picked])
+            stack[chosen] = step.matrices[picked] * scale[:, None, None]
+        self.kernel.apply_matrix(states, targets, stack)
 
 
 def _readout(
