@@ -16,6 +16,8 @@ observables: level 0 0.066-0.070, level 1 0.022-0.030, level 2 0.0035-0.0049.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -232,3 +234,38 @@ def test_seeds_make_a_mitigated_job_reproducible(service: QiskitRuntimeService) 
     other = run(service, 2, 0.05, seed_estimator=13, simulator__seed_simulator=12)
     np.testing.assert_array_equal(first[0].data.evs, again[0].data.evs)
     assert not np.array_equal(first[0].data.evs, other[0].data.evs)
+
+
+def test_a_users_layer_noise_model_is_what_pec_removes(service: QiskitRuntimeService) -> None:
+    """``resilience.layer_noise_model`` from the legacy workflow (a ``NoiseLearner`` job on the
+    same circuit): PEC uses its LayerErrors, so its gamma is the one PEC reaches with the noise
+    it learns itself (the same exact rates); with every rate set to 0 there is nothing to
+    remove and gamma is 1."""
+    from qiskit_ibm_runtime.noise_learner import NoiseLearner
+    from qiskit_ibm_runtime.results.noise_learner import LayerError, PauliLindbladError
+
+    backend = service.backend(KOLKATA)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy workflow, on purpose
+        learner = NoiseLearner(backend)
+    learned = learner.run([ghz4()]).result()
+    assert len(learned.data) == 3  # CX(0,1), CX(1,2), CX(2,3)
+    zero = [
+        LayerError(
+            layer.circuit,
+            layer.qubits,
+            PauliLindbladError(layer.error.generators, np.zeros(len(layer.error.rates))),
+        )
+        for layer in learned.data
+    ]
+    gammas = {}
+    for name, model in (("given", learned), ("zero", zero), ("own", None)):
+        opts: dict[str, object] = {"resilience__pec_mitigation": True}
+        if model is not None:
+            opts["resilience__layer_noise_model"] = model
+        result = run(service, 1, 0.05, **opts)
+        assert result.metadata["qiskit_runtime_server"]["ignored_options"] == []
+        gammas[name] = result[0].metadata["resilience"]["pec"]["gamma"]
+    assert gammas["zero"] == pytest.approx(1.0)
+    assert gammas["given"] == pytest.approx(gammas["own"], rel=1e-6)
+    assert gammas["own"] > 1.01, gammas

@@ -312,6 +312,30 @@ CASES = [
         "PUB 0",
     ),
     Case(
+        "_json of a foreign class",
+        "POST",
+        "/jobs",
+        400,
+        "invalid_request",
+        with_changes(
+            SAMPLER,
+            set_path(
+                "params",
+                "pubs",
+                0,
+                0,
+                {
+                    "__type__": "_json",
+                    "__module__": "subprocess",
+                    "__class__": "Popen",
+                    "__value__": {"args": ["true"]},
+                },
+            ),
+        ),
+        JSON,
+        "unsupported encoded class subprocess.Popen",
+    ),
+    Case(
         "negative shots",
         "POST",
         "/jobs",

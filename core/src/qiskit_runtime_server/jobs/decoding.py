@@ -29,7 +29,20 @@ ALLOWED_TYPES = frozenset(
         "BindingsArray",
         "NoiseModel",
         "to_json",
+        # An estimator's resilience.layer_noise_model; _json only for ALLOWED_JSON_CLASSES.
+        "NoiseLearnerResult",
+        "_json",
     }
+)
+#: The classes a ``_json`` tag (a class built from its constructor's keywords) may name: the
+#: layer noise an estimator's ``resilience.layer_noise_model`` carries. No other class is built.
+ALLOWED_JSON_CLASSES = frozenset(
+    (module, name)
+    for module in (
+        "qiskit_ibm_runtime.utils.noise_learner_result",  # before client 0.48
+        "qiskit_ibm_runtime.results.noise_learner",
+    )
+    for name in ("NoiseLearnerResult", "LayerError", "PauliLindbladError")
 )
 
 _DECODER = RuntimeDecoder()
@@ -57,6 +70,13 @@ def _decode(node: Any, path: str) -> Any:
             f"{path}: unsupported encoded type {type_tag!r}; encode job inputs with "
             "qiskit_ibm_runtime.RuntimeEncoder"
         )
+    if type_tag == "_json":
+        named = (decoded.get("__module__"), decoded.get("__class__"))
+        if named not in ALLOWED_JSON_CLASSES:
+            raise InvalidRequest(
+                f"{path}: unsupported encoded class {named[0]}.{named[1]}: a job's params may "
+                "carry only layer noise (NoiseLearnerResult, LayerError) as such objects"
+            )
     if "__value__" not in decoded:
         raise InvalidRequest(f"{path}: encoded {type_tag} has no __value__")
     try:

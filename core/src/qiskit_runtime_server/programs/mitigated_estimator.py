@@ -63,7 +63,9 @@ _MAPPED_SECTIONS: Mapping[str, frozenset[str]] = {
         {"enable", "sequence_type", "extra_slack_distribution", "scheduling_method"}
         | {"skip_reset_qubits"}
     ),
-    "resilience": frozenset({"measure_mitigation", "zne_mitigation", "pec_mitigation"}),
+    "resilience": frozenset(
+        {"measure_mitigation", "zne_mitigation", "pec_mitigation", "layer_noise_model"}
+    ),
     "resilience.zne": frozenset(
         {"amplifier", "noise_factors", "extrapolator", "extrapolated_noise_factors"}
     ),
@@ -79,10 +81,6 @@ NOT_APPLIED_REASONS: Mapping[str, str] = {
     "resilience.layer_noise_learning": (
         "the server does not learn layer noise for PEC and PEA inside an estimator job; "
         "learn it with a noise-learner job (NoiseLearnerV3)"
-    ),
-    "resilience.layer_noise_model": (
-        "a legacy layer_noise_model (NoiseLearnerResult or LayerError list) is not mapped onto "
-        "the client's layers here"
     ),
 }
 
@@ -129,7 +127,14 @@ def client_options(options: Mapping[str, Any]) -> EstimatorOptions:
         target = mapped
         for part in section.split("."):
             target = target.setdefault(part, {})
-        target.update({name: value for name, value in source.items() if name in names})
+        # The legacy layer_noise_model (LayerErrors) is mapped onto the client's layers later.
+        target.update(
+            {
+                name: value
+                for name, value in source.items()
+                if name in names and name != "layer_noise_model"
+            }
+        )
     try:
         return EstimatorOptions.model_validate(mapped)
     except ValidationError as error:
@@ -186,10 +191,12 @@ def _prepare_group(
     options: EstimatorOptions,
     device: BackendV2 | None,
     learner: LayerLearner | None,
+    layer_errors: Sequence[Any] = (),
 ) -> _Group:
-    """One group's QuantumProgram. PEC and PEA inject the noise of every unique layer: learned
-    by ``learner``, or, without one (at submission, where only the options are checked),
-    maps of zero rates."""
+    """One group's QuantumProgram. PEC and PEA inject the noise of every unique layer: the
+    user's ``layer_errors`` (``LayerError``s of ``resilience.layer_noise_model``) where one
+    has the layer's two-qubit gates, else learned by ``learner``, or, without one (at
+    submission, where only the options are checked), maps of zero rates."""
     from qiskit_ibm_runtime.exceptions import IBMInputValueError
     from qiskit_ibm_runtime.executor_estimator.prepare import prepare
 
@@ -204,7 +211,9 @@ def _prepare_group(
     narrowed = [_narrowed(pub, qubits) for pub in group]
     if _injects_noise(options) and options.resilience.layer_noise_model is None:
         options = options.model_copy(deep=True)
-        options.resilience.layer_noise_model = _layer_noise(narrowed, qubits, options, learner)
+        options.resilience.layer_noise_model = _layer_noise(
+            narrowed, qubits, options, learner, layer_errors
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -247,6 +256,7 @@ def _layer_noise(
     qubits: tuple[int, ...],
     options: EstimatorOptions,
     learner: LayerLearner | None,
+    layer_errors: Sequence[Any],
 ) -> list[Any]:
     """The unique gate layers of ``pubs`` as the client's ``Estimator.find_unique_layers``
     finds them, each with its noise: what IBM's estimator learns before PEC or PEA."""
@@ -272,11 +282,54 @@ def _layer_noise(
         (layer, tuple(qubits[_bit_index(pubs, qubit)] for qubit in layer.qubits))
         for layer in layers
     ]
-    if learner is None:
-        maps = [PauliLindbladMap.identity(len(layer.qubits)) for layer in layers]
-    else:
-        maps = learner(boxes)
+    maps = [_given_map(layer, physical, layer_errors) for layer, physical in boxes]
+    missing = [index for index, found in enumerate(maps) if found is None]
+    if missing and learner is not None:
+        learned = learner([boxes[index] for index in missing])
+        for index, noise in zip(missing, learned, strict=True):
+            maps[index] = noise
+    for index in missing:
+        if maps[index] is None:
+            maps[index] = PauliLindbladMap.identity(len(layers[index].qubits))
     return list(zip(layers, maps, strict=True))
+
+
+def _two_qubit_gates(circuit: Any, physical: Sequence[int]) -> set[tuple[str, tuple[int, ...]]]:
+    """The two-qubit gates of ``circuit`` (its qubit k is ``physical[k]``), by name and
+    physical qubits."""
+    return {
+        (
+            instruction.operation.name,
+            tuple(physical[circuit.find_bit(q).index] for q in instruction.qubits),
+        )
+        for instruction in circuit.data
+        if instruction.operation.num_qubits == 2 and instruction.operation.name != "barrier"
+    }
+
+
+def _given_map(layer: Any, physical: tuple[int, ...], layer_errors: Sequence[Any]) -> Any:
+    """The user's noise for a box (a ``PauliLindbladMap`` on the box's qubits in ascending
+    physical order, as the noise learner gives it): that of the ``LayerError`` with the
+    same two-qubit gates, its generators' terms on the box's qubits; None where none has."""
+    from qiskit.quantum_info import PauliLindbladMap
+
+    gates = _two_qubit_gates(layer.operation.body, physical)
+    if not gates:
+        return None
+    local = {qubit: k for k, qubit in enumerate(sorted(physical))}
+    for error in layer_errors:
+        qubits = [int(q) for q in error.qubits]
+        noise = error.error  # None: unknown or disabled
+        if noise is None or _two_qubit_gates(error.circuit, qubits) != gates:
+            continue
+        terms = []
+        for pauli, rate in zip(noise.generators, noise.rates, strict=True):
+            support = [k for k in range(pauli.num_qubits) if str(pauli[k]) != "I"]
+            if all(qubits[k] in local for k in support):
+                label = "".join(str(pauli[k]) for k in support)
+                terms.append((label, [local[qubits[k]] for k in support], float(rate)))
+        return PauliLindbladMap.from_sparse_list(terms, num_qubits=len(physical))
+    return None
 
 
 def _bit_index(pubs: Sequence[EstimatorPub], qubit: Any) -> int:
@@ -391,6 +444,8 @@ class MitigatedEstimator:
     requested: EstimatorOptions
     device: BackendV2 | None
     backend: VirtualBackend
+    #: The ``LayerError``s of the job's ``resilience.layer_noise_model``, if it gave any.
+    layer_errors: tuple[Any, ...] = ()
 
     @property
     def circuits(self) -> list[Any]:
@@ -484,7 +539,13 @@ class MitigatedEstimator:
 
         return tuple(
             _prepare_group(
-                self.task.pubs, group.indices, group.precision, self.requested, self.device, learner
+                self.task.pubs,
+                group.indices,
+                group.precision,
+                self.requested,
+                self.device,
+                learner,
+                self.layer_errors,
             )
             for group in self.groups
         )
@@ -598,8 +659,9 @@ def plan(
     by_precision: dict[float, list[int]] = {}
     for index, pub in enumerate(task.pubs):
         by_precision.setdefault(float(pub.precision or 0.0), []).append(index)
+    layer_errors = _layer_errors(options)
     groups = tuple(
-        _prepare_group(task.pubs, tuple(indices), precision, requested, device, None)
+        _prepare_group(task.pubs, tuple(indices), precision, requested, device, None, layer_errors)
         for precision, indices in by_precision.items()
     )
     return MitigatedEstimator(
@@ -609,4 +671,22 @@ def plan(
         requested=requested,
         device=device,
         backend=backend,
+        layer_errors=layer_errors,
     )
+
+
+def _layer_errors(options: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ``LayerError``s of ``resilience.layer_noise_model`` (a ``NoiseLearnerResult`` or a
+    list of them, as the legacy client sends it), or none."""
+    resilience = options.get("resilience")
+    model = resilience.get("layer_noise_model") if isinstance(resilience, Mapping) else None
+    if model is None:
+        return ()
+    errors = getattr(model, "data", model)
+    if not isinstance(errors, list | tuple) or not all(
+        hasattr(error, "error") and hasattr(error, "circuit") for error in errors
+    ):
+        raise InvalidRequest(
+            "'resilience.layer_noise_model' must be a NoiseLearnerResult or a list of LayerError"
+        )
+    return tuple(errors)
