@@ -50,12 +50,12 @@ def test_honoured_paths_are_the_mapped_ones() -> None:
         "resilience.zne.amplifier",
         "resilience.pec.max_overhead",
         "resilience.measure_noise_learning.num_randomizations",
+        "resilience.layer_noise_model",
         "resilience.measure_noise_learning.shots_per_randomization",
         "resilience.layer_noise_learning.max_layers_to_learn",
-        "resilience.layer_noise_model",
         "execution.init_qubits",
     ]
-    assert me.honoured_paths(paths) == paths[:5]
+    assert me.honoured_paths(paths) == paths[:6]
 
 
 def test_a_device_wide_pub_runs_on_the_qubits_that_act() -> None:
