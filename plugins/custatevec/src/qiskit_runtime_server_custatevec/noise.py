@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,16 @@ ESTIMATOR_READOUT = "readout errors are not applied to expectation values (as Ae
 class UnitaryStep:
     targets: tuple[int, ...]
     matrix: Matrices  # (1, d, d)
+
+    @cached_property
+    def identity(self) -> bool:
+        """The identity up to a phase (the I of a depolarizing error): nothing to apply."""
+        return _is_identity(self.matrix[0])
+
+
+def _is_identity(matrix: Matrices) -> bool:
+    phase = matrix[0, 0] if abs(matrix[0, 0]) > 0 else 1
+    return bool(np.allclose(matrix, phase * np.eye(matrix.shape[0]), atol=1e-12))
 
 
 @dataclass(frozen=True)
@@ -120,9 +131,7 @@ def _branch(circuit: QuantumCircuit, qubits: Sequence[int]) -> Branch:
     names = {instruction.operation.name for instruction in circuit.data}
     if not names & {"reset", "kraus"}:
         matrix = Operator(circuit).data
-        phase = matrix[0, 0] if abs(matrix[0, 0]) > 0 else 1
-        identity = bool(np.allclose(matrix, phase * np.eye(matrix.shape[0]), atol=1e-12))
-        return Branch((UnitaryStep(tuple(qubits), matrix[None]),), identity)
+        return Branch((UnitaryStep(tuple(qubits), matrix[None]),), _is_identity(matrix))
     steps: list[Step] = []
     for instruction in circuit.data:
         operation = instruction.operation

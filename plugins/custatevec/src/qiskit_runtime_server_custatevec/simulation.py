@@ -363,6 +363,8 @@ class Trajectories:
     ) -> None:
         """Step ``steps[c]`` on the members ``members[c]`` of each branch ``c`` (steps of one
         kind on the same qubits), identity on the other members: one kernel call."""
+        if all(isinstance(step, UnitaryStep) and step.identity for step in steps.values()):
+            return  # the I of every branch's Pauli: nothing to apply
         size = states.size
         targets = next(iter(steps.values())).targets
         d = 2 ** len(targets)
