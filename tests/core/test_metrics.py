@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from qiskit_runtime_server.database.connection import database_url, open_database
 from qiskit_runtime_server.database.migrate import upgrade
 from qiskit_runtime_server.jobs.models import JobRecord, JobStatus, SessionRecord, utcnow
 from qiskit_runtime_server.jobs.sql_store import SqlJobStore
 from qiskit_runtime_server.metrics import ScheduledEvents, ServerMetrics, device_memory
 from qiskit_runtime_server.plugins import PluginHost
+from qrs_test_plugins.metrics import Samples, samples_of
 
 
 @pytest.fixture
@@ -39,13 +39,8 @@ class Plugins:
         return {"plugins": [], "executors": self._summary}
 
 
-def samples(metrics: ServerMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = generate_latest(metrics.registry).decode()
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+def samples(metrics: ServerMetrics) -> Samples:
+    return samples_of(generate_latest(metrics.registry).decode())
 
 
 def job(job_id: str, executor: str = "aer") -> JobRecord:

@@ -15,16 +15,12 @@ from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import Batch, QiskitRuntimeService, SamplerV2
 from qiskit_runtime_server.testing import LiveServer
+from qrs_test_plugins.metrics import Samples, samples_of
 from qrs_test_plugins.processes import ServerProcess
 
 
-def scrape(server: LiveServer) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = httpx.get(f"{server.url}/metrics", timeout=30).text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+def scrape(server: LiveServer) -> Samples:
+    return samples_of(httpx.get(f"{server.url}/metrics", timeout=30).text)
 
 
 def test_a_crashed_worker_and_its_failed_job_are_counted(

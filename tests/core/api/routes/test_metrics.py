@@ -7,27 +7,21 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from qiskit_runtime_server.app import create_app
 from qiskit_runtime_server.auth.keyfile import load, save
 from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer, encode_job_body
 from qrs_test_plugins.circuits import bell
+from qrs_test_plugins.metrics import Samples, samples_of
 
 from ...conftest import assert_ibm_error, wait_final
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def scrape(client: httpx.Client, headers: dict[str, str] | None = None) -> Samples:
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return samples_of(response.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
