@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 from qiskit_runtime_server.auth.keyfile import hash_key, load
 from qiskit_runtime_server.cli import main
+from qiskit_runtime_server.settings import Settings
 
 CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/team:alice::"
 
@@ -57,3 +60,23 @@ def test_keys_need_a_file_and_valid_instances(tmp_path: Path, monkeypatch) -> No
     )  # fmt: skip
     assert bad.exit_code != 0
     assert "not an instance CRN" in bad.output
+
+
+def test_a_bad_setting_stops_serve_without_repeating_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Some settings are secrets: the error names the setting and what is wrong, never the
+    value, and is a message rather than a traceback."""
+    monkeypatch.setenv("QRS_TOKEN_SECRET", "a-secret-too-short")
+    monkeypatch.setenv("QRS_METRICS_TOKEN", "scrape-short")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1, result.output
+    assert "QRS_TOKEN_SECRET" in result.output
+    assert "QRS_METRICS_TOKEN" in result.output
+    assert "a-secret-too-short" not in result.output
+    assert "scrape-short" not in result.output
+    assert result.output.startswith("Error: invalid settings: "), result.output
+    # Nor where the settings are read elsewhere (the app, the pytest plugin's fixture).
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "a-secret-too-short" not in str(refused.value)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from . import __version__, logs
 from .auth.keyfile import KeyFileError
@@ -81,7 +82,7 @@ def serve(**options: Any) -> None:
     from .app import create_app
     from .auth.exposure import refusal
 
-    settings = Settings(**{key: value for key, value in options.items() if value is not None})
+    settings = _settings(**{key: value for key, value in options.items() if value is not None})
     logs.configure(settings.log_level, settings.log_format, "api")
     problem = refusal(settings)
     if problem:
@@ -122,6 +123,19 @@ def serve(**options: Any) -> None:
     )
 
 
+def _settings(**options: Any) -> Settings:
+    """The settings from ``options`` and ``QRS_*``; a bad value stops the command with the
+    setting and what is wrong, never the value (it may be a secret)."""
+    try:
+        return Settings(**options)
+    except ValidationError as exc:
+        problems = [
+            f"QRS_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise click.ClickException("invalid settings: " + "; ".join(problems)) from None
+
+
 def _to_stderr(line: str) -> None:
     click.echo(line, err=True)
 
@@ -137,7 +151,7 @@ def _served_plugins(settings: Settings) -> PluginHost:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(as_json: bool) -> None:
     """List plugins and their executors, with status and errors."""
-    settings = Settings()
+    settings = _settings()
     host = _served_plugins(settings)
     if as_json:
         click.echo(json.dumps(host.summary(), indent=2))
@@ -175,7 +189,7 @@ def backends(as_json: bool) -> None:
     """List the virtual backends the server publishes."""
     from .catalogue import Catalogue
 
-    settings = Settings()
+    settings = _settings()
     host = _served_plugins(settings)
     try:
         default_executor = host.default_executor(settings.default_executor)

@@ -24,7 +24,11 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything an operator can configure. Each field maps to ``QRS_<FIELD NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="QRS_", env_file=".env", extra="ignore")
+    # A rejected value is not repeated in the error: some settings are secrets (the token
+    # secret, the metrics token), and the error goes to the server's log.
+    model_config = SettingsConfigDict(
+        env_prefix="QRS_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8000, ge=0, le=65535, description="Port to bind.")
