@@ -235,3 +235,22 @@ def test_the_cuStateVec_kernel_gives_the_same_noisy_counts(host: PluginHost) -> 
         counts.append([result.data.meas[i].get_counts() for i in range(2)])
     assert counts[0] == counts[1]
     assert len(counts[0][0]) > 2  # noisy
+
+
+def test_noise_learner_gets_the_simulated_noise(host: PluginHost) -> None:
+    """``qiskit_runtime_device_noise`` answers with the model the trajectories simulate (the
+    aer executor's, so the same answer as aer's), as the noise-learner program needs."""
+    from qiskit.quantum_info import SuperOp
+    from qiskit_runtime_server.device_noise import GateRef, NoiseQuery
+
+    gates = (GateRef("cx", (0, 1)), GateRef("sx", (2,)), GateRef("rz", (2,), (0.3,)))
+    answers = {}
+    for executor in ("custatevec", "aer"):
+        query = NoiseQuery(executor, f"fake_manila@{executor}", host.descriptions["fake_manila"],
+                           gates, measured_qubits=(0, 1))  # fmt: skip
+        answers[executor] = host.device_noise(query)
+    ours, theirs = answers["custatevec"], answers["aer"]
+    assert ours.readout_errors == theirs.readout_errors
+    assert ours.gate_errors[gates[2]] is None  # rz is virtual: noiseless
+    for gate in gates[:2]:
+        assert SuperOp(ours.gate_errors[gate]) == SuperOp(theirs.gate_errors[gate])
