@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from httpx import Client
+from qiskit_runtime_server.app import create_app
+from qiskit_runtime_server.settings import Settings
+from qiskit_runtime_server.testing import LiveServer, encode_job_body
+from qrs_test_plugins.circuits import bell
+from qrs_test_plugins.databases import fresh_postgresql_database
 
 from ..conftest import assert_ibm_error
 
@@ -38,3 +46,34 @@ def test_nan_and_infinity_are_not_json(client: Client) -> None:
             "/api/v1/jobs", content=body, headers={"Content-Type": "application/json"}
         )
         assert_ibm_error(response, 400, "invalid_request", f"{constant} is not a JSON value")
+
+
+@pytest.fixture(scope="module")
+def on_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    with fresh_postgresql_database() as url:
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("postgresql"),
+            database_url=url,
+            prestart_workers=False,
+            executors=["aer"],
+        )
+        with LiveServer(create_app(settings)) as server, Client(base_url=server.url) as http:
+            yield http
+
+
+def test_a_nul_character_is_a_400_on_postgresql(on_postgresql: Client) -> None:
+    """PostgreSQL refuses NUL in text where SQLite stores it: in an id, a filter or a tag it
+    is the caller's mistake, not the server's."""
+    for path in (
+        "/api/v1/jobs/a%00b",
+        "/api/v1/jobs?backend=a%00b",
+        "/api/v1/sessions/a%00b",
+        "/dashboard/api/jobs/a%00b",
+        "/dashboard/api/jobs?tags=a%00",
+    ):
+        response = on_postgresql.get(path)
+        assert_ibm_error(response, 400, "invalid_request", "NUL")
+    body = encode_job_body("sampler", "ideal_simulator@aer", [(bell(), None, 10)])
+    body["tags"] = ["a\x00"]
+    assert_ibm_error(on_postgresql.post("/api/v1/jobs", json=body), 400, "invalid_request", "NUL")
+    assert on_postgresql.get("/api/v1/jobs").json()["jobs"] == []  # nothing half-stored

@@ -12,6 +12,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import logs
@@ -64,6 +65,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+    """A value of the request that the database refuses, in a key or a filter: PostgreSQL
+    takes no NUL character in text (SQLite does), and a number may be out of a column's range.
+    The caller's mistake, so a 400 with the database's reason, not a 500."""
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+    return error_response(
+        400, "invalid_request", f"the request holds a value the database cannot take: {reason}"
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(500, "internal_error", "Internal error of the server")
     logger.error(
@@ -80,4 +92,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServerError, _server_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)
