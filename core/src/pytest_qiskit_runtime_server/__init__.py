@@ -62,6 +62,7 @@ def qiskit_runtime_server(
 ) -> Iterator[LiveServer]:
     """A real server on a free loopback port for the whole test session."""
     from qiskit_runtime_server.app import create_app
+    from qiskit_runtime_server.auth.keyfile import KeyFileError
     from qiskit_runtime_server.errors import ConfigurationError
     from qiskit_runtime_server.settings import Settings
     from qiskit_runtime_server.testing import LiveServer
@@ -81,7 +82,7 @@ def qiskit_runtime_server(
     refusal: str | None = None
     try:
         app = create_app(settings)
-    except ConfigurationError as exc:
+    except (ConfigurationError, KeyFileError) as exc:
         refusal = str(exc)  # failed outside the handler: the message alone, no chained error
     if refusal is not None:
         pytest.fail(f"qiskit_runtime_server: {refusal}", pytrace=False)

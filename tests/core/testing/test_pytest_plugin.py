@@ -119,6 +119,12 @@ def test_does_not():
     default = pytester.runpytest_subprocess("--qrs-default-executor=qpu", "-p", "no:randomly")
     default.assert_outcomes(passed=1, errors=1)
     default.stdout.fnmatch_lines(["*QRS_DEFAULT_EXECUTOR is 'qpu', which is not served*"])
+    broken = pytester.path / "keys.toml"
+    broken.write_text("not [toml")
+    keys = pytester.runpytest_subprocess(f"--qrs-api-keys-file={broken}", "-p", "no:randomly")
+    keys.assert_outcomes(passed=1, errors=1)
+    keys.stdout.fnmatch_lines([f"*qiskit_runtime_server: *{broken}*"])
+    assert "Traceback" not in keys.stdout.str()
     monkeypatch.setenv("QRS_LOAD_ENTRY_POINTS", "false")  # no executor plugin
     none = pytester.runpytest_subprocess("-p", "no:randomly")
     none.assert_outcomes(passed=1, errors=1)
