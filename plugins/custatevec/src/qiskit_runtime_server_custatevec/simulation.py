@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .kernel import Kernel, StateBatch
+from .kernel import Kernel, Matrices, StateBatch
 from .noise import KrausStep, NoiseOp, UnitaryStep
+from .numpy_kernel import apply_to_vectors
 from .program import GateOp, MeasureOp, Program, ResetOp
 
 _X = np.array([[[0, 1], [1, 0]]], dtype=np.complex128)
@@ -291,17 +292,22 @@ class Trajectories:
         bits: NDArray[np.bool_],
     ) -> None:
         """Every operation of ``program`` on the batch; member ``i`` is a trajectory of
-        parameter set ``sets[i]``; mid-circuit measurements write ``bits``."""
+        parameter set ``sets[i]``; mid-circuit measurements write ``bits``. What an error
+        draws is applied with the next gate when that gate's qubits include the error's (one
+        pass over the batch instead of two, see :class:`_Pending`)."""
+        pending = _Pending(self.kernel, states)
         for op in program.operations:
             if isinstance(op, GateOp):
                 matrices = op.matrices if op.matrices.shape[0] == 1 else op.matrices[sets]
-                self.kernel.apply_matrix(states, op.targets, matrices)
+                pending.gate(op.targets, matrices)
             elif isinstance(op, NoiseOp):
-                self._noise(states, op, rng)
+                self._noise(pending, op, rng)
             else:
+                pending.flush()
                 outcomes = self._measure(states, op.qubit, rng, reset=isinstance(op, ResetOp))
                 if isinstance(op, MeasureOp):
                     bits[:, op.clbit] = _readout(outcomes, program.readout.get(op.qubit), rng)
+        pending.flush()
 
     def _measure(
         self, states: StateBatch, qubit: int, rng: np.random.Generator, reset: bool
@@ -324,8 +330,8 @@ class Trajectories:
         self.kernel.apply_matrix(states, [qubit], stack)
         return outcomes
 
-    def _noise(self, states: StateBatch, op: NoiseOp, rng: np.random.Generator) -> None:
-        size = states.size
+    def _noise(self, pending: _Pending, op: NoiseOp, rng: np.random.Generator) -> None:
+        size = pending.states.size
         choice = np.minimum(
             np.searchsorted(op.cumulative, rng.random(size), side="right"), len(op.branches) - 1
         )
@@ -338,7 +344,7 @@ class Trajectories:
                 step = op.branches[c].steps[0]
                 assert isinstance(step, UnitaryStep)
                 stack[choice == c] = step.matrix[0]
-            self.kernel.apply_matrix(states, op.qubits, stack)
+            pending.add(op.qubits, stack)
         # General branches of the same shape (the same kinds of steps on the same qubits: the
         # Pauli part of a depolarizing error composed with one relaxation) run together, one
         # kernel call per step for all their members, each with its own branch's matrices.
@@ -352,11 +358,11 @@ class Trajectories:
             members = {c: np.flatnonzero(choice == c) for c in branches}
             for position in range(len(shape)):
                 steps = {c: op.branches[c].steps[position] for c in branches}
-                self._step(states, steps, members, rng)
+                self._step(pending, steps, members, rng)
 
     def _step(
         self,
-        states: StateBatch,
+        pending: _Pending,
         steps: dict[int, UnitaryStep | KrausStep],
         members: dict[int, NDArray[np.intp]],
         rng: np.random.Generator,
@@ -365,6 +371,7 @@ class Trajectories:
         kind on the same qubits), identity on the other members: one kernel call."""
         if all(isinstance(step, UnitaryStep) and step.identity for step in steps.values()):
             return  # the I of every branch's Pauli: nothing to apply
+        states = pending.states
         size = states.size
         targets = next(iter(steps.values())).targets
         d = 2 ** len(targets)
@@ -376,6 +383,7 @@ class Trajectories:
                 continue
             # Probabilities of the Kraus operators from the Pauli expectation values of the
             # step's qubits (computed on the device, one call per trajectory).
+            pending.flush()
             expectations = np.array(
                 [self.kernel.pauli_expectations(states, m, step.terms) for m in chosen.tolist()]
             )
@@ -388,7 +396,52 @@ class Trajectories:
             )
             scale = 1 / np.sqrt(probabilities[np.arange(len(chosen)), picked])
             stack[chosen] = step.matrices[picked] * scale[:, None, None]
-        self.kernel.apply_matrix(states, targets, stack)
+        pending.add(targets, stack)
+
+
+class _Pending:
+    """Per-member operators an error drew, not applied yet: applied with the next gate when its
+    qubits include theirs (the gate's matrix times theirs, one matrix per member), else on
+    their own before anything that reads or acts otherwise on the states."""
+
+    def __init__(self, kernel: Kernel, states: StateBatch) -> None:
+        self.kernel = kernel
+        self.states = states
+        self.targets: tuple[int, ...] = ()
+        self.stack: Matrices | None = None
+
+    def add(self, targets: tuple[int, ...], stack: Matrices) -> None:
+        """``stack[i]`` on ``targets`` of member ``i``, after what is pending."""
+        if self.stack is not None and self.targets == targets:
+            self.stack = np.matmul(stack, self.stack)
+            return
+        self.flush()
+        self.targets, self.stack = targets, stack
+
+    def flush(self) -> None:
+        if self.stack is not None:
+            self.kernel.apply_matrix(self.states, self.targets, self.stack)
+            self.targets, self.stack = (), None
+
+    def gate(self, targets: tuple[int, ...], matrices: Matrices) -> None:
+        """A gate (one matrix for all, or one per member) after what is pending."""
+        if self.stack is None or not set(self.targets) <= set(targets):
+            self.flush()
+            self.kernel.apply_matrix(self.states, targets, matrices)
+            return
+        size, dim = self.stack.shape[0], 2 ** len(targets)
+        # Row j of `columns` is the combined matrix's column j: the basis vector e_j after the
+        # pending operator (on its positions among the gate's qubits), then the gate.
+        columns = np.broadcast_to(np.eye(dim, dtype=np.complex128), (size, dim, dim))
+        local = [targets.index(q) for q in self.targets]
+        drawn = apply_to_vectors(
+            columns.reshape(size * dim, dim), local, np.repeat(self.stack, dim, axis=0)
+        )
+        gate = np.repeat(matrices, dim, axis=0) if matrices.shape[0] > 1 else matrices
+        both = apply_to_vectors(drawn, list(range(len(targets))), gate)
+        combined = np.swapaxes(both.reshape(size, dim, dim), 1, 2)
+        self.kernel.apply_matrix(self.states, targets, np.ascontiguousarray(combined))
+        self.targets, self.stack = (), None
 
 
 def _readout(
