@@ -379,3 +379,31 @@ def test_a_database_of_revision_0003_keeps_its_engines_as_schedulers(tmp_path: P
     assert (scheduler.id, scheduler.executors, scheduler.beats) == ("e1", ["aer"], 7)
     assert (scheduler.dispatcher, scheduler.max_qubits) == ("local", {})
     engine.dispose()
+
+
+def test_activity_and_sessions_of_some_instances_only(store: SqlJobStore) -> None:
+    """What the dashboard's overview and the metrics read: queued and running jobs per
+    executor and sessions per state, of the caller's instances (None: every instance)."""
+    other = "crn:v1:test:other"
+    now = utcnow()
+    store.add_job(job("mine-queued"), "{}")
+    store.add_job(job("mine-running", status=JobStatus.RUNNING, running_at=now), "{}")
+    store.add_job(job("mine-done", status=JobStatus.COMPLETED, finished_at=now), "{}")
+    store.add_job(job("theirs", instance=other), "{}")
+    store.add_job(job("theirs-gpu", instance=other, executor="custatevec"), "{}")
+    store.add_session(SessionRecord("s-mine", INSTANCE, "batch", "b", 100, 60, created=now))
+    store.add_session(SessionRecord("s-theirs", other, "batch", "b", 100, 60, created=now))
+    everyone = store.activity()
+    assert everyone.jobs == {
+        ("aer", "Queued"): 2,
+        ("aer", "Running"): 1,
+        ("custatevec", "Queued"): 1,
+    }
+    assert sum(everyone.sessions.values()) == 2
+    mine = store.activity([INSTANCE])
+    assert mine.jobs == {("aer", "Queued"): 1, ("aer", "Running"): 1}
+    assert sum(mine.sessions.values()) == 1
+    assert store.activity([]).jobs == {}
+    page, total = store.list_sessions(INSTANCE)
+    assert total == 1
+    assert [session.id for session in page] == ["s-mine"]
