@@ -56,6 +56,20 @@ def _option(config: pytest.Config, name: str) -> str | None:
     return str(value).strip() or None
 
 
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    """A path option: from the command line as given (relative to where pytest runs), from
+    the ini file relative to that file, as pytest reads the paths of its own ini keys."""
+    key = name.replace("-", "_")
+    given = config.getoption(key)
+    if given:
+        return Path(str(given).strip())
+    value = _option(config, name)
+    if value is None:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / value  # an absolute value stays as it is
+
+
 @pytest.fixture(scope="session")
 def qiskit_runtime_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -69,13 +83,12 @@ def qiskit_runtime_server(
 
     config = request.config
     executors = _option(config, "qrs-executors")
-    keys = _option(config, "qrs-api-keys-file")
-    data_dir = _option(config, "qrs-data-dir")
+    data_dir = _path_option(config, "qrs-data-dir")
     settings = Settings(
-        data_dir=Path(data_dir) if data_dir else tmp_path_factory.mktemp("qiskit-runtime-server"),
+        data_dir=data_dir or tmp_path_factory.mktemp("qiskit-runtime-server"),
         executors=[name.strip() for name in executors.split(",")] if executors else [],
         default_executor=_option(config, "qrs-default-executor"),
-        api_keys_file=Path(keys) if keys else None,
+        api_keys_file=_path_option(config, "qrs-api-keys-file"),
         # One worker per executor at start, more when jobs come: a quick start for tests.
         prestart_workers=False,
     )

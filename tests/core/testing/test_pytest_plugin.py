@@ -54,21 +54,25 @@ def test_a_projects_tests_get_a_real_server_and_service(pytester: pytest.Pyteste
 
 
 @pytest.mark.slow  # a fresh pytest process that starts a server
-def test_keys_and_a_data_directory_from_the_ini_file(pytester: pytest.Pytester) -> None:
+def test_keys_and_a_data_directory_from_the_ini_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With a keys file the server refuses callers without a key, and the service connects
-    with the token given; the data directory is the one named."""
+    with the token given; the data directory is the one named. The ini file's paths are
+    relative to it, wherever pytest runs."""
     keys = KeyFile()
     _, key = keys.add("ci", [CRN], instance_name="team")
     save(pytester.path / "keys.toml", keys)
     pytester.makeini(
         f"""
         [pytest]
-        qrs_api_keys_file = {pytester.path / "keys.toml"}
+        qrs_api_keys_file = keys.toml
         qrs_token = {key}
-        qrs_data_dir = {pytester.path / "qrs-data"}
+        qrs_data_dir = qrs-data
         qrs_executors = aer
         """
     )
+    monkeypatch.chdir(pytester.mkdir("tests"))  # pytest runs in a subdirectory
     pytester.makepyfile(
         test_keys="""
 import httpx
@@ -79,7 +83,7 @@ def test_keys(qiskit_runtime_server, qiskit_runtime_service):
     assert qiskit_runtime_server.state.settings.data_dir.name == "qrs-data"
 """
     )
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest_subprocess(str(pytester.path / "test_keys.py"), "-p", "no:randomly")
     result.assert_outcomes(passed=1)
     assert (pytester.path / "qrs-data" / "qiskit-runtime-server.sqlite3").exists()
 
