@@ -62,13 +62,20 @@ def _is_identity(matrix: Matrices) -> bool:
 @dataclass(frozen=True)
 class KrausStep:
     """A general channel: ``matrices`` (K, d, d) on ``targets``. ``weights[k, j]`` is
-    ``Tr(K_k^dagger K_k P_j) / d`` for the Pauli terms ``terms`` of the targets, so that the
-    probability of ``K_k`` is ``weights[k] @ <P>``."""
+    ``Tr(K_k^dagger K_k P_j) / d`` for the Pauli terms ``terms`` of the targets (the first is
+    the identity: the squared norm), so that the probability of ``K_k`` is
+    ``weights[k] @ <P> / <I>``.
+
+    ``sure`` is the smallest eigenvalue of ``K_0^dagger K_0`` (the operators are ordered so that
+    it is the largest such bound): ``K_0``'s probability is at least ``sure`` in every state,
+    so a trajectory whose random number is below it takes ``K_0`` without a norm being
+    computed, and stays unnormalised (every later probability divides by the squared norm)."""
 
     targets: tuple[int, ...]
     matrices: Matrices
     terms: tuple[tuple[str, tuple[int, ...]], ...]
     weights: NDArray[np.float64]
+    sure: float = 0.0
 
 
 Step = UnitaryStep | KrausStep
@@ -111,13 +118,17 @@ def _pauli_basis(targets: Sequence[int]) -> tuple[list[tuple[str, tuple[int, ...
 
 def kraus_step(targets: Sequence[int], matrices: Sequence[Any]) -> KrausStep:
     stack = np.asarray(np.stack([np.asarray(m, dtype=np.complex128) for m in matrices]))
+    effects = np.einsum("kji,kjl->kil", stack.conj(), stack)  # K^dagger K
+    bounds = np.array([np.linalg.eigvalsh(effect)[0] for effect in effects])
+    order = np.argsort(-bounds, kind="stable")
+    stack, effects = stack[order], effects[order]
     terms, paulis = _pauli_basis(targets)
     d = stack.shape[1]
-    effects = np.einsum("kji,kjl->kil", stack.conj(), stack)  # K^dagger K
     weights = np.array(
         [[np.trace(effect @ pauli).real / d for pauli in paulis] for effect in effects]
     )
-    return KrausStep(tuple(targets), stack, tuple(terms), weights)
+    sure = float(max(0.0, bounds[order[0]] - 1e-12))
+    return KrausStep(tuple(targets), stack, tuple(terms), weights, sure)
 
 
 RESET_KRAUS = (

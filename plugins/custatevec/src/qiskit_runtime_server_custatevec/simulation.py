@@ -272,8 +272,10 @@ class Trajectories:
             states = self.kernel.zeros(program.num_qubits, stop - start)
             no_bits = np.zeros((stop - start, program.num_clbits), dtype=np.bool_)
             self._run(program, states, sets, rng, no_bits)
+            with_norm = [("", []), *terms]  # trajectories may be unnormalised: divide by <I>
             for member in range(stop - start):
-                values[start + member] = self.kernel.pauli_expectations(states, member, terms)
+                measured = self.kernel.pauli_expectations(states, member, with_norm)
+                values[start + member] = measured[1:] / measured[0]
             self.kernel.release(states)
             sweep.batches += 1
             sweep.largest = max(sweep.largest, stop - start)
@@ -315,12 +317,12 @@ class Trajectories:
         """Measure ``qubit`` in every member (a reset: then set it to 0): one outcome each,
         the state collapsed by a projector scaled by 1/sqrt(p), all members in one call."""
         size = states.size
-        p1 = np.array(
-            [
-                (1 - self.kernel.pauli_expectations(states, m, [("Z", [qubit])])[0]) / 2
-                for m in range(size)
-            ]
-        ).clip(0, 1)
+        # Trajectories may be unnormalised (see KrausStep.sure): <I> is the squared norm.
+        p1 = np.empty(size)
+        for member in range(size):
+            norm, z = self.kernel.pauli_expectations(states, member, [("", []), ("Z", [qubit])])
+            p1[member] = (1 - z / norm) / 2
+        p1 = p1.clip(0, 1)
         outcomes = rng.random(size) < p1
         stack = np.empty((size, 2, 2), dtype=np.complex128)
         one = _RESET_FROM_1 if reset else _P1
@@ -381,21 +383,29 @@ class Trajectories:
             if isinstance(step, UnitaryStep):
                 stack[chosen] = step.matrix[0]
                 continue
+            draws = rng.random(len(chosen))
+            # Below the bound K_0's probability has in every state: K_0, no norm needed (the
+            # trajectory stays unnormalised).
+            certain = draws < step.sure
+            stack[chosen[certain]] = step.matrices[0]
+            uncertain, draws = chosen[~certain], draws[~certain]
+            if uncertain.size == 0:
+                continue
             # Probabilities of the Kraus operators from the Pauli expectation values of the
-            # step's qubits (computed on the device, one call per trajectory).
+            # step's qubits (computed on the device, one call per trajectory); the first term
+            # is the squared norm.
             pending.flush()
             expectations = np.array(
-                [self.kernel.pauli_expectations(states, m, step.terms) for m in chosen.tolist()]
+                [self.kernel.pauli_expectations(states, m, step.terms) for m in uncertain.tolist()]
             )
             probabilities = (expectations @ step.weights.T).clip(0, None)
             probabilities /= probabilities.sum(axis=1, keepdims=True)
             cumulative = np.cumsum(probabilities, axis=1)
-            draws = rng.random(len(chosen))
             picked = np.minimum(
                 (cumulative < draws[:, None]).sum(axis=1), step.matrices.shape[0] - 1
             )
-            scale = 1 / np.sqrt(probabilities[np.arange(len(chosen)), picked])
-            stack[chosen] = step.matrices[picked] * scale[:, None, None]
+            scale = 1 / np.sqrt(probabilities[np.arange(len(uncertain)), picked])
+            stack[uncertain] = step.matrices[picked] * scale[:, None, None]
         pending.add(targets, stack)
 
 
