@@ -85,6 +85,16 @@ def qiskit_runtime_server(
     executors = _option(config, "qrs-executors")
     data_dir = _path_option(config, "qrs-data-dir")
     settings = Settings(
+        # Fixed whatever QRS_* variables or a .env file say: a developer's or CI's own server
+        # settings (a PostgreSQL database, whose queued jobs this scheduler would otherwise
+        # run; the Ray dispatcher; a public URL or TLS) must not reach the temporary server.
+        database_url=None,
+        dispatcher="local",
+        ray_address=None,
+        host="127.0.0.1",
+        public_url=None,
+        ssl_certfile=None,
+        ssl_keyfile=None,
         data_dir=data_dir or tmp_path_factory.mktemp("qiskit-runtime-server"),
         executors=[name.strip() for name in executors.split(",")] if executors else [],
         default_executor=_option(config, "qrs-default-executor"),
@@ -102,7 +112,7 @@ def qiskit_runtime_server(
     if not app.state.server.plugins.executors:
         pytest.fail(
             "qiskit_runtime_server: no executor is installed, so the server would have no "
-            "backends; install one: pip install qiskit-runtime-server-aer",
+            "backends; install one (plugins/aer of the qiskit-runtime-server repository)",
             pytrace=False,
         )
     with LiveServer(app) as server:

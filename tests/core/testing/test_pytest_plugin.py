@@ -30,8 +30,9 @@ def test_a_bell_job_on_ibmq_manila(qiskit_runtime_service):
 
 def test_the_server_is_on_loopback_with_a_temporary_database(qiskit_runtime_server, tmp_path_factory):
     assert qiskit_runtime_server.url.startswith("http://127.0.0.1:")
-    data_dir = qiskit_runtime_server.state.settings.data_dir
-    assert data_dir.is_relative_to(tmp_path_factory.getbasetemp())
+    settings = qiskit_runtime_server.state.settings
+    assert settings.data_dir.is_relative_to(tmp_path_factory.getbasetemp())
+    assert settings.database_url is None and settings.dispatcher == "local"
     executors = set(qiskit_runtime_server.state.plugins.executors)
     print("EXECUTORS", sorted(executors))
     print("KEYS", httpx.get(qiskit_runtime_server.url + "/api/v1/backends").status_code)
@@ -44,7 +45,13 @@ def test_one_server_per_session(qiskit_runtime_server, qiskit_runtime_service):
 
 
 @pytest.mark.slow  # a fresh pytest process that starts a server
-def test_a_projects_tests_get_a_real_server_and_service(pytester: pytest.Pytester) -> None:
+def test_a_projects_tests_get_a_real_server_and_service(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also where the environment configures another server (a database the test server
+    must not join, the Ray dispatcher): the test server keeps its own SQLite and workers."""
+    monkeypatch.setenv("QRS_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/elsewhere")
+    monkeypatch.setenv("QRS_DISPATCHER", "ray")
     pytester.makepyfile(test_project=PROJECT_TESTS)
     result = pytester.runpytest_subprocess("-s", "--qrs-executors=aer", "-p", "no:randomly")
     result.assert_outcomes(passed=3)
@@ -132,4 +139,4 @@ def test_does_not():
     monkeypatch.setenv("QRS_LOAD_ENTRY_POINTS", "false")  # no executor plugin
     none = pytester.runpytest_subprocess("-p", "no:randomly")
     none.assert_outcomes(passed=1, errors=1)
-    none.stdout.fnmatch_lines(["*no executor is installed*pip install qiskit-runtime-server-aer*"])
+    none.stdout.fnmatch_lines(["*no executor is installed*plugins/aer*"])
