@@ -47,6 +47,11 @@ UNMATCHED_ROUTE = "unmatched"
 SchedulerEvent = tuple[Any, ...]
 
 
+#: Methods counted under their own name; any other a client sends is "other", so that the
+#: label's values stay bounded whatever the HTTP parser accepts.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class ServerMetrics:
     """The metrics of one server, in a registry of its own."""
 
@@ -285,7 +290,8 @@ class HttpMetrics:
         def count() -> None:
             nonlocal counted
             counted = True
-            template, method = route_template(scope), scope["method"]
+            template = route_template(scope)
+            method = scope["method"] if scope["method"] in HTTP_METHODS else "other"
             self.metrics.http_requests.labels(method, template, str(status)).inc()
             self.metrics.http_duration.labels(method, template, str(status)).observe(
                 time.perf_counter() - started

@@ -83,6 +83,17 @@ def test_a_request_no_route_matches_is_counted_under_one_label(client: httpx.Cli
     assert not any("8f3a" in str(labels) for _, labels in after)
 
 
+def test_a_method_of_the_clients_own_is_counted_as_other(client: httpx.Client) -> None:
+    """The method label takes a fixed set of values, whatever a client sends."""
+    client.request("PROPFIND", "/no/such/route")  # WebDAV: HTTP parsers accept it
+    after = scrape(client)
+    assert not any("PROPFIND" in str(labels) for _, labels in after)
+    other = {"method": "other", "route": "unmatched"}
+    assert any(
+        name == "qrs_http_requests_total" and set(other.items()) <= labels for name, labels in after
+    ), after
+
+
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("keyed")
