@@ -76,6 +76,32 @@ def test_hook_qiskit_runtime_executors() -> None:
     assert {"fake_manila@left", "fake_manila@right", "ideal_simulator@right"} <= names
 
 
+class DeviceMemory:
+    """A plugin whose executor 'left' reports its device's memory, and 'right' a failure."""
+
+    @hookimpl
+    def qiskit_runtime_executors(self) -> Sequence[ExecutorInfo]:
+        return [info("left"), info("right")]
+
+    @hookimpl
+    def qiskit_runtime_device_memory(self, executor: str) -> dict[str, Any] | None:
+        if executor == "right":
+            raise RuntimeError("NVML is not loaded")
+        return {"used_bytes": 1, "free_bytes": 2, "total_bytes": 3, "devices": [{"index": 0}]}
+
+
+def test_hook_qiskit_runtime_device_memory() -> None:
+    """Each executor's report reaches /-/plugins' summary; a failing report is that
+    executor's error, not the summary's; another plugin's executors (aer) report nothing."""
+    host = PluginHost.load(extra_plugins=[("memory", DeviceMemory())])
+    reported = {ex["name"]: ex["device_memory"] for ex in host.summary()["executors"]}
+    assert reported["left"] == {
+        "used_bytes": 1, "free_bytes": 2, "total_bytes": 3, "devices": [{"index": 0}],
+    }  # fmt: skip
+    assert reported["right"] == {"error": "RuntimeError: NVML is not loaded"}
+    assert reported["aer"] is None
+
+
 class ToyDevice:
     @hookimpl
     def qiskit_runtime_backend_descriptions(self) -> Sequence[BackendDescription]:

@@ -21,6 +21,7 @@ def signature(name: str) -> str:
 def test_there_are_hooks() -> None:
     assert HOOKS == [
         "qiskit_runtime_backend_descriptions",
+        "qiskit_runtime_device_memory",
         "qiskit_runtime_device_noise",
         "qiskit_runtime_execute",
         "qiskit_runtime_executors",
