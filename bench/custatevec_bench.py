@@ -26,17 +26,9 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit_runtime_server.testing import encode_job_body
+from run import ghz_chain  # bench/run.py, the entry point that imports this module
 
 GPU_STANDINS = Path(__file__).parents[1] / "tests" / "support"
-
-
-def _ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def _long_job(qubits: int = 14, layers: int = 40, sets: int = 200) -> bytes:
@@ -54,7 +46,7 @@ def _long_job(qubits: int = 14, layers: int = 40, sets: int = 200) -> bytes:
 
 
 def _short_job() -> bytes:
-    body = encode_job_body("sampler", "ideal_simulator@custatevec", [(_ghz(3), None, 100)])
+    body = encode_job_body("sampler", "ideal_simulator@custatevec", [(ghz_chain(3), None, 100)])
     return json.dumps(body).encode()
 
 

@@ -25,6 +25,7 @@ from qiskit_runtime_server.catalogue import Catalogue
 from qiskit_runtime_server.plugins import PluginHost
 from qiskit_runtime_server.testing import run_job
 from qiskit_runtime_server_aer.noise import NoiseModelCache
+from qrs_test_plugins.circuits import ghz
 
 SHOTS = 4000
 REFERENCE_SHOTS = 200_000
@@ -41,15 +42,6 @@ def host() -> Iterator[PluginHost]:
 def isa(circuit: QuantumCircuit, device: str) -> QuantumCircuit:
     manager = generate_preset_pass_manager(1, backend=FAKES[device](), seed_transpiler=7)
     return manager.run(circuit)
-
-
-def ghz(n: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(n)
-    circuit.h(0)
-    for q in range(n - 1):
-        circuit.cx(q, q + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def reference(host: PluginHost, device: str, circuit: QuantumCircuit) -> dict[str, float]:
@@ -85,9 +77,9 @@ def _random(qubits: int, depth: int, seed: int) -> QuantumCircuit:
 
 
 CASES = {
-    "ghz3 manila": ("fake_manila", lambda: ghz(3)),
+    "ghz3 manila": ("fake_manila", lambda: ghz(3, measure=True)),
     "random4 manila": ("fake_manila", lambda: _random(4, 4, 3)),
-    "ghz5 kolkata": ("fake_kolkata", lambda: ghz(5)),
+    "ghz5 kolkata": ("fake_kolkata", lambda: ghz(5, measure=True)),
     "random5 kolkata": ("fake_kolkata", lambda: _random(5, 4, 5)),
 }
 
@@ -112,9 +104,11 @@ def test_counts_agree_with_aers_density_matrix(host: PluginHost, case: str) -> N
 def test_the_check_sees_a_missing_noise(host: PluginHost) -> None:
     """The noiseless counts of the same GHZ circuit fail the same check: the tolerance is
     tight enough to see the device noise."""
-    circuit = isa(ghz(3), "fake_manila")
+    circuit = isa(ghz(3, measure=True), "fake_manila")
     expected = reference(host, "fake_manila", circuit)
-    ideal = run_job(host, "sampler", "ideal_simulator@custatevec", [(ghz(3), None, SHOTS)])
+    ideal = run_job(
+        host, "sampler", "ideal_simulator@custatevec", [(ghz(3, measure=True), None, SHOTS)]
+    )
     counts = ideal[0].data.meas.get_counts()
     assert tvd(counts, expected) > 3 * tolerance(expected, SHOTS)
     assert ideal.metadata["simulator"]["noise"].startswith("none")
@@ -149,7 +143,7 @@ def test_mid_circuit_measurement_reset_and_delay_with_noise(host: PluginHost) ->
 
 
 def test_seeds_reproduce_noisy_counts(host: PluginHost) -> None:
-    circuit = isa(ghz(3), "fake_manila")
+    circuit = isa(ghz(3, measure=True), "fake_manila")
     first = noisy_counts(host, "fake_manila", circuit, seed=4)[0].data.meas.get_counts()
     again = noisy_counts(host, "fake_manila", circuit, seed=4)[0].data.meas.get_counts()
     assert first == again

@@ -186,7 +186,13 @@ def _timed(run: Callable[[], Any], repeats: int) -> float:
 
 
 def _layered(n: int, depth: int = 10) -> QuantumCircuit:
-    """Random single-qubit rotations and a brickwork of CX, ``depth`` layers, measured."""
+    """:func:`layered_circuit` in the executor's basis."""
+    return transpile(layered_circuit(n, depth), basis_gates=BASIS, optimization_level=0)
+
+
+def layered_circuit(n: int, depth: int = 10) -> QuantumCircuit:
+    """Random single-qubit rotations and a brickwork of CX, ``depth`` layers, measured (the
+    self-check's and its server table's layered circuit)."""
     rng = np.random.default_rng(n)
     circuit = QuantumCircuit(n)
     for layer in range(depth):
@@ -195,7 +201,7 @@ def _layered(n: int, depth: int = 10) -> QuantumCircuit:
         for q in range(layer % 2, n - 1, 2):
             circuit.cx(q, q + 1)
     circuit.measure_all()
-    return transpile(circuit, basis_gates=BASIS, optimization_level=0)
+    return circuit
 
 
 def _aer_runner(

@@ -31,19 +31,9 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.transpiler import generate_preset_pass_manager
 
+from .selfcheck import layered_circuit
+
 GIB = 2**30
-
-
-def _layered(n: int, depth: int = 10) -> QuantumCircuit:
-    rng = np.random.default_rng(n)
-    circuit = QuantumCircuit(n)
-    for layer in range(depth):
-        for q in range(n):
-            circuit.u(*rng.uniform(0, 2 * np.pi, 3), q)
-        for q in range(layer % 2, n - 1, 2):
-            circuit.cx(q, q + 1)
-    circuit.measure_all()
-    return circuit
 
 
 def _su2(n: int) -> QuantumCircuit:
@@ -142,7 +132,7 @@ def _measure(
                 _su2(su2_qubits)
             )
             layered = generate_preset_pass_manager(1, backend=kyiv, seed_transpiler=7).run(
-                _layered(layered_qubits)
+                layered_circuit(layered_qubits)
             )
             _timed_job(kolkata, su2, 16)  # warm-up: the worker's device, the noise model
             times = [_timed_job(kolkata, su2, shots)[0] for _ in range(3)]
