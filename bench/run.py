@@ -1,5 +1,5 @@
 """Benchmarks of the server: overhead, throughput, responsiveness, parallelism, memory, noisy
-jobs, device noise models, the executor program (QuantumPrograms), the estimator's error
+jobs, device noise models, the cost of the logging and metrics middlewares, the executor program (QuantumPrograms), the estimator's error
 mitigation, wide circuits and the Ray dispatcher.
 
     uv run python bench/run.py            # every benchmark, a table at the end (noisy: ~10 min)
@@ -842,6 +842,59 @@ def bench_quantum_programs(jobs: int = 40, repeats: int = 3) -> list[Row]:
     ]
 
 
+def bench_middleware(polls: int = 3000) -> list[Row]:
+    """The cost per request of the two middlewares every request passes (issue 18): the
+    request id of the logs (``RequestContext``) and the HTTP metrics (``HttpMetrics``).
+
+    Two in-process servers (uvicorn on loopback, one worker each), one built as ``serve`` builds
+    it and one with those two middlewares taken out, each with one finished job; the job's
+    status is polled as the client polls it, alternating between the servers in rounds of 100
+    so that the machine's load falls on both alike."""
+    from qiskit_runtime_server.app import create_app
+    from qiskit_runtime_server.logs import RequestContext
+    from qiskit_runtime_server.metrics import HttpMetrics
+    from qiskit_runtime_server.settings import Settings
+    from qiskit_runtime_server.testing import LiveServer
+
+    body = manila_bell_bytes()
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for variant in ("with", "without"):
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="qrs-bench-"))
+            app = create_app(Settings(data_dir=Path(directory), workers=1))
+            if variant == "without":
+                app.user_middleware = [
+                    m for m in app.user_middleware if m.cls not in (HttpMetrics, RequestContext)
+                ]
+                app.middleware_stack = None  # Starlette builds it again at the first request
+            live = stack.enter_context(LiveServer(app))
+            live.wait_ready()
+            urls[variant] = live.url
+        clients = {v: stack.enter_context(RawClient(url)) for v, url in urls.items()}
+        paths = {v: f"/api/v1/jobs/{run_job(c, body, POLL_SECONDS)[0]}?exclude_params=true"
+                 for v, c in clients.items()}  # fmt: skip
+        seconds: dict[str, list[float]] = {"with": [], "without": []}
+        for round_index in range(2 * polls // 100):
+            variant = ("with", "without")[round_index % 2]
+            client, path = clients[variant], paths[variant]
+            for _ in range(100):
+                began = time.perf_counter()
+                client.request("GET", path)
+                seconds[variant].append(time.perf_counter() - began)
+    with_ms, without_ms = median_ms(seconds["with"][100:]), median_ms(seconds["without"][100:])
+    added = with_ms - without_ms
+    return [
+        Row(
+            "middleware: request id + HTTP metrics, per job poll",
+            f"poll {with_ms:.3f} ms with, {without_ms:.3f} ms without (median of "
+            f"{polls - 100} each, in-process uvicorn): +{added * 1000:.0f} us "
+            f"({added / without_ms:+.1%})",
+            "<= 10% of a poll",
+            added <= 0.10 * without_ms,
+        )
+    ]
+
+
 def bench_device_noise(repeats: int = 3) -> list[Row]:
     """The device noise model a job gets on a 156-qubit device (fake_fez), built from the
     calibrations of its qubits alone, next to the whole device's model (what every first job on
@@ -1661,6 +1714,7 @@ BENCHMARKS: dict[str, Callable[[], list[Row]]] = {
     "memory": bench_memory,
     "noisy": bench_noisy,
     "device_noise": bench_device_noise,
+    "middleware": bench_middleware,
     "quantum_programs": bench_quantum_programs,
     "mitigation": bench_mitigation,
     "wide": bench_wide,
