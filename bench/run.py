@@ -863,9 +863,8 @@ def bench_middleware(polls: int = 3000) -> list[Row]:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="qrs-bench-"))
             app = create_app(Settings(data_dir=Path(directory), workers=1))
             if variant == "without":
-                app.user_middleware = [
-                    m for m in app.user_middleware if m.cls not in (HttpMetrics, RequestContext)
-                ]
+                removed: set[object] = {HttpMetrics, RequestContext}
+                app.user_middleware = [m for m in app.user_middleware if m.cls not in removed]
                 app.middleware_stack = None  # Starlette builds it again at the first request
             live = stack.enter_context(LiveServer(app))
             live.wait_ready()
