@@ -20,26 +20,15 @@ import warnings
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService
-from qrs_test_plugins.mitigation import isa_h
+from qrs_test_plugins.mitigation import GHZ4_OBSERVABLES, ghz4
 
 pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 
 KOLKATA = "fake_kolkata@aer"
-#: Z0Z1, Z1Z2, Z2Z3 and XXXX (qubit 0 rightmost); every ideal value of GHZ-4 is 1.
-OBSERVABLES = [SparsePauliOp(label) for label in ("IIZZ", "IZZI", "ZZII", "XXXX")]
+OBSERVABLES = GHZ4_OBSERVABLES
 K = 5  # sigmas
-
-
-def ghz4() -> QuantumCircuit:
-    circuit = QuantumCircuit(4)
-    isa_h(circuit, 0)
-    for qubit in range(3):
-        circuit.cx(qubit, qubit + 1)
-    return circuit
 
 
 def estimator(service: QiskitRuntimeService, level: int, **opts: object) -> EstimatorV2:

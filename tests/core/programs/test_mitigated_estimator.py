@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from httpx import Client
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_runtime_server.errors import InvalidRequest
 from qiskit_runtime_server.programs import mitigated_estimator as me
+from qiskit_runtime_server.programs.noise_learner import layers_to_learn
+from qiskit_runtime_server.testing import encode_job_body
+from qrs_test_plugins.mitigation import GHZ4_OBSERVABLES, ghz4
+
+from ..conftest import assert_ibm_error
 
 
 def test_legacy_options_map_onto_the_client_side_options() -> None:
@@ -53,9 +59,127 @@ def test_honoured_paths_are_the_mapped_ones() -> None:
         "resilience.layer_noise_model",
         "resilience.measure_noise_learning.shots_per_randomization",
         "resilience.layer_noise_learning.max_layers_to_learn",
+        "resilience.layer_noise_learning.num_randomizations",
+        "resilience.layer_noise_learning.shots_per_randomization",
+        "resilience.layer_noise_learning.layer_pair_depths",
         "execution.init_qubits",
     ]
-    assert me.honoured_paths(paths) == paths[:6]
+    assert me.honoured_paths(paths) == paths[:8]
+    reasons = me.not_applied_reasons(paths[8:])
+    assert set(reasons) == set(paths[8:11])  # execution.* has no known reason here
+    assert all("experiment, which the server does not run" in r for r in reasons.values())
+    # With a layer_noise_model nothing is learned: max_layers_to_learn is not applied.
+    given = {"resilience": {"layer_noise_model": ["a LayerError"]}}
+    assert paths[7] not in me.honoured_paths(paths, given)
+    assert "layer_noise_model is given" in me.not_applied_reasons([paths[7]], given)[paths[7]]
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "fragment"),
+    [
+        ("layer_noise_learning", {"max_layers_to_learn": -1}, "max_layers_to_learn"),
+        ("layer_noise_learning", {"max_layers_to_learn": "all"}, "max_layers_to_learn"),
+        ("layer_noise_learning", {"num_randomizations": 0}, "num_randomizations"),
+        ("layer_noise_learning", {"shots_per_randomization": 0}, "shots_per_randomization"),
+        ("layer_noise_learning", {"layer_pair_depths": [0, -2]}, ">= 0"),
+        ("layer_noise_learning", {"layer_pair_depths": 3}, "layer_pair_depths"),
+        ("measure_noise_learning", {"shots_per_randomization": 0}, "shots_per_randomization"),
+        ("measure_noise_learning", {"shots_per_randomization": "x"}, "shots_per_randomization"),
+        ("measure_noise_learning", 5, "must be an object"),
+    ],
+)
+def test_bad_learning_options_are_refused_as_the_legacy_client_refuses_them(
+    section: str, values: object, fragment: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=fragment) as caught:
+        me.learning_options({"resilience": {section: values}})
+    assert f"resilience.{section}" in caught.value.message
+
+
+def test_learning_options_default_to_ibms() -> None:
+    assert me.learning_options({}) == me.LearningOptions(4, None)
+    assert me.learning_options(
+        {
+            "resilience": {
+                "layer_noise_learning": {"max_layers_to_learn": None, "layer_pair_depths": [0]},
+                "measure_noise_learning": {"shots_per_randomization": 300},
+            }
+        }
+    ) == me.LearningOptions(None, 300)
+    assert me.learning_options(
+        {"resilience": {"layer_noise_learning": {"max_layers_to_learn": 0}}}
+    ) == me.LearningOptions(0, None)
+    assert me.learning_options(
+        {"resilience": {"measure_noise_learning": {"shots_per_randomization": "auto"}}}
+    ) == me.LearningOptions(4, None)
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("fake_manila@aer", {"resilience": {"layer_noise_learning": {"num_randomizations": 0}}}),
+        ("ideal_simulator@aer", {"resilience": {"layer_noise_learning": {"max_layers_to_learn": -1}}}),
+        ("fake_manila@aer", {"resilience": {"measure_noise_learning": {"shots_per_randomization": -5}}}),
+    ],
+)  # fmt: skip
+def test_bad_learning_options_are_a_400_on_every_backend(
+    client: Client, backend: str, options: dict[str, object]
+) -> None:
+    """What the legacy client refuses before sending is refused by the server too (a client
+    that skips validation, or another client), noisy backend or not: a 400, never a 500."""
+    body = encode_job_body("estimator", backend, [(ghz4(), GHZ4_OBSERVABLES)], options)
+    assert_ibm_error(
+        client.post("/api/v1/jobs", json=body), 400, "invalid_request", "invalid 'resilience."
+    )
+
+
+def _layered(*layers: list[tuple[int, int]]) -> QuantumCircuit:
+    """A 4-qubit circuit of CX layers separated by barriers, so each is one box."""
+    circuit = QuantumCircuit(4)
+    circuit.h(range(4))
+    for layer in layers:
+        for control, target in layer:
+            circuit.cx(control, target)
+        circuit.barrier()
+    return circuit
+
+
+def test_unique_layers_are_counted_and_ranked_as_ibm_ranks_them() -> None:
+    """A layer's occurrences are counted over every PUB's circuit; occurrences, then the
+    number of two-qubit gates, decide which layers ``max_layers_to_learn`` keeps (``noise_learner.layers_to_learn``, shared
+    with the noise-learner program)."""
+    pair, middle, last = [(0, 1), (2, 3)], [(1, 2)], [(2, 3)]
+    first = _layered(pair, middle, last, last, last)
+    second = _layered(middle, last)
+    pubs = [
+        EstimatorPub.coerce((circuit, SparsePauliOp("ZZZZ")), 0.1) for circuit in (first, second)
+    ]
+    # Twirling strategy "active": a box has the qubits of its gates (with IBM's default,
+    # "active-accum", a layer after others also has their qubits, so it is another layer).
+    options = me.client_options(
+        {
+            "resilience_level": 1,
+            "resilience": {"pec_mitigation": True},
+            "twirling": {"strategy": "active"},
+        }
+    )
+    layers = me.unique_layers(pubs, (0, 1, 2, 3), options)
+    assert len(layers) == 3
+    by_gates = {layer.signature[1]: layer for layer in layers}
+    assert {gates: layer.occurrences for gates, layer in by_gates.items()} == {
+        (("cx", (0, 1)), ("cx", (2, 3))): 1,
+        (("cx", (1, 2)),): 2,
+        (("cx", (2, 3)),): 4,
+    }
+    ranked = [
+        layers[index].signature[1]
+        for index in layers_to_learn([(x.occurrences, x.two_qubit_gates) for x in layers], None)
+    ]
+    assert ranked == [(("cx", (2, 3)),), (("cx", (1, 2)),), (("cx", (0, 1)), ("cx", (2, 3)))]
+    ties = [(1, 1), (1, 2), (3, 0), (1, 2)]
+    assert layers_to_learn(ties, None) == [2, 1, 3, 0]  # stable: first appearance last
+    assert layers_to_learn(ties, 2) == [2, 1]
+    assert layers_to_learn(ties, 0) == []
 
 
 def test_a_device_wide_pub_runs_on_the_qubits_that_act() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import Kraus, Pauli, PauliLindbladMap, QubitSparsePauli
+from qiskit.quantum_info import Kraus, Pauli, PauliLindbladMap, QubitSparsePauli, SparsePauliOp
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, QuantumError, pauli_error
 
@@ -24,6 +24,21 @@ def isa_h(circuit: QuantumCircuit, qubit: int) -> None:
     circuit.rz(np.pi / 2, qubit)
     circuit.sx(qubit)
     circuit.rz(np.pi / 2, qubit)
+
+
+#: Z0Z1, Z1Z2, Z2Z3 and XXXX (qubit 0 rightmost): the issue's observables, every ideal value of
+#: GHZ-4 is 1.
+GHZ4_OBSERVABLES = [SparsePauliOp(label) for label in ("IIZZ", "IZZI", "ZZII", "XXXX")]
+
+
+def ghz4() -> QuantumCircuit:
+    """GHZ-4 in the IBM basis on qubits 0-3 (CX(0,1), CX(1,2), CX(2,3): couplings of
+    fake_kolkata and other heavy-hex devices)."""
+    circuit = QuantumCircuit(4)
+    isa_h(circuit, 0)
+    for qubit in range(3):
+        circuit.cx(qubit, qubit + 1)
+    return circuit
 
 
 def bell_with_cx_pairs(pairs: int) -> QuantumCircuit:

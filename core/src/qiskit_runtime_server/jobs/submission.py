@@ -175,10 +175,11 @@ def prepare_task(
         # On a noisy backend IBM's resilience options are applied (programs/mitigated_estimator).
         from ..programs import mitigated_estimator  # samplomatic: imported when needed
 
+        mitigated_estimator.learning_options(options)  # bad values: a 400 on every backend
         if mitigated_estimator.mitigation_applies(backend, task):
-            honoured = set(mitigated_estimator.honoured_paths(ignored))
+            honoured = set(mitigated_estimator.honoured_paths(ignored, options))
             ignored = [path for path in ignored if path not in honoured]
-            mitigated = mitigated_estimator.plan(task, backend, options)
+            mitigated = mitigated_estimator.plan(task, backend, options, ignored)
     run = _primitive_runner(task, ignored) if mitigated is None else mitigated.runner(ignored)
     return PreparedTask(
         program_id=program_id,

@@ -25,7 +25,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,16 +73,35 @@ _MAPPED_SECTIONS: Mapping[str, frozenset[str]] = {
     "resilience.measure_noise_learning": frozenset({"num_randomizations"}),
 }
 
-#: Options a mitigated run does not apply, and why (written to the job's log).
-NOT_APPLIED_REASONS: Mapping[str, str] = {
-    "resilience.measure_noise_learning.shots_per_randomization": (
-        "the TREX calibration runs the job's shots per randomization (IBM deprecated this option)"
-    ),
-    "resilience.layer_noise_learning": (
-        "the server does not learn layer noise for PEC and PEA inside an estimator job; "
-        "learn it with a noise-learner job (NoiseLearnerV3)"
-    ),
+#: Options of the legacy estimator that the client's models lack and that the server applies
+#: itself: which layers PEC and PEA learn, and the shots of the TREX calibration.
+_SERVER_SECTIONS: Mapping[str, frozenset[str]] = {
+    "resilience.layer_noise_learning": frozenset({"max_layers_to_learn"}),
+    "resilience.measure_noise_learning": frozenset({"shots_per_randomization"}),
 }
+
+#: IBM's default of ``resilience.layer_noise_learning.max_layers_to_learn``.
+DEFAULT_MAX_LAYERS_TO_LEARN = 4
+
+_EXPERIMENT_REASON = (
+    "it steers IBM's layer-noise learning experiment, which the server does not run: PEC and "
+    "PEA get the rates that experiment converges to, computed exactly from the executor's "
+    "noise model as the noise-learner program computes them, which no setting of the "
+    "experiment changes"
+)
+
+#: Options a mitigated run never applies, and why (in the job's log and the result's
+#: ``metadata["qiskit_runtime_server"]["ignored_option_reasons"]``).
+NOT_APPLIED_REASONS: Mapping[str, str] = {
+    "resilience.layer_noise_learning.num_randomizations": _EXPERIMENT_REASON,
+    "resilience.layer_noise_learning.shots_per_randomization": _EXPERIMENT_REASON,
+    "resilience.layer_noise_learning.layer_pair_depths": _EXPERIMENT_REASON,
+}
+
+_GIVEN_MODEL_REASON = (
+    "resilience.layer_noise_model is given, so no layer noise is learned (as on IBM: its "
+    "layers are used, and layers it lacks are not mitigated)"
+)
 
 
 def _reason(path: str) -> str | None:
@@ -94,17 +113,112 @@ def _reason(path: str) -> str | None:
     return None
 
 
-def honoured_paths(paths: Sequence[str]) -> list[str]:
-    """The paths among ``paths`` (options the job set) that a mitigated run applies."""
+def _has_layer_noise_model(options: Mapping[str, Any] | None) -> bool:
+    resilience = (options or {}).get("resilience")
+    return isinstance(resilience, Mapping) and resilience.get("layer_noise_model") is not None
+
+
+def honoured_paths(paths: Sequence[str], options: Mapping[str, Any] | None = None) -> list[str]:
+    """The paths among ``paths`` (options the job set) that a mitigated run applies.
+    ``options`` (the job's) matter for one: ``max_layers_to_learn`` is not applied where a
+    ``layer_noise_model`` is given, since nothing is learned then."""
     honoured = []
+    given_model = _has_layer_noise_model(options)
     for path in paths:
         if path == "resilience_level":
             honoured.append(path)
             continue
+        if given_model and path == "resilience.layer_noise_learning.max_layers_to_learn":
+            continue
         section, _, name = path.rpartition(".")
-        if name in _MAPPED_SECTIONS.get(section, ()):
+        if name in _MAPPED_SECTIONS.get(section, ()) or name in _SERVER_SECTIONS.get(section, ()):
             honoured.append(path)
     return honoured
+
+
+def not_applied_reasons(
+    paths: Sequence[str], options: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Why a mitigated run does not apply each of ``paths`` (ignored options of the job),
+    for those whose reason is known."""
+    reasons: dict[str, str] = {}
+    for path in paths:
+        reason = _reason(path)
+        if path == "resilience.layer_noise_learning.max_layers_to_learn" and (
+            _has_layer_noise_model(options)
+        ):
+            reason = _GIVEN_MODEL_REASON
+        if reason:
+            reasons[path] = reason
+    return reasons
+
+
+@dataclass(frozen=True)
+class LearningOptions:
+    """The legacy options the server applies itself (see ``_SERVER_SECTIONS``)."""
+
+    #: At most this many unique layers are learned for PEC and PEA (None: all).
+    max_layers_to_learn: int | None = DEFAULT_MAX_LAYERS_TO_LEARN
+    #: Shots per randomization of the TREX calibration (None: ``"auto"``, the job's).
+    trex_shots_per_randomization: int | None = None
+
+
+def learning_options(options: Mapping[str, Any]) -> LearningOptions:
+    """The job's ``resilience.layer_noise_learning`` and ``measure_noise_learning`` options,
+    checked as the legacy client's ``LayerNoiseLearningOptions`` and
+    ``MeasureNoiseLearningOptions`` check them (``max_layers_to_learn`` >= 0 or None,
+    randomizations and shots >= 1, depths >= 0; shots per randomization an int or "auto"):
+    InvalidRequest (400) otherwise. Called for every estimator job, mitigated or not."""
+    from pydantic import ValidationError
+    from qiskit_ibm_runtime.options.layer_noise_learning_options import (
+        LayerNoiseLearningOptions,
+    )
+    from qiskit_ibm_runtime.options.measure_noise_learning_options import (
+        MeasureNoiseLearningOptions,
+    )
+
+    resilience = options.get("resilience")
+    if resilience is None:
+        return LearningOptions()
+    if not isinstance(resilience, Mapping):
+        raise InvalidRequest("'resilience' must be an object")
+    checked: dict[str, Any] = {}
+    for name, model in (
+        ("layer_noise_learning", LayerNoiseLearningOptions),
+        ("measure_noise_learning", MeasureNoiseLearningOptions),
+    ):
+        section = resilience.get(name)
+        if section is None:
+            checked[name] = {}
+            continue
+        if not isinstance(section, Mapping):
+            raise InvalidRequest(f"'resilience.{name}' must be an object")
+        known = {key: value for key, value in section.items() if key in model.__annotations__}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # IBM's deprecation of an int's shots
+                model(**known)
+        except (ValidationError, TypeError, ValueError) as error:
+            raise InvalidRequest(
+                f"invalid 'resilience.{name}' options: {_first_error(error)}"
+            ) from None
+        checked[name] = known
+    layers = checked["layer_noise_learning"].get("max_layers_to_learn", DEFAULT_MAX_LAYERS_TO_LEARN)
+    shots = checked["measure_noise_learning"].get("shots_per_randomization", "auto")
+    return LearningOptions(
+        max_layers_to_learn=None if layers is None else int(layers),
+        trex_shots_per_randomization=None if shots == "auto" else int(shots),
+    )
+
+
+def _first_error(error: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in error.errors()[:3]
+        )
+    return str(error)
 
 
 def client_options(options: Mapping[str, Any]) -> EstimatorOptions:
@@ -180,8 +294,55 @@ class _Group:
     shots_per_randomization: int
 
 
-#: Learns the noise of boxes on physical qubits (see ``noise_learner.learn_layer_maps``).
-LayerLearner = Callable[[Sequence[tuple[Any, tuple[int, ...]]]], list[Any]]
+#: A layer on the device, whatever group's circuits it was found in: its qubits (ascending)
+#: and its undressed gates by name and physical qubits.
+Signature = tuple[tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...]]
+
+
+@dataclass(frozen=True)
+class UniqueLayer:
+    """A unique gate layer of a group's (narrowed) circuits, as the client's
+    ``find_combined_unique_layers`` finds it, and how often it occurs in them."""
+
+    #: The undressed box instruction on the narrowed circuits' qubits.
+    instruction: Any
+    #: The device's qubit of each of the box's qubits (in the box's order).
+    physical: tuple[int, ...]
+    occurrences: int
+
+    @property
+    def signature(self) -> Signature:
+        body = self.instruction.operation.body
+        gates = sorted(
+            (
+                op.operation.name,
+                tuple(self.physical[body.find_bit(q).index] for q in op.qubits),
+            )
+            for op in body.data
+            if op.operation.name != "barrier"
+        )
+        return tuple(sorted(self.physical)), tuple(gates)
+
+    @property
+    def two_qubit_gates(self) -> int:
+        return sum(1 for _, qubits in self.signature[1] if len(qubits) == 2)
+
+
+def _group_pubs(
+    pubs: Sequence[EstimatorPub], indices: tuple[int, ...], device: BackendV2 | None
+) -> tuple[list[EstimatorPub], tuple[int, ...], int]:
+    """A group's PUBs narrowed to the qubits they run on, those qubits, and the circuits'
+    width on the device.
+
+    The client measures (and twirls, and calibrates) every qubit of a PUB's circuit, the
+    idle ones of a device-wide ISA circuit too: they run on the qubits that act instead (the
+    same for the whole group, which shares one TREX calibration), and the program's circuits
+    are put back on the device's qubits after. Decoupling times the idle periods of physical
+    qubits: with it the circuits keep every qubit."""
+    group = [pubs[i] for i in indices]
+    width = max(pub.circuit.num_qubits for pub in group)
+    qubits = tuple(range(width)) if device is not None else _acting_qubits(group)
+    return [_narrowed(pub, qubits) for pub in group], qubits, width
 
 
 def _prepare_group(
@@ -190,30 +351,21 @@ def _prepare_group(
     precision: float,
     options: EstimatorOptions,
     device: BackendV2 | None,
-    learner: LayerLearner | None,
-    layer_errors: Sequence[Any] = (),
+    noise: Mapping[Signature, Any],
+    learning: LearningOptions = LearningOptions(),
 ) -> _Group:
-    """One group's QuantumProgram. PEC and PEA inject the noise of every unique layer: the
-    user's ``layer_errors`` (``LayerError``s of ``resilience.layer_noise_model``) where one
-    has the layer's two-qubit gates, else learned by ``learner``, or, without one (at
-    submission, where only the options are checked), maps of zero rates."""
+    """One group's QuantumProgram. PEC and PEA inject the noise of every unique layer that
+    ``noise`` has (learned, or the user's ``layer_noise_model``); the others get an identity
+    map: not mitigated, nor amplified. At submission, where only the options are checked,
+    ``noise`` is empty. The TREX calibration item runs ``learning``'s shots per
+    randomization where it sets them."""
     from qiskit_ibm_runtime.exceptions import IBMInputValueError
     from qiskit_ibm_runtime.executor_estimator.prepare import prepare
 
-    group = [pubs[i] for i in indices]
-    width = max(pub.circuit.num_qubits for pub in group)
-    # The client measures (and twirls, and calibrates) every qubit of a PUB's circuit, the
-    # idle ones of a device-wide ISA circuit too: they run on the qubits that act instead (the
-    # same for the whole group, which shares one TREX calibration), and the program's
-    # circuits are put back on the device's qubits after. Decoupling times the idle periods
-    # of physical qubits: with it the circuits keep every qubit.
-    qubits = tuple(range(width)) if device is not None else _acting_qubits(group)
-    narrowed = [_narrowed(pub, qubits) for pub in group]
+    narrowed, qubits, width = _group_pubs(pubs, indices, device)
     if _injects_noise(options) and options.resilience.layer_noise_model is None:
         options = options.model_copy(deep=True)
-        options.resilience.layer_noise_model = _layer_noise(
-            narrowed, qubits, options, learner, layer_errors
-        )
+        options.resilience.layer_noise_model = _layer_noise(narrowed, qubits, options, noise)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -221,13 +373,15 @@ def _prepare_group(
     except IBMInputValueError as error:
         raise InvalidRequest(f"the estimator options cannot be applied: {error}") from None
     program._semantic_role = "estimator_v2"
+    calibration = _trex_item(program) if learning.trex_shots_per_randomization else None
     items = tuple(
         ProgramItem(
             circuit=_widened(item.circuit, qubits, width),
             shape=tuple(int(n) for n in getattr(item, "shape", ())),
             source=item,
+            shots=learning.trex_shots_per_randomization if index == calibration else None,
         )
-        for item in program.items
+        for index, item in enumerate(program.items)
     )
     job = QuantumProgramJob(
         shots=program.shots,
@@ -242,6 +396,18 @@ def _prepare_group(
     return _Group(indices, precision, program, job, randomizations, per_randomization)
 
 
+def _trex_item(program: QuantumProgram) -> int | None:
+    """The index of the program's TREX calibration item (qiskit-mitigation records it in the
+    passthrough data), or None. Its post-processing reads the flip rates from the item's own
+    data, whatever its shots (``TREX._compute_noise_model_0_1``: counts over the array's
+    size), so it may run other shots than the PUBs' items."""
+    passthrough = program.passthrough_data or {}
+    for entry in passthrough.get("qiskit_mitigation", ()):
+        if entry.get("mitigation") == "trex" and entry.get("program_item_index") is not None:
+            return int(entry["program_item_index"])
+    return None
+
+
 def _injects_noise(options: EstimatorOptions) -> bool:
     """Whether the options ask for PEC or PEA, which inject learned layer noise."""
     resilience = finalize(options).resilience
@@ -251,47 +417,76 @@ def _injects_noise(options: EstimatorOptions) -> bool:
     )
 
 
+def unique_layers(
+    pubs: Sequence[EstimatorPub], qubits: tuple[int, ...], options: EstimatorOptions
+) -> list[UniqueLayer]:
+    """The unique gate layers of ``pubs`` (narrowed to ``qubits``) as the client's
+    ``Estimator.find_unique_layers`` finds them, with the number of times each occurs in
+    the PUBs' circuits (once per occurrence in a circuit, whatever the PUB's number of
+    parameter sets): IBM's priority for learning. qiskit-mitigation gives the unique layers
+    but no counts; they are counted here the way it compares boxes (samplomatic's
+    ``BoxKey`` of the undressed box with normalized annotations)."""
+    from qiskit.circuit import CircuitInstruction
+    from qiskit_ibm_runtime.executor_estimator.prepare import choose_task_class
+    from qiskit_ibm_runtime.executor_estimator.utils import estimator_options_to_boxing_options
+    from qiskit_mitigation import find_combined_unique_layers
+    from samplomatic.utils import undress_box
+    from samplomatic.utils.box_key import BoxKey
+    from samplomatic.utils.find_unique_box_instructions import default_normalize_annotations
+
+    finalized = finalize(options)
+    task_class = choose_task_class(finalized.resilience)
+    boxing = estimator_options_to_boxing_options(
+        finalized.twirling,
+        measure_mitigation=bool(finalized.resilience.measure_mitigation),
+        inject_noise=True,
+        add_tags=True,
+    )
+    circuits = [pub.circuit for pub in pubs]
+    layers = find_combined_unique_layers(
+        circuits=circuits,
+        mitigation_types=[task_class() for _ in pubs],
+        custom_boxing_options=boxing,
+        box_types="gates",
+    )
+    counts: dict[Any, int] = {BoxKey(layer): 0 for layer in layers}
+    for circuit in circuits:
+        # What find_combined_unique_layers does per circuit (its boxing is the task's own).
+        for instruction in task_class()._box_circuit(circuit, boxing):
+            if instruction.operation.name != "box":
+                continue
+            box = undress_box(instruction.operation)
+            box.annotations = default_normalize_annotations(instruction.operation.annotations)
+            key = BoxKey(CircuitInstruction(box, instruction.qubits, instruction.clbits))
+            if key in counts:
+                counts[key] += 1
+    return [
+        UniqueLayer(
+            instruction=layer,
+            physical=tuple(qubits[_bit_index(pubs, qubit)] for qubit in layer.qubits),
+            occurrences=counts[BoxKey(layer)],
+        )
+        for layer in layers
+    ]
+
+
 def _layer_noise(
     pubs: Sequence[EstimatorPub],
     qubits: tuple[int, ...],
     options: EstimatorOptions,
-    learner: LayerLearner | None,
-    layer_errors: Sequence[Any],
+    noise: Mapping[Signature, Any],
 ) -> list[Any]:
-    """The unique gate layers of ``pubs`` as the client's ``Estimator.find_unique_layers``
-    finds them, each with its noise: what IBM's estimator learns before PEC or PEA."""
+    """The unique gate layers of ``pubs``, each with its noise from ``noise`` (what IBM's
+    estimator learns before PEC or PEA), or an identity map where ``noise`` lacks it."""
     from qiskit.quantum_info import PauliLindbladMap
-    from qiskit_ibm_runtime.executor_estimator.prepare import choose_task_class
-    from qiskit_ibm_runtime.executor_estimator.utils import estimator_options_to_boxing_options
-    from qiskit_mitigation import find_combined_unique_layers
 
-    finalized = finalize(options)
-    task_class = choose_task_class(finalized.resilience)
-    layers = find_combined_unique_layers(
-        circuits=[pub.circuit for pub in pubs],
-        mitigation_types=[task_class() for _ in pubs],
-        custom_boxing_options=estimator_options_to_boxing_options(
-            finalized.twirling,
-            measure_mitigation=bool(finalized.resilience.measure_mitigation),
-            inject_noise=True,
-            add_tags=True,
-        ),
-        box_types="gates",
-    )
-    boxes = [
-        (layer, tuple(qubits[_bit_index(pubs, qubit)] for qubit in layer.qubits))
-        for layer in layers
-    ]
-    maps = [_given_map(layer, physical, layer_errors) for layer, physical in boxes]
-    missing = [index for index, found in enumerate(maps) if found is None]
-    if missing and learner is not None:
-        learned = learner([boxes[index] for index in missing])
-        for index, noise in zip(missing, learned, strict=True):
-            maps[index] = noise
-    for index in missing:
-        if maps[index] is None:
-            maps[index] = PauliLindbladMap.identity(len(layers[index].qubits))
-    return list(zip(layers, maps, strict=True))
+    pairs = []
+    for layer in unique_layers(pubs, qubits, options):
+        found = noise.get(layer.signature)
+        if found is None:
+            found = PauliLindbladMap.identity(len(layer.physical))
+        pairs.append((layer.instruction, found))
+    return pairs
 
 
 def _two_qubit_gates(circuit: Any, physical: Sequence[int]) -> set[tuple[str, tuple[int, ...]]]:
@@ -446,6 +641,10 @@ class MitigatedEstimator:
     backend: VirtualBackend
     #: The ``LayerError``s of the job's ``resilience.layer_noise_model``, if it gave any.
     layer_errors: tuple[Any, ...] = ()
+    #: The layer-learning and TREX-calibration options the server applies itself.
+    learning: LearningOptions = LearningOptions()
+    #: Why each ignored option of the job is not applied (where known).
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def circuits(self) -> list[Any]:
@@ -473,8 +672,9 @@ class MitigatedEstimator:
             seed = task.options.seed_simulator
         rng = np.random.default_rng(seed)
         groups = self.groups
+        layer_report: dict[str, Any] | None = None
         if _injects_noise(self.requested):
-            groups = self._learned_groups(job_run)
+            groups, layer_report = self._learned_groups(job_run)
         sampled = [sample_items(group.job, rng) for group in groups]
         sampler = SamplerTask(
             job_id=task.job_id,
@@ -490,10 +690,8 @@ class MitigatedEstimator:
             f"{sum(pub.size for pub in sampler.pubs)} parameter sets run on the "
             f"{task.executor!r} executor"
         )
-        for path in ignored_options:
-            reason = _reason(path)
-            if reason:
-                job_run.log(f"mitigation: option {path!r} is not applied: {reason}")
+        for path, reason in self.reasons.items():
+            job_run.log(f"mitigation: option {path!r} is not applied: {reason}")
         started = _now()
         raw = job_run.plugins.execute(sampler)
         stopped = _now()
@@ -511,6 +709,8 @@ class MitigatedEstimator:
                 pub_metadata["num_randomizations"] = group.num_randomizations
                 pub_results[index] = PubResult(pub_result.data, metadata=pub_metadata)
         metadata: dict[str, Any] = {"version": 2, **self._applied()}
+        if layer_report is not None:
+            metadata["resilience"]["layer_noise"] = layer_report
         for key in ("simulator", "derived_calibrations"):
             if key in raw.metadata:
                 metadata[key] = raw.metadata[key]
@@ -520,35 +720,100 @@ class MitigatedEstimator:
             started,
             stopped,
         )
-        add_server_metadata(result, task, ignored_options)
+        add_server_metadata(result, task, ignored_options, self.reasons)
         return result
 
-    def _learned_groups(self, job_run: JobRun) -> tuple[_Group, ...]:
-        """The groups prepared again with the learned noise of their layers, as the
-        ``noise-learner`` program learns it (exactly, from the executor's noise model)."""
-        from .noise_learner import learn_layer_maps
+    def _learned_groups(self, job_run: JobRun) -> tuple[tuple[_Group, ...], dict[str, Any]]:
+        """The groups prepared again with the noise of their layers for PEC and PEA, and the
+        report of it for the result's ``metadata["resilience"]["layer_noise"]``.
 
-        def learner(boxes: Sequence[tuple[Any, tuple[int, ...]]]) -> list[Any]:
-            return learn_layer_maps(
-                boxes,
-                self.backend,
-                job_run.plugins,
-                job_run.log,
-                noise_model=self.task.options.noise_model,
+        Without a ``layer_noise_model``, the unique layers of all the job's PUBs are ranked
+        as IBM ranks them (occurrences, then two-qubit gates) and the first
+        ``max_layers_to_learn`` are learned, as the ``noise-learner`` program learns them
+        (exactly, from the executor's noise model); the rest are not mitigated. With one, as
+        on IBM, nothing is learned: each layer gets the noise of the model's ``LayerError``
+        with the same two-qubit gates on the same qubits, and layers it lacks are not
+        mitigated."""
+        from .noise_learner import layers_to_learn, learn_layer_maps
+
+        found: dict[Signature, UniqueLayer] = {}
+        counts: dict[Signature, int] = {}
+        for group in self.groups:
+            narrowed, qubits, _ = _group_pubs(self.task.pubs, group.indices, self.device)
+            for layer in unique_layers(narrowed, qubits, self.requested):
+                found.setdefault(layer.signature, layer)
+                counts[layer.signature] = counts.get(layer.signature, 0) + layer.occurrences
+        signatures = list(found)
+        noise: dict[Signature, Any] = {}
+        if self.layer_errors:
+            source = "layer_noise_model"
+            for signature in signatures:
+                layer = found[signature]
+                given = _given_map(layer.instruction, layer.physical, self.layer_errors)
+                if given is not None:
+                    noise[signature] = given
+        else:
+            source = "learned"
+            chosen = [
+                signatures[index]
+                for index in layers_to_learn(
+                    [(counts[sig], found[sig].two_qubit_gates) for sig in signatures],
+                    self.learning.max_layers_to_learn,
+                )
+            ]
+            if chosen:
+                learned = learn_layer_maps(
+                    [(found[sig].instruction, found[sig].physical) for sig in chosen],
+                    self.backend,
+                    job_run.plugins,
+                    job_run.log,
+                    noise_model=self.task.options.noise_model,
+                )
+                noise.update(zip(chosen, learned, strict=True))
+        layers = [
+            {
+                "qubits": list(signature[0]),
+                "two_qubit_gates": [[name, list(qubits)] for name, qubits in signature[1]],
+                "occurrences": counts[signature],
+                "mitigated": signature in noise,
+            }
+            for signature in signatures
+        ]
+        unmitigated = [layer for layer in layers if not layer["mitigated"]]
+        job_run.log(
+            f"mitigation: {len(layers)} unique layer(s), noise {source} for "
+            f"{len(layers) - len(unmitigated)}"
+            + (
+                f" (max_layers_to_learn={self.learning.max_layers_to_learn})"
+                if source == "learned"
+                else ""
             )
-
-        return tuple(
+            + "".join(
+                f"; layer on qubits {layer['qubits']} ({layer['occurrences']} occurrence(s)) "
+                "is not mitigated"
+                for layer in unmitigated
+            )
+        )
+        report: dict[str, Any] = {
+            "source": source,
+            "max_layers_to_learn": (
+                self.learning.max_layers_to_learn if source == "learned" else None
+            ),
+            "layers": layers,
+        }
+        groups = tuple(
             _prepare_group(
                 self.task.pubs,
                 group.indices,
                 group.precision,
                 self.requested,
                 self.device,
-                learner,
-                self.layer_errors,
+                noise,
+                self.learning,
             )
             for group in self.groups
         )
+        return groups, report
 
     def _summary(self) -> str:
         applied = self._applied()
@@ -643,12 +908,16 @@ def mitigation_applies(backend: VirtualBackend, task: EstimatorTask) -> bool:
 
 
 def plan(
-    task: EstimatorTask, backend: VirtualBackend, options: Mapping[str, Any]
+    task: EstimatorTask,
+    backend: VirtualBackend,
+    options: Mapping[str, Any],
+    ignored: Sequence[str] = (),
 ) -> MitigatedEstimator | None:
     """The mitigated run of an estimator job, or None where it runs unmitigated (nothing asked
     for, or no noise to mitigate). Raises InvalidRequest for options that cannot apply (too
     few noise factors for an extrapolator, TREX with projector observables, decoupling with
-    control flow)."""
+    control flow). ``ignored`` are the job's options it does not apply, whose reasons the
+    result states."""
     if not mitigation_applies(backend, task):
         return None
     requested = client_options(options)
@@ -660,8 +929,9 @@ def plan(
     for index, pub in enumerate(task.pubs):
         by_precision.setdefault(float(pub.precision or 0.0), []).append(index)
     layer_errors = _layer_errors(options)
+    learning = learning_options(options)
     groups = tuple(
-        _prepare_group(task.pubs, tuple(indices), precision, requested, device, None, layer_errors)
+        _prepare_group(task.pubs, tuple(indices), precision, requested, device, {}, learning)
         for precision, indices in by_precision.items()
     )
     return MitigatedEstimator(
@@ -672,6 +942,8 @@ def plan(
         device=device,
         backend=backend,
         layer_errors=layer_errors,
+        learning=learning,
+        reasons=not_applied_reasons(ignored, options),
     )
 
 

@@ -414,19 +414,22 @@ def _v2_layers(
             if key not in first:
                 physical = tuple(boxed.find_bit(q).index for q in instruction.qubits)
                 first[key] = (instruction, physical)
-    order = sorted(
-        counts,
-        key=lambda key: (
-            -counts[key],
-            -sum(
-                1
-                for op in undress_box(first[key][0].operation).body
-                if op.operation.num_qubits == 2
-            ),
-        ),
+    keys = list(counts)
+    chosen = layers_to_learn(
+        [
+            (
+                counts[key],
+                sum(
+                    1
+                    for op in undress_box(first[key][0].operation).body
+                    if op.operation.num_qubits == 2
+                ),
+            )
+            for key in keys
+        ],
+        None if max_layers is None else int(max_layers),
     )
-    if max_layers is not None:
-        order = order[: int(max_layers)]
+    order = [keys[index] for index in chosen]
     return [
         _layer(
             first[key][0],
@@ -436,6 +439,16 @@ def _v2_layers(
         )
         for key in order
     ]
+
+
+def layers_to_learn(layers: Sequence[tuple[int, int]], max_layers: int | None) -> list[int]:
+    """The indices of the unique layers IBM's learners learn, in the order learned: ``layers``
+    holds each one's (occurrences in the job's circuits, number of two-qubit gates). The most
+    frequent first, ties broken by more two-qubit gates, then by first appearance; at most
+    ``max_layers`` of them (None: all), as NoiseLearner's and EstimatorV2's
+    ``max_layers_to_learn`` documents it."""
+    order = sorted(range(len(layers)), key=lambda index: (-layers[index][0], -layers[index][1]))
+    return order if max_layers is None else order[:max_layers]
 
 
 def _layer(

@@ -78,6 +78,14 @@ class ProgramItem:
     shape: tuple[int, ...]
     #: The client's decoded item (``CircuitItem`` or ``SamplexItem`` of samplomatic).
     source: CircuitItem | SamplexItem
+    #: Shots of this item where they differ from the program's (None: the program's). A
+    #: QuantumProgram sent by a client has one number of shots; the mitigated estimator runs
+    #: its TREX calibration item with ``measure_noise_learning.shots_per_randomization``.
+    shots: int | None = None
+
+    def shots_in(self, job: QuantumProgramJob) -> int:
+        """The shots each parameter set of this item runs in ``job``."""
+        return job.shots if self.shots is None else self.shots
 
     @property
     def is_samplex(self) -> bool:
@@ -107,7 +115,7 @@ class QuantumProgramJob:
     @property
     def executions(self) -> int:
         """Shots times parameter sets, summed over items: what the executions limit counts."""
-        return sum(self.shots * item.size for item in self.items)
+        return sum(item.shots_in(self) * item.size for item in self.items)
 
     @property
     def num_circuits(self) -> int:
@@ -323,7 +331,7 @@ def sample_items(
         else:
             values = np.asarray(item.source.circuit_arguments, dtype=float)
         bindings = BindingsArray({tuple(circuit.parameters): values}, shape=item.shape)
-        pub = SamplerPub(circuit, bindings, job.shots, validate=False)
+        pub = SamplerPub(circuit, bindings, item.shots_in(job), validate=False)
         sampled.append(SampledItem(pub=pub, samplex_outputs=outputs))
     return sampled
 
