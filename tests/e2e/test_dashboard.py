@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from qiskit import QuantumCircuit
@@ -214,3 +216,69 @@ def test_with_keys_one_instance_never_sees_another_s_jobs(
     page.goto(f"{server.url}/dashboard#/jobs/{job.job_id()}")
     expect(page.locator("#results svg.histogram rect.bar")).to_have_count(2)
     screenshot(page, "dashboard-keys-alice-job")
+
+
+# -- behind a reverse proxy ------------------------------------------------------------------
+
+PREFIX = "/qrs"
+
+
+def prefix_proxy(upstream: str) -> Callable[..., Awaitable[None]]:
+    """An ASGI reverse proxy that serves ``upstream`` under ``PREFIX`` (what nginx's
+    ``location /qrs/ { proxy_pass http://upstream/; }`` does): the prefix is taken off the path
+    of each request, which is forwarded with its method, headers and body."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path: str = scope["path"]
+        if not path.startswith(PREFIX + "/"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"not behind the proxy"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        query = scope["query_string"].decode()
+        url = f"{upstream}{path.removeprefix(PREFIX)}" + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"host"]
+        async with httpx.AsyncClient() as client:
+            answer = await client.request(scope["method"], url, headers=headers, content=body)
+        kept = [
+            (k.encode(), v.encode())
+            for k, v in answer.headers.items()
+            if k.lower() not in {"content-length", "transfer-encoding", "content-encoding"}
+        ]
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": kept})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    return app
+
+
+def test_behind_a_proxy_with_a_path_prefix_the_page_signs_in_and_draws(
+    keyed: tuple[ServerProcess, str, str], page: Page
+) -> None:
+    server, alice, _ = keyed
+    service = connect(server.url, token=alice, instance=CRN_A)
+    job = SamplerV2(service.backend("ideal_simulator@aer")).run([bell()], shots=100)
+    job.result()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    with LiveServer(prefix_proxy(server.url)) as proxy:  # type: ignore[arg-type]
+        page.goto(f"{proxy.url}{PREFIX}/dashboard")
+        sign_in(page, alice)
+        expect(page.locator("#usage")).to_contain_text("instance-a")
+        page.goto(f"{proxy.url}{PREFIX}/dashboard#/jobs/{job.job_id()}")
+        expect(page.locator("#results svg.histogram rect.bar")).to_have_count(2)
+    # The page, its script and style, the sign-in and the data: all through the prefix.
+    assert requested, "the browser made no request"
+    outside = [url for url in requested if not url.startswith(f"{proxy.url}{PREFIX}/")]
+    assert not outside, outside
+    for path in ("dashboard/static/app.js", "identity/token", "dashboard/api/jobs/"):
+        assert any(f"{PREFIX}/{path}" in url for url in requested), path

@@ -69,6 +69,8 @@ function table(headers, rows, empty) {
 }
 
 // -- talking to the server -----------------------------------------------------------------
+// Every URL is relative to the page's, /dashboard (or /PREFIX/dashboard behind a proxy that
+// serves the server under a path prefix): "dashboard/api/me" is /PREFIX/dashboard/api/me.
 
 async function api(path) {
   const headers = {};
@@ -85,7 +87,7 @@ async function api(path) {
 }
 
 async function signIn(key) {
-  const response = await fetch("/identity/token", {
+  const response = await fetch("identity/token", {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ grant_type: GRANT, apikey: key }),
@@ -104,7 +106,7 @@ function signOut() {
 // -- views ---------------------------------------------------------------------------------
 
 async function overviewView() {
-  const data = await api("/dashboard/api/overview");
+  const data = await api("dashboard/api/overview");
   const executors = data.executors.map((e) => el("tr", { "data-executor": e.name },
     el("td", {}, el("strong", {}, e.name), " ", el("span", { class: "muted" }, e.version)),
     el("td", {}, e.device),
@@ -151,7 +153,7 @@ async function jobsView(query) {
   const request = new URLSearchParams({ limit: PAGE_SIZE, offset });
   for (const name of ["status", "backend", "session_id"]) if (params.get(name)) request.set(name, params.get(name));
   for (const tag of (params.get("tags") || "").split(",")) if (tag.trim()) request.append("tags", tag.trim());
-  const data = await api("/dashboard/api/jobs?" + request);
+  const data = await api("dashboard/api/jobs?" + request);
   const filters = el("form", { class: "filters", id: "filters", onsubmit: (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -193,7 +195,7 @@ async function jobsView(query) {
 async function jobView(id) {
   let job;
   try {
-    job = await api("/dashboard/api/jobs/" + encodeURIComponent(id));
+    job = await api("dashboard/api/jobs/" + encodeURIComponent(id));
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       show(el("section", { id: "not-found" }, el("h2", {}, "Job not found"),
@@ -236,7 +238,7 @@ async function jobView(id) {
 }
 
 async function sessionsView() {
-  const data = await api("/dashboard/api/sessions?limit=50");
+  const data = await api("dashboard/api/sessions?limit=50");
   const rows = data.sessions.map((s) => el("tr", { "data-session": s.id },
     el("td", {}, el("a", { href: "#/jobs?session_id=" + encodeURIComponent(s.id), class: "mono" }, s.id)),
     el("td", {}, s.mode), el("td", {}, s.backend), el("td", {}, s.state),
@@ -393,7 +395,7 @@ function showSignIn(message) {
 async function start() {
   document.getElementById("login").hidden = true;
   try {
-    state.me = await api("/dashboard/api/me");
+    state.me = await api("dashboard/api/me");
   } catch (error) {
     if (error instanceof AuthError) { showSignIn(); return; }
     show(el("p", { class: "error" }, String(error.message || error)));
