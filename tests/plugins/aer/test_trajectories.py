@@ -19,23 +19,12 @@ from qiskit_aer.noise import NoiseModel
 from qiskit_runtime_server import SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
 from qiskit_runtime_server_aer.primitives import AerPrimitives
-from qiskit_runtime_server_aer.trajectories import (
-    requested_trajectories,
-    split_final_measurements,
-)
+from qiskit_runtime_server_aer.trajectories import split_final_measurements
+from qiskit_runtime_server_aer.trajectory_count import requested_trajectories, shots_per_trajectory
 from qrs_test_plugins.circuits import fake_device, ghz
+from qrs_test_plugins.statistics import correlated_agreement, z_and_zz
 
 SHOTS, K, RUNS = 200, 10, 40
-
-
-def z_and_zz(counts: dict[str, int]) -> np.ndarray:
-    total = sum(counts.values())
-    width = len(next(iter(counts)))
-    values = np.zeros(2 * width - 1)
-    for bitstring, count in counts.items():
-        signs = np.array([1 - 2 * int(b) for b in reversed(bitstring)])
-        values += count * np.concatenate([signs, signs[:-1] * signs[1:]])
-    return values / total
 
 
 def run(primitives: AerPrimitives, kolkata: FakeDeviceDescription, isa: QuantumCircuit, seed: int,
@@ -55,6 +44,12 @@ def test_option_is_validated() -> None:
     for bad in (0, -3, 2.5, "8", True):
         with pytest.raises(ValueError, match="positive integer"):
             requested_trajectories({"experimental": {"trajectories": bad}})
+
+
+def test_shots_are_split_evenly_among_at_most_shots_trajectories() -> None:
+    assert shots_per_trajectory(1001, 20).tolist() == [51] + [50] * 19
+    assert shots_per_trajectory(5, 20).tolist() == [1] * 5
+    assert shots_per_trajectory(0, 20).size == 0
 
 
 def test_mid_circuit_measurements_are_refused() -> None:
@@ -90,13 +85,8 @@ def test_unbiased_with_a_bounded_design_effect() -> None:
         .run(isa, shots=200_000).result().get_counts()
     )  # fmt: skip
     reference = z_and_zz(reference_counts)
-    estimates_array = np.array(estimates)
-    mean = estimates_array.mean(axis=0)
-    spread = estimates_array.var(axis=0, ddof=1)
-    standard_error = np.sqrt(spread / RUNS + (1 - reference**2) / 200_000)
-    assert np.all(np.abs(mean - reference) <= 4.5 * standard_error), mean - reference
-    independent = np.clip(1 - reference**2, 1e-3, None) / SHOTS
-    design_effect = float(np.median(spread / independent))
+    z_scores, design_effect = correlated_agreement(np.array(estimates), reference, 200_000, SHOTS)
+    assert np.all(np.abs(z_scores) <= 4.5), z_scores
     print(f"K={K}, shots={SHOTS}: median design effect {design_effect:.2f} "
           f"(effective shots {SHOTS / design_effect:.0f})")  # fmt: skip
     assert 0.5 < design_effect < SHOTS / K

@@ -23,5 +23,7 @@ def test_the_server_table_runs_on_cpu(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["--kernel", "numpy", "--quick", "--no-benchmark", "--server"]) == 0
     out = capsys.readouterr().out
     assert "| noisy efficient_su2(6, reps=2), fake_kolkata, 64 shots |" in out
+    assert "| the same with experimental.trajectories=8 (correlated shots) |" in out
+    assert "8 trajectories x 8 shots;" in out
     assert "first job after a cancel" in out
     assert "idle device memory" in out

@@ -1,7 +1,9 @@
-"""Goodness-of-fit tests of sampled counts against exact probabilities."""
+"""Goodness-of-fit tests of sampled counts against exact probabilities, and of correlated
+counts (``options.experimental.trajectories``) against a reference's expectation values."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,3 +37,36 @@ def chi_square_p_value(observed: NDArray[np.int64], expected_probabilities: NDAr
         return 1.0  # one possible outcome, and no impossible one was sampled
     statistic = float(np.sum((o - e) ** 2 / e))
     return float(chi2.sf(statistic, len(o) - 1))
+
+
+def z_and_zz(counts: Mapping[str, float]) -> NDArray[np.float64]:
+    """<Z_i> of every clbit and <Z_i Z_i+1> of neighbouring clbits, from counts (or
+    probabilities) keyed by bitstrings (clbit 0 last)."""
+    total = sum(counts.values())
+    width = len(next(iter(counts)))
+    values = np.zeros(2 * width - 1)
+    for bitstring, count in counts.items():
+        signs = np.array([1 - 2 * int(b) for b in reversed(bitstring)])
+        values += count * np.concatenate([signs, signs[:-1] * signs[1:]])
+    return values / total
+
+
+def correlated_agreement(
+    estimates: NDArray[np.float64],
+    reference: NDArray[np.float64],
+    reference_shots: int,
+    shots: int,
+) -> tuple[NDArray[np.float64], float]:
+    """For runs whose shots are correlated (shots of one trajectory share its noise), each row
+    of ``estimates`` one run's <Z>/<ZZ> statistics (:func:`z_and_zz`) of ``shots`` shots, and
+    ``reference`` the same statistics of an exact sampler's ``reference_shots`` shots: the
+    z-score of the runs' mean of each statistic (standard error from the runs' own spread,
+    which includes the correlation, and the reference's sampling error), and the median design
+    effect (a run's variance over that of ``shots`` independent shots; between 1 and the
+    shots per trajectory for trajectories sampled shots/K times each)."""
+    runs = estimates.shape[0]
+    spread = estimates.var(axis=0, ddof=1)
+    standard_error = np.sqrt(spread / runs + (1 - reference**2) / reference_shots)
+    z_scores = (estimates.mean(axis=0) - reference) / standard_error
+    independent = np.clip(1 - reference**2, 1e-3, None) / shots
+    return z_scores, float(np.median(spread / independent))

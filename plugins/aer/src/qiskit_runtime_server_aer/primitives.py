@@ -64,9 +64,13 @@ from .noise import NoiseModelCache, is_pauli_noise, user_noise_model
 from .sampling import sample
 from .shapes import empty_result, estimate_nonempty, is_empty, one_binding
 from .sweeps import simulator_class
-from .trajectories import DOCUMENTED_BIAS as TRAJECTORIES_BIAS
-from .trajectories import OPTION as TRAJECTORIES_OPTION
-from .trajectories import requested_trajectories, sample_trajectories
+from .trajectories import sample_trajectories
+from .trajectory_count import OPTION as TRAJECTORIES_OPTION
+from .trajectory_count import (
+    approximation_label,
+    requested_trajectories,
+    validate_trajectories,
+)
 from .translation import for_aer
 
 EXECUTOR_NAME = "aer"
@@ -236,7 +240,7 @@ class AerPrimitives:
                     simulator, noise, run_pub.circuit, run_pub.parameter_values,
                     run_pub.shots or 0, trajectories, pub_seed,
                 )  # fmt: skip
-                metadata.update(info, trajectories_bias=TRAJECTORIES_BIAS)
+                metadata.update(info)
                 task.log(f"INFO PUB {index}: {info['trajectories']} trajectories")
                 pub_result = sampler_pub_result(
                     run_pub.circuit, bits, pub.parameter_values.shape,
@@ -467,12 +471,9 @@ def validate_options(task: ExecutionTask) -> None:
         # read would otherwise fail the job in the worker.
         user_noise_model(task.options.noise_model)
     requested(task.options.raw)
-    trajectories = requested_trajectories(task.options.raw)
-    if trajectories is not None and isinstance(task, EstimatorTask):
-        raise ValueError(
-            f"options.{TRAJECTORIES_OPTION} applies to SamplerV2 jobs; the estimator's "
-            f"precision sets its shots (see options.{EXPECTATIONS_OPTION})"
-        )
+    validate_trajectories(
+        task, f"the estimator's precision sets its shots (see options.{EXPECTATIONS_OPTION})"
+    )
     if requested_trajectory_expectations(task.options.raw):
         if not isinstance(task, EstimatorTask):
             raise ValueError(f"options.{EXPECTATIONS_OPTION} applies to EstimatorV2 jobs")
@@ -698,7 +699,7 @@ def _noise_label(
     label = f"{task.backend.name} device noise model"
     approximations = [approximation] if approximation is not None else []
     if trajectories is not None:
-        approximations.append(f"{trajectories} trajectories (correlated shots)")
+        approximations.append(approximation_label(trajectories))
     if not approximations:
         return f"{label} (exact, full)"
     return f"{label}, APPROXIMATED: {', '.join(approximations)}"

@@ -11,7 +11,9 @@ outcome distribution given a trajectory is its exact final distribution), but sh
 trajectory share its noise events, so counts are more spread than independent shots: the
 effective number of shots is between K and ``shots``. tests/plugins/aer/test_trajectories.py
 measures both (docs/simulation.md quotes it). Only circuits whose measurements are all final
-qualify; mid-circuit measurements, resets and control flow fail the job with the reason.
+qualify; mid-circuit measurements, resets and control flow fail the job with the reason. The
+option's parsing, shot split and metadata are trajectory_count.py's, shared with the custatevec
+executor.
 """
 
 from __future__ import annotations
@@ -27,24 +29,10 @@ from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
-OPTION = "experimental.trajectories"
+from .trajectory_count import OPTION, pub_metadata, shots_per_trajectory
+
 #: Largest number of measured qubits: each trajectory keeps 2**m outcome probabilities.
 MAX_MEASURED_QUBITS = 24
-DOCUMENTED_BIAS = (
-    "no bias on expectation values; shots of one trajectory are correlated, so the effective "
-    "number of shots lies between K and shots (docs/simulation.md)"
-)
-
-
-def requested_trajectories(raw_options: object) -> int | None:
-    """The K a job asks for, or None; ValueError when it is not a positive integer."""
-    experimental = raw_options.get("experimental") if isinstance(raw_options, dict) else None
-    if not isinstance(experimental, dict) or experimental.get("trajectories") is None:
-        return None
-    value = experimental["trajectories"]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"options.{OPTION} must be a positive integer, got {value!r}")
-    return value
 
 
 def split_final_measurements(
@@ -97,8 +85,9 @@ def sample_trajectories(
     trajectories: int,
     seed: int | None,
 ) -> tuple[NDArray[np.bool_], dict[str, Any]]:
-    """Clbit values of every shot, shape ``(parameter sets, shots, num_clbits)``. The
-    simulator must keep every trajectory (Aer's shot branching would merge them)."""
+    """Clbit values of every shot, shape ``(parameter sets, shots, num_clbits)``, and the PUB's
+    metadata about its trajectories. The simulator must keep every trajectory (Aer's shot
+    branching would merge them)."""
     unitary, measurements = split_final_measurements(circuit)
     measured = list(dict.fromkeys(qubit for qubit, _ in measurements))
     if len(measured) > MAX_MEASURED_QUBITS:
@@ -113,17 +102,15 @@ def sample_trajectories(
     bound = [unitary] * parameter_values.size
     if unitary.num_parameters:
         bound = list(parameter_values.bind_all(unitary).ravel())
-    k = min(trajectories, shots)
+    per_trajectory = shots_per_trajectory(shots, trajectories)
+    k = per_trajectory.size
     if not bound or not k:
-        return np.zeros((len(bound), shots, circuit.num_clbits), dtype=np.bool_), {
-            "trajectories": 0,
-            "shots_per_trajectory": 0,
-        }
+        return np.zeros((len(bound), shots, circuit.num_clbits), dtype=np.bool_), pub_metadata(
+            per_trajectory[:0]
+        )
     result = simulator.run(bound, shots=k, seed_simulator=seed).result()
     rng = np.random.default_rng(seed)
     flips = readout_flips(noise, measured)
-    per_trajectory = np.full(k, shots // k)
-    per_trajectory[: shots % k] += 1
     out = np.zeros((len(bound), shots, circuit.num_clbits), dtype=np.bool_)
     for index in range(len(bound)):
         if not measured:
@@ -143,4 +130,4 @@ def sample_trajectories(
         bits = bits ^ wrong
         for qubit, clbit in measurements:
             out[index, :, clbit] = bits[:, position[qubit]]
-    return out, {"trajectories": k, "shots_per_trajectory": int(per_trajectory[0])}
+    return out, pub_metadata(per_trajectory)

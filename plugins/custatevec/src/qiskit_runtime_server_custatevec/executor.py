@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from qiskit_runtime_server import Availability, ExecutorInfo
+from qiskit_runtime_server_aer.trajectory_count import OPTION as TRAJECTORIES_OPTION
 
 from . import __version__
 from .custatevec_kernel import CuStateVecKernel
@@ -24,7 +25,8 @@ from .numpy_kernel import NumpyKernel
 from .primitives import EXECUTOR_NAME, StatevectorPrimitives
 from .settings import Settings, SettingsError
 
-HONOURED_OPTIONS = frozenset({"simulator.seed_simulator", "seed_estimator"})
+#: ``experimental.trajectories``: the aer executor's option, same semantics (trajectory_count.py).
+HONOURED_OPTIONS = frozenset({"simulator.seed_simulator", "seed_estimator", TRAJECTORIES_OPTION})
 
 
 def _info(

@@ -36,10 +36,12 @@ from .kernel import Matrices
 
 #: Said in ``metadata["simulator"]["noise"]`` of a job with device noise.
 DEVICE_NOISE_STATEMENT = (
-    "device noise of {device} by quantum trajectories (one per shot): gate, reset and "
+    "device noise of {device} by quantum trajectories ({trajectories}): gate, reset and "
     "measurement errors (depolarizing with thermal relaxation), thermal relaxation during "
     "delays, readout errors on the recorded bits; the same noise model as the aer executor's"
 )
+#: ``{trajectories}`` of :data:`DEVICE_NOISE_STATEMENT`, without ``experimental.trajectories``.
+ONE_PER_SHOT = "one per shot"
 ESTIMATOR_READOUT = "readout errors are not applied to expectation values (as Aer's estimator)"
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from qiskit.primitives import PrimitiveResult
 from qiskit_runtime_server import ExecutionTask, ExecutorInfo, hookimpl
 from qiskit_runtime_server.device_noise import DeviceNoise, NoiseQuery
+from qiskit_runtime_server_aer.trajectory_count import validate_trajectories
 
 from .executor import describe, device_memory, make_primitives
-from .primitives import StatevectorPrimitives, check_runnable
+from .primitives import ESTIMATOR_TRAJECTORIES, StatevectorPrimitives, check_runnable
 from .program import UnsupportedCircuit
 
 _primitives: StatevectorPrimitives | None = None
@@ -39,8 +40,11 @@ def qiskit_runtime_device_memory() -> dict[str, Any] | None:
 def qiskit_runtime_validate(task: ExecutionTask) -> None:
     """Refuse at submit what the simulator cannot run (a 400 rather than a failed job): control
     flow, instructions it cannot lower, measurements in an estimator circuit, non-Pauli
-    observables. No GPU is touched and nothing is simulated: the circuit is compiled on the
-    host with one parameter set (standard gates' matrices come from a cache)."""
+    observables, an invalid ``options.experimental.trajectories`` or one sent with an
+    estimator job (checked as the aer executor checks it). No GPU is touched and nothing is
+    simulated: the circuit is compiled on the host with one parameter set (standard gates'
+    matrices come from a cache)."""
+    validate_trajectories(task, ESTIMATOR_TRAJECTORIES)
     for index, pub in enumerate(task.pubs):
         try:
             check_runnable(pub)

@@ -14,6 +14,10 @@
   per parameter set and reports their standard error as ``stds``. ``ideal_simulator`` and
   devices without calibration data stay noiseless. ``metadata["simulator"]["noise"]`` says
   which.
+* ``options.experimental.trajectories = K`` (the aer executor's option, trajectory_count.py):
+  a noisy sampler PUB runs K trajectories per parameter set, each sampled shots/K times, and
+  the job's noise statement says APPROXIMATED. Estimator jobs are refused at submit (their
+  precision already sets their trajectories); noiseless runs are exact and unchanged.
 """
 
 from __future__ import annotations
@@ -35,11 +39,17 @@ from qiskit_runtime_server.circuits import (
     without_idle_qubits,
 )
 from qiskit_runtime_server.results import sampler_pub_result
+from qiskit_runtime_server_aer.trajectory_count import (
+    approximation_label,
+    pub_metadata,
+    requested_trajectories,
+    shots_per_trajectory,
+)
 
 from . import __version__
 from .fusion import fuse
 from .kernel import Kernel
-from .noise import DEVICE_NOISE_STATEMENT, ESTIMATOR_READOUT, DeviceNoise
+from .noise import DEVICE_NOISE_STATEMENT, ESTIMATOR_READOUT, ONE_PER_SHOT, DeviceNoise
 from .program import Program, UnsupportedCircuit, compile_circuit, sweep_values
 from .settings import Settings
 from .simulation import Simulation, Sweep, Trajectories
@@ -51,6 +61,11 @@ NOISELESS_DEVICE = "none: {device} has no calibration data to build a noise mode
 EXACT_ESTIMATOR_TRAJECTORIES = 4096
 #: At most this many trajectories per parameter set (precision 0.004).
 MAX_ESTIMATOR_TRAJECTORIES = 65536
+#: Why an estimator job with ``options.experimental.trajectories`` is refused at submit.
+ESTIMATOR_TRAJECTORIES = (
+    "the estimator's precision sets its trajectories (ceil(1/precision^2) per parameter set, "
+    "so precision = 1/sqrt(K) runs K of them, with stds that say so)"
+)
 
 
 class StatevectorPrimitives:
@@ -87,10 +102,21 @@ class StatevectorPrimitives:
         from qiskit_runtime_server_aer.noise import NoiseModelCache
 
         noisy = NoiseModelCache.has_device_noise(task.backend)
+        # Sampler only: estimator jobs with it are refused at submit (plugin.py).
+        trajectories = None
+        if noisy and isinstance(task, SamplerTask):
+            trajectories = requested_trajectories(task.options.raw)
         if noisy:
-            noise_statement = DEVICE_NOISE_STATEMENT.format(device=task.backend.name)
+            per = ONE_PER_SHOT
+            if trajectories is not None:
+                per = f"{trajectories} per parameter set, each sampled shots/{trajectories} times"
+            noise_statement = DEVICE_NOISE_STATEMENT.format(
+                device=task.backend.name, trajectories=per
+            )
             if isinstance(task, EstimatorTask):
                 noise_statement += f"; {ESTIMATOR_READOUT}"
+            if trajectories is not None:
+                noise_statement += f", APPROXIMATED: {approximation_label(trajectories)}"
         elif task.backend.has_noise:
             noise_statement = NOISELESS_DEVICE.format(device=task.backend.name)
         else:
@@ -107,7 +133,7 @@ class StatevectorPrimitives:
                     raise RuntimeError("the job was cancelled")
                 backend = task.backend if noisy else None
                 if isinstance(pub, SamplerPub):
-                    results.append(self.sample(pub, rng, backend))
+                    results.append(self.sample(pub, rng, backend, trajectories))
                 else:
                     results.append(self.estimate(pub, rng, backend))
                 task.log(f"INFO PUB {index}: {results[-1].metadata['simulator']}")
@@ -140,8 +166,10 @@ class StatevectorPrimitives:
         pub: SamplerPub,
         rng: np.random.Generator,
         backend: BackendDescription | None = None,
+        trajectories: int | None = None,
     ) -> SamplerPubResult:
-        """``backend``: simulate its device noise (None: noiseless)."""
+        """``backend``: simulate its device noise (None: noiseless); ``trajectories``: K of
+        ``options.experimental.trajectories`` (None: one trajectory per shot)."""
         original = pub.circuit
         compact = compact_sampler_pub(pub)
         circuit = compact.circuit
@@ -152,18 +180,19 @@ class StatevectorPrimitives:
         shots = int(pub.shots or 0)
         sweep = Sweep()
         if program.noisy:
-            bits = self.trajectories.sample(program, shots, rng, sweep)
+            bits = self.trajectories.sample(program, shots, rng, sweep, trajectories)
         else:
             bits = self.simulation.sample(program, shots, rng, sweep)
+        metadata = _program_metadata(program, sweep)
+        if trajectories is not None and program.noisy:  # every device qubit has readout errors
+            # An empty sweep runs no trajectory (as the aer executor says).
+            per_set = trajectories if program.size else 0
+            metadata.update(pub_metadata(shots_per_trajectory(shots, per_set)))
         return sampler_pub_result(
             original,
             bits,
             pub.parameter_values.shape,
-            {
-                "shots": shots,
-                "circuit_metadata": original.metadata,
-                "simulator": _program_metadata(program, sweep),
-            },
+            {"shots": shots, "circuit_metadata": original.metadata, "simulator": metadata},
         )
 
     def estimate(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from qiskit_runtime_server_aer.trajectory_count import shots_per_trajectory
 
 from .kernel import Kernel, Matrices, StateBatch
 from .noise import KrausStep, NoiseOp, UnitaryStep
@@ -208,7 +209,8 @@ class Trajectories:
     kernel call for the whole batch (``MATRIX_INDEXED`` where members differ), and every noise
     channel draws each member's branch and Kraus operator from host random numbers (see
     noise.py). Each shot of a sampler job is a trajectory of its own, so the counts sample the
-    noisy distribution exactly (up to the model)."""
+    noisy distribution exactly (up to the model), unless the job asks for K trajectories per
+    parameter set (:meth:`sample`)."""
 
     def __init__(self, simulation: Simulation) -> None:
         self.simulation = simulation
@@ -224,33 +226,55 @@ class Trajectories:
         return max(1, min(total, self.simulation.max_batch, fitting))
 
     def sample(
-        self, program: Program, shots: int, rng: np.random.Generator, sweep: Sweep | None = None
+        self,
+        program: Program,
+        shots: int,
+        rng: np.random.Generator,
+        sweep: Sweep | None = None,
+        trajectories: int | None = None,
     ) -> NDArray[np.bool_]:
-        """Clbit values of every shot, shape ``(B, shots, num_clbits)``: one trajectory each."""
+        """Clbit values of every shot, shape ``(B, shots, num_clbits)``: one trajectory per
+        shot, or (``trajectories``: ``options.experimental.trajectories``, trajectory_count.py)
+        ``min(K, shots)`` trajectories per parameter set, each one's final state sampled for
+        its share of the shots. The shots of a trajectory share its noise events and its
+        mid-circuit outcomes; every recorded bit gets its own readout error (:func:`_readouts`).
+        Each shot still follows the exact noisy distribution: its trajectory is an exact draw
+        of the noise and mid-circuit outcomes, and its final outcome an exact draw from that
+        trajectory's final state."""
         sweep = sweep if sweep is not None else Sweep()
-        total = program.size * shots
-        flat = np.zeros((total, program.num_clbits), dtype=np.bool_)
+        split = shots_per_trajectory(shots, shots if trajectories is None else trajectories)
+        k = split.size
+        first = np.concatenate([[0], np.cumsum(split)[:-1]]).astype(np.int64)
+        out = np.zeros((program.size, shots, program.num_clbits), dtype=np.bool_)
         qubits = list(dict.fromkeys(q for q, _ in program.final_measurements))
-        position = {q: k for k, q in enumerate(qubits)}
-        step = self._batch(program, total)
+        position = {q: bit for bit, q in enumerate(qubits)}
+        total = program.size * k
+        step = self._batch(program, total) if total else 1
         for start in range(0, total, step):
             stop = min(start + step, total)
-            sets = np.arange(start, stop) // max(shots, 1)
+            sets = np.arange(start, stop) // k
             states = self.kernel.zeros(program.num_qubits, stop - start)
-            bits = flat[start:stop]
-            self._run(program, states, sets, rng, bits)
-            if qubits:
-                for member in range(stop - start):
-                    outcome = int(self.kernel.sample(states, member, qubits, rng.random(1))[0])
+            mid_circuit = np.zeros((stop - start, program.num_clbits), dtype=np.bool_)
+            self._run(program, states, sets, rng, mid_circuit)
+            for member, index in enumerate(range(start, stop)):
+                parameter_set, j = divmod(index, k)
+                rows = out[parameter_set, first[j] : first[j] + split[j]]
+                rows[:] = mid_circuit[member]
+                if qubits:
+                    draws = rng.random(int(split[j]))
+                    outcomes = self.kernel.sample(states, member, qubits, draws)
                     for qubit, clbit in program.final_measurements:
-                        bits[member, clbit] = (outcome >> position[qubit]) & 1
-                for qubit, clbit in program.final_measurements:
-                    bits[:, clbit] = _readout(bits[:, clbit], program.readout.get(qubit), rng)
+                        rows[:, clbit] = (outcomes >> position[qubit]) & 1
             self.kernel.release(states)
             sweep.batches += 1
             sweep.largest = max(sweep.largest, stop - start)
-        sweep.trajectories = shots
-        return flat.reshape(program.size, shots, program.num_clbits)
+        _readouts(program, out, rng)
+        if k < shots:
+            # A trajectory's shots come out together; a device's come in no particular order.
+            for parameter_set in range(program.size):
+                out[parameter_set] = out[parameter_set][rng.permutation(shots)]
+        sweep.trajectories = k
+        return out
 
     def expectations(
         self,
@@ -294,7 +318,8 @@ class Trajectories:
         bits: NDArray[np.bool_],
     ) -> None:
         """Every operation of ``program`` on the batch; member ``i`` is a trajectory of
-        parameter set ``sets[i]``; mid-circuit measurements write ``bits``. What an error
+        parameter set ``sets[i]``; mid-circuit measurements write their outcomes to ``bits``
+        (before readout errors: the caller applies those to the recorded bits). What an error
         draws is applied with the next gate when that gate's qubits include the error's (one
         pass over the batch instead of two, see :class:`_Pending`)."""
         pending = _Pending(self.kernel, states)
@@ -308,7 +333,7 @@ class Trajectories:
                 pending.flush()
                 outcomes = self._measure(states, op.qubit, rng, reset=isinstance(op, ResetOp))
                 if isinstance(op, MeasureOp):
-                    bits[:, op.clbit] = _readout(outcomes, program.readout.get(op.qubit), rng)
+                    bits[:, op.clbit] = outcomes
         pending.flush()
 
     def _measure(
@@ -452,6 +477,17 @@ class _Pending:
         combined = np.swapaxes(both.reshape(size, dim, dim), 1, 2)
         self.kernel.apply_matrix(self.states, targets, np.ascontiguousarray(combined))
         self.targets, self.stack = (), None
+
+
+def _readouts(program: Program, bits: NDArray[np.bool_], rng: np.random.Generator) -> None:
+    """Readout errors on the recorded clbits ``bits[..., clbit]`` (every shot's bits
+    independently), each clbit with its last measurement's qubit: an outcome a later
+    measurement overwrote was never read out (classical control flow, which could read it,
+    is refused)."""
+    measured_by = {op.clbit: op.qubit for op in program.operations if isinstance(op, MeasureOp)}
+    measured_by.update((clbit, qubit) for qubit, clbit in program.final_measurements)
+    for clbit, qubit in sorted(measured_by.items()):
+        bits[..., clbit] = _readout(bits[..., clbit], program.readout.get(qubit), rng)
 
 
 def _readout(
