@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService
 from qrs_test_plugins.mitigation import GHZ4_OBSERVABLES, ghz4
@@ -44,9 +45,16 @@ def estimator(service: QiskitRuntimeService, level: int, **opts: object) -> Esti
     return estimator
 
 
-def run(service: QiskitRuntimeService, level: int, precision: float, **opts: object) -> object:
-    job = estimator(service, level, **opts).run([(ghz4(), OBSERVABLES)], precision=precision)
-    return job.result()
+def run(
+    service: QiskitRuntimeService,
+    level: int,
+    precision: float,
+    circuit: QuantumCircuit | None = None,
+    **opts: object,
+) -> object:
+    """The result of ``circuit`` (GHZ-4 by default) with OBSERVABLES at ``level``."""
+    pub = (circuit if circuit is not None else ghz4(), OBSERVABLES)
+    return estimator(service, level, **opts).run([pub], precision=precision).result()
 
 
 def mean_bias(result: object) -> float:
@@ -248,13 +256,123 @@ def test_a_users_layer_noise_model_is_what_pec_removes(service: QiskitRuntimeSer
         for layer in learned.data
     ]
     gammas = {}
-    for name, model in (("given", learned), ("zero", zero), ("own", None)):
+    reports = {}
+    models = (("given", learned), ("zero", zero), ("own", None), ("part", learned.data[:1]))
+    for name, model in models:
         opts: dict[str, object] = {"resilience__pec_mitigation": True}
         if model is not None:
             opts["resilience__layer_noise_model"] = model
         result = run(service, 1, 0.05, **opts)
         assert result.metadata["qiskit_runtime_server"]["ignored_options"] == []
         gammas[name] = result[0].metadata["resilience"]["pec"]["gamma"]
+        reports[name] = result.metadata["resilience"]["layer_noise"]
     assert gammas["zero"] == pytest.approx(1.0)
     assert gammas["given"] == pytest.approx(gammas["own"], rel=1e-6)
     assert gammas["own"] > 1.01, gammas
+    # A model of one layer: nothing is learned (as on IBM), the other two are not mitigated.
+    assert 1.0 < gammas["part"] < gammas["own"], gammas
+    assert reports["part"]["source"] == "layer_noise_model"
+    assert [layer["mitigated"] for layer in reports["part"]["layers"]] == [True, False, False]
+    assert reports["own"]["source"] == "learned"
+    assert all(layer["mitigated"] for layer in reports["own"]["layers"])
+
+
+def ghz4_with_a_cx_pair() -> QuantumCircuit:
+    """GHZ-4, then CX(2,3) twice (the identity: the ideal values stay 1). With IBM's default
+    twirling strategy (active-accum) the last three CX layers are one unique layer on qubits
+    0-3 occurring three times; CX(0,1) and CX(1,2) occur once each."""
+    circuit = ghz4()
+    circuit.cx(2, 3)
+    circuit.cx(2, 3)
+    return circuit
+
+
+def test_max_layers_to_learn_limits_the_mitigated_layers(service: QiskitRuntimeService) -> None:
+    """PEC learns at most ``max_layers_to_learn`` unique layers, the most frequent first; the
+    others are not mitigated. PEC's gamma is the product over the layers it mitigates, so it
+    grows with the limit: 1 with 0 layers, that of the thrice-occurring layer alone with 1,
+    and the same with IBM's default of 4 as with no limit (this job has 3 unique layers). The
+    result says which layers were learned."""
+    gammas, reports = {}, {}
+    for limit in (0, 1, "default", None):
+        opts: dict[str, object] = {"resilience__pec_mitigation": True}
+        if limit != "default":
+            opts["resilience__layer_noise_learning__max_layers_to_learn"] = limit
+        result = run(service, 1, 0.05, ghz4_with_a_cx_pair(), **opts)
+        assert result.metadata["qiskit_runtime_server"]["ignored_options"] == []
+        gammas[limit] = result[0].metadata["resilience"]["pec"]["gamma"]
+        reports[limit] = result.metadata["resilience"]["layer_noise"]
+    layers = reports[None]["layers"]
+    assert sorted(layer["occurrences"] for layer in layers) == [1, 1, 3]
+    assert reports["default"]["max_layers_to_learn"] == 4
+    assert reports[None]["max_layers_to_learn"] is None
+    mitigated = {
+        limit: sorted(layer["occurrences"] for layer in report["layers"] if layer["mitigated"])
+        for limit, report in reports.items()
+    }
+    assert mitigated == {0: [], 1: [3], "default": [1, 1, 3], None: [1, 1, 3]}
+    assert gammas[0] == pytest.approx(1.0)
+    assert 1.0 < gammas[1] < gammas[None], gammas
+    assert gammas["default"] == pytest.approx(gammas[None], rel=1e-9)
+
+
+def test_learning_experiment_options_are_ignored_with_the_reason(
+    service: QiskitRuntimeService,
+) -> None:
+    """``layer_noise_learning``'s ``num_randomizations``, ``shots_per_randomization`` and
+    ``layer_pair_depths`` steer an experiment the server does not run (it computes the
+    rates exactly): listed in ``ignored_options``, each with its reason in
+    ``ignored_option_reasons``; ``max_layers_to_learn`` is applied, so not listed."""
+    result = run(
+        service,
+        1,
+        0.05,
+        resilience__pec_mitigation=True,
+        resilience__layer_noise_learning__num_randomizations=8,
+        resilience__layer_noise_learning__shots_per_randomization=64,
+        resilience__layer_noise_learning__layer_pair_depths=[0, 1, 2],
+        resilience__layer_noise_learning__max_layers_to_learn=2,
+    )
+    server = result.metadata["qiskit_runtime_server"]
+    paths = [
+        f"resilience.layer_noise_learning.{name}"
+        for name in ("num_randomizations", "shots_per_randomization", "layer_pair_depths")
+    ]
+    assert sorted(server["ignored_options"]) == sorted(paths)
+    assert set(server["ignored_option_reasons"]) == set(paths)
+    for reason in server["ignored_option_reasons"].values():
+        assert "experiment, which the server does not run" in reason
+    assert result.metadata["resilience"]["layer_noise"]["max_layers_to_learn"] == 2
+
+
+def test_trex_calibration_runs_its_own_shots(service: QiskitRuntimeService) -> None:
+    """``measure_noise_learning.shots_per_randomization`` as an int (deprecated by IBM,
+    accepted): the TREX calibration item runs that many shots per randomization, the PUBs
+    their own, and the client's post-processing reads the flip rates from whatever shots the
+    calibration has. With 4 x 5000 calibration shots the readout bias is removed as with
+    ``auto``: the values lie above those without TREX by more than 5 sigma on average."""
+    with pytest.warns(DeprecationWarning, match="shots_per_randomization"):  # IBM's, on set
+        calibrated = run(
+            service,
+            1,
+            0.01,
+            resilience__measure_noise_learning__num_randomizations=4,
+            resilience__measure_noise_learning__shots_per_randomization=5000,
+        )
+    plain = run(service, 1, 0.01, resilience__measure_mitigation=False)
+    auto = run(service, 1, 0.01)
+    assert calibrated.metadata["qiskit_runtime_server"]["ignored_options"] == []
+    metadata = calibrated[0].metadata
+    assert metadata["resilience"]["measure_noise_learning"] == {
+        "num_randomizations": 4,
+        "shots_per_randomization": 5000,
+    }
+    assert metadata["shots"] == auto[0].metadata["shots"]  # the PUB's shots are unchanged
+    assert auto[0].metadata["resilience"]["measure_noise_learning"] == {
+        "num_randomizations": auto[0].metadata["num_randomizations"],
+        "shots_per_randomization": auto[0].metadata["shots"]
+        // auto[0].metadata["num_randomizations"],
+    }
+    gap = float(np.mean(calibrated[0].data.evs - plain[0].data.evs))
+    sigma = float(np.sqrt(np.sum(calibrated[0].data.stds ** 2 + plain[0].data.stds ** 2))) / 4
+    assert gap > K * sigma, (calibrated[0].data.evs, plain[0].data.evs, sigma)

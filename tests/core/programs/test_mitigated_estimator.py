@@ -212,3 +212,23 @@ def test_a_device_wide_pub_runs_on_the_qubits_that_act() -> None:
     assert wide.num_qubits == 7
     assert wide.cregs == measured.cregs
     assert [wide.find_bit(q).index for q in wide.data[0].qubits] == [qubits[1]]  # the H
+
+
+def test_the_trex_calibration_item_runs_its_own_shots() -> None:
+    """``measure_noise_learning.shots_per_randomization`` (an int) goes to the program's TREX
+    calibration item only (the item qiskit-mitigation names in the passthrough data); the
+    PUB's items keep the program's shots, and the executions count both."""
+    from qiskit_runtime_server.programs.quantum_program import sample_items
+
+    pub = EstimatorPub.coerce((ghz4(), GHZ4_OBSERVABLES), 0.05)
+    options = me.client_options({"resilience_level": 1})
+    auto = me._prepare_group([pub], (0,), 0.05, options, None, {})
+    group = me._prepare_group([pub], (0,), 0.05, options, None, {}, me.LearningOptions(4, 777))
+    calibration = me._trex_item(group.program)
+    assert calibration == len(group.job.items) - 1  # appended after the PUB's items
+    shots = [item.pub.shots for item in sample_items(group.job)]
+    assert shots[calibration] == 777
+    assert set(shots[:calibration]) == {group.job.shots} != {777}
+    assert [item.pub.shots for item in sample_items(auto.job)] == [group.job.shots] * len(shots)
+    size = group.job.items[calibration].size
+    assert group.job.executions - auto.job.executions == size * (777 - group.job.shots)

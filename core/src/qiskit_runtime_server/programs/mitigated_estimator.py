@@ -700,6 +700,7 @@ class MitigatedEstimator:
         for group, items in zip(groups, sampled, strict=True):
             outcome = _post_process(group, items, list(raw)[offset : offset + len(items)])
             offset += len(items)
+            calibration = _trex_item(group.program)
             for index, pub_result in zip(group.indices, outcome, strict=True):
                 pub_metadata = dict(pub_result.metadata)
                 # Per-item metadata of the program's result: no compilation here, no IBM key.
@@ -707,6 +708,15 @@ class MitigatedEstimator:
                 pub_metadata.pop("compilation", None)
                 pub_metadata["shots"] = group.num_randomizations * group.shots_per_randomization
                 pub_metadata["num_randomizations"] = group.num_randomizations
+                if calibration is not None:
+                    # The TREX calibration that ran for this PUB (shared by its group).
+                    pub = items[calibration].pub
+                    resilience = dict(pub_metadata.get("resilience") or {})
+                    resilience["measure_noise_learning"] = {
+                        "num_randomizations": int(pub.size),
+                        "shots_per_randomization": int(pub.shots or 0),
+                    }
+                    pub_metadata["resilience"] = resilience
                 pub_results[index] = PubResult(pub_result.data, metadata=pub_metadata)
         metadata: dict[str, Any] = {"version": 2, **self._applied()}
         if layer_report is not None:
