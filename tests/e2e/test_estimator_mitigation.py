@@ -292,16 +292,23 @@ def test_max_layers_to_learn_limits_the_mitigated_layers(service: QiskitRuntimeS
     others are not mitigated. PEC's gamma is the product over the layers it mitigates, so it
     grows with the limit: 1 with 0 layers, that of the thrice-occurring layer alone with 1,
     and the same with IBM's default of 4 as with no limit (this job has 3 unique layers). The
-    result says which layers were learned."""
-    gammas, reports = {}, {}
+    result says which layers were learned, the job's log which were not mitigated."""
+    gammas, reports, logs = {}, {}, {}
     for limit in (0, 1, "default", None):
         opts: dict[str, object] = {"resilience__pec_mitigation": True}
         if limit != "default":
             opts["resilience__layer_noise_learning__max_layers_to_learn"] = limit
-        result = run(service, 1, 0.05, ghz4_with_a_cx_pair(), **opts)
+        job = estimator(service, 1, **opts).run(
+            [(ghz4_with_a_cx_pair(), OBSERVABLES)], precision=0.05
+        )
+        result = job.result()
         assert result.metadata["qiskit_runtime_server"]["ignored_options"] == []
         gammas[limit] = result[0].metadata["resilience"]["pec"]["gamma"]
         reports[limit] = result.metadata["resilience"]["layer_noise"]
+        logs[limit] = job.logs()
+    assert logs[1].count("is not mitigated") == 2, logs[1]
+    assert "noise learned for 1 (max_layers_to_learn=1)" in logs[1], logs[1]
+    assert "is not mitigated" not in logs[None], logs[None]
     layers = reports[None]["layers"]
     assert sorted(layer["occurrences"] for layer in layers) == [1, 1, 3]
     assert reports["default"]["max_layers_to_learn"] == 4
