@@ -7,7 +7,9 @@
   path, pools and device claims, with NumPy under the bindings), so this measures the worker's
   start-up, not a GPU's. On a GPU host, ``qrs-custatevec-selfcheck --server`` measures it there.
 * ``custatevec_noise``: trajectory cost per shot on the NumPy kernel against Aer's statevector
-  trajectories on the same 12-qubit noisy job (see :func:`bench_noise`).
+  trajectories on the same 12-qubit noisy job, and in the same run the cost per shot with
+  ``options.experimental.trajectories`` = K against one trajectory per shot (see
+  :func:`bench_noise`).
 
     uv run python bench/run.py custatevec_cancel custatevec_noise
 
@@ -118,12 +120,16 @@ def bench_cancel(repeats: int = 3) -> list[Any]:
     return rows
 
 
-def bench_noise(qubits: int = 12, shots: int = 128, repeats: int = 3) -> list[Any]:
+def bench_noise(
+    qubits: int = 12, shots: int = 128, repeats: int = 3, trajectories: int = 16
+) -> list[Any]:
     """Cost per shot of the trajectory simulation on the NumPy kernel (in process, one
     trajectory per shot, batched) against Aer's statevector trajectories (its default noisy
     method: one trajectory per shot, shots in parallel on the cores), on the same noisy job:
     efficient_su2(12, reps=2) with random angles, transpiled for fake_kolkata, with the noise
-    model both executors build for that device."""
+    model both executors build for that device. Second row: the same job with
+    ``options.experimental.trajectories`` = ``trajectories`` (K trajectories, each sampled
+    shots/K times) against one trajectory per shot, timed alternately in this run."""
     import numpy as np
     from qiskit.circuit.library import efficient_su2
     from qiskit.primitives.containers.sampler_pub import SamplerPub
@@ -150,9 +156,9 @@ def bench_noise(qubits: int = 12, shots: int = 128, repeats: int = 3) -> list[An
     model = NoiseModelCache().for_circuits(description, [isa])
     aer = AerSimulator(method="statevector", noise_model=model)
 
-    def ours() -> float:
+    def ours(k: int | None = None) -> float:
         began = time.perf_counter()
-        primitives.sample(pub, np.random.default_rng(1), description)
+        primitives.sample(pub, np.random.default_rng(1), description, k)
         return time.perf_counter() - began
 
     def theirs() -> float:
@@ -163,6 +169,11 @@ def bench_noise(qubits: int = 12, shots: int = 128, repeats: int = 3) -> list[An
     ours(), theirs()  # warm-up: noise model compiled, Aer's first run
     ours_s = statistics.median(ours() for _ in range(repeats))
     theirs_s = statistics.median(theirs() for _ in range(repeats))
+    exact, with_k = [], []
+    for _ in range(repeats):  # alternately, so that both see the same machine
+        exact.append(ours())
+        with_k.append(ours(trajectories))
+    exact_s, k_s = statistics.median(exact), statistics.median(with_k)
     return [
         Row(
             f"custatevec: noisy trajectories, {qubits}-qubit efficient_su2 on fake_kolkata, "
@@ -171,5 +182,14 @@ def bench_noise(qubits: int = 12, shots: int = 128, repeats: int = 3) -> list[An
             f"({ours_s / theirs_s:.1f}x Aer's cost), median of {repeats}, this CPU",
             "reference (the NumPy kernel checks correctness; GPU speed: qrs-custatevec-selfcheck)",
             None,
-        )
+        ),
+        Row(
+            f"custatevec: experimental.trajectories={trajectories} vs a trajectory per shot, "
+            f"same job, {shots} shots ({shots // trajectories} per trajectory), NumPy kernel",
+            f"{1000 * k_s / shots:.2f} ms/shot vs {1000 * exact_s / shots:.1f} ms/shot "
+            f"({exact_s / k_s:.1f}x cheaper for {shots // trajectories}x fewer trajectories), "
+            f"median of {repeats}, this CPU",
+            "reference (correlated shots: docs/simulation.md)",
+            None,
+        ),
     ]

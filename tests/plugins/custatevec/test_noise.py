@@ -146,7 +146,8 @@ def test_mid_circuit_measurement_reset_and_delay_with_noise(host: PluginHost) ->
     relaxed = sum(v for k, v in counts.items() if k[0] == "0") / SHOTS
     assert relaxed > 0.05  # the delay's relaxation shows (about 0.15 here), not only readout
     # With K trajectories the shots of one share its mid-circuit outcome, still exact marginals.
-    assert_unbiased_with_k(host, "fake_manila", compiled, expected, register="c")
+    design_effect = assert_unbiased_with_k(host, "fake_manila", compiled, expected, register="c")
+    print(f"mid-circuit: K={K}, shots={K_SHOTS}: median design effect {design_effect:.2f}")
 
 
 def test_seeds_reproduce_noisy_counts(host: PluginHost) -> None:
