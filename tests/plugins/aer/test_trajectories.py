@@ -20,7 +20,6 @@ from qiskit_runtime_server import SamplerTask, TaskOptions
 from qiskit_runtime_server.builtin.fake_devices import FakeDeviceDescription
 from qiskit_runtime_server_aer.primitives import AerPrimitives
 from qiskit_runtime_server_aer.trajectories import split_final_measurements
-from qiskit_runtime_server_aer.trajectory_count import requested_trajectories, shots_per_trajectory
 from qrs_test_plugins.circuits import fake_device, ghz
 from qrs_test_plugins.statistics import correlated_agreement, z_and_zz
 
@@ -36,20 +35,6 @@ def run(primitives: AerPrimitives, kolkata: FakeDeviceDescription, isa: QuantumC
         pubs=(SamplerPub.coerce((isa, values, shots)),),
     )  # fmt: skip
     return primitives.run(task)
-
-
-def test_option_is_validated() -> None:
-    assert requested_trajectories({}) is None
-    assert requested_trajectories({"experimental": {"trajectories": 32}}) == 32
-    for bad in (0, -3, 2.5, "8", True):
-        with pytest.raises(ValueError, match="positive integer"):
-            requested_trajectories({"experimental": {"trajectories": bad}})
-
-
-def test_shots_are_split_evenly_among_at_most_shots_trajectories() -> None:
-    assert shots_per_trajectory(1001, 20).tolist() == [51] + [50] * 19
-    assert shots_per_trajectory(5, 20).tolist() == [1] * 5
-    assert shots_per_trajectory(0, 20).size == 0
 
 
 def test_mid_circuit_measurements_are_refused() -> None:
