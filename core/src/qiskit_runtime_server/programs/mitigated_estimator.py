@@ -692,6 +692,15 @@ class MitigatedEstimator:
         )
         for path, reason in self.reasons.items():
             job_run.log(f"mitigation: option {path!r} is not applied: {reason}")
+        for group, items in zip(groups, sampled, strict=True):
+            calibration = _trex_item(group.program)
+            if calibration is not None:
+                # In the log, not the metadata: IBM's results have no such key.
+                pub = items[calibration].pub
+                job_run.log(
+                    f"mitigation: TREX calibration of PUBs {list(group.indices)}: "
+                    f"{pub.size} randomizations x {pub.shots} shots"
+                )
         started = _now()
         raw = job_run.plugins.execute(sampler)
         stopped = _now()
@@ -700,7 +709,6 @@ class MitigatedEstimator:
         for group, items in zip(groups, sampled, strict=True):
             outcome = _post_process(group, items, list(raw)[offset : offset + len(items)])
             offset += len(items)
-            calibration = _trex_item(group.program)
             for index, pub_result in zip(group.indices, outcome, strict=True):
                 pub_metadata = dict(pub_result.metadata)
                 # Per-item metadata of the program's result: no compilation here, no IBM key.
@@ -708,15 +716,6 @@ class MitigatedEstimator:
                 pub_metadata.pop("compilation", None)
                 pub_metadata["shots"] = group.num_randomizations * group.shots_per_randomization
                 pub_metadata["num_randomizations"] = group.num_randomizations
-                if calibration is not None:
-                    # The TREX calibration that ran for this PUB (shared by its group).
-                    pub = items[calibration].pub
-                    resilience = dict(pub_metadata.get("resilience") or {})
-                    resilience["measure_noise_learning"] = {
-                        "num_randomizations": int(pub.size),
-                        "shots_per_randomization": int(pub.shots or 0),
-                    }
-                    pub_metadata["resilience"] = resilience
                 pub_results[index] = PubResult(pub_result.data, metadata=pub_metadata)
         metadata: dict[str, Any] = {"version": 2, **self._applied()}
         if layer_report is not None:
