@@ -40,9 +40,11 @@ def test_a_job_is_counted_from_submission_to_its_end(client: httpx.Client) -> No
     deadline = time.monotonic() + 10
     while True:
         after = scrape(client)
-        if value(after, "qrs_jobs_finished_total", **finished) > value(
-            before, "qrs_jobs_finished_total", **finished
-        ) and value(after, "qrs_workers_alive", executor="aer") >= 1:
+        if (
+            value(after, "qrs_jobs_finished_total", **finished)
+            > value(before, "qrs_jobs_finished_total", **finished)
+            and value(after, "qrs_workers_alive", executor="aer") >= 1
+        ):
             break
         assert time.monotonic() < deadline, "the finished job was not counted"
         time.sleep(0.05)
