@@ -3,6 +3,8 @@ options, which paths are honoured, and PUBs narrowed to the qubits that act and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from httpx import Client
@@ -232,3 +234,49 @@ def test_the_trex_calibration_item_runs_its_own_shots() -> None:
     assert [item.pub.shots for item in sample_items(auto.job)] == [group.job.shots] * len(shots)
     size = group.job.items[calibration].size
     assert group.job.executions - auto.job.executions == size * (777 - group.job.shots)
+
+
+def _run_mitigated(options: dict[str, object]) -> tuple[Any, list[str], list[str]]:
+    """GHZ-4 at precision 0.1 on fake_manila@aer through the job path (submission, then the
+    mitigated run a worker makes): the result, its ignored options and its log."""
+    import json
+
+    from qiskit_ibm_runtime import RuntimeDecoder
+    from qiskit_runtime_server.catalogue import Catalogue
+    from qiskit_runtime_server.jobs.submission import prepare_task
+    from qiskit_runtime_server.plugins import PluginHost
+    from qiskit_runtime_server.programs.prepared import JobRun
+
+    host = PluginHost.load()
+    body = encode_job_body(
+        "estimator", "fake_manila@aer", [(ghz4(), GHZ4_OBSERVABLES, None, 0.1)], options
+    )
+    prepared = prepare_task("estimator", "fake_manila@aer", body["params"], job_id="m",
+                            catalogue=Catalogue(host), default_shots=100)  # fmt: skip
+    log: list[str] = []
+    result = json.loads(prepared.run(JobRun(plugins=host, log=log.append)), cls=RuntimeDecoder)
+    return result, prepared.ignored_options, log
+
+
+def test_an_empty_layer_noise_model_is_a_model_nothing_is_learned() -> None:
+    """IBM: a ``layer_noise_model`` that is not None skips learning, and layers it lacks are
+    not mitigated; an empty list is such a model (the client sends ``[]`` as is). So PEC
+    mitigates nothing (gamma 1), and ``max_layers_to_learn`` is not applied, as the result
+    says. (It was learned as if no model had been given, while the result said otherwise.)"""
+    options: dict[str, object] = {
+        "resilience_level": 1,
+        "seed_estimator": 1,
+        "resilience": {
+            "pec_mitigation": True,
+            "layer_noise_model": [],
+            "layer_noise_learning": {"max_layers_to_learn": 2},
+        },
+    }
+    result, ignored, log = _run_mitigated(options)
+    report = result.metadata["resilience"]["layer_noise"]
+    assert report["source"] == "layer_noise_model"
+    assert report["layers"]
+    assert not any(layer["mitigated"] for layer in report["layers"])
+    assert result[0].metadata["resilience"]["pec"]["gamma"] == pytest.approx(1.0)
+    assert ignored == ["resilience.layer_noise_learning.max_layers_to_learn"]
+    assert not any("learned for" in line for line in log), log

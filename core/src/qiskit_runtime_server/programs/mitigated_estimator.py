@@ -639,8 +639,9 @@ class MitigatedEstimator:
     requested: EstimatorOptions
     device: BackendV2 | None
     backend: VirtualBackend
-    #: The ``LayerError``s of the job's ``resilience.layer_noise_model``, if it gave any.
-    layer_errors: tuple[Any, ...] = ()
+    #: The ``LayerError``s of the job's ``resilience.layer_noise_model``; None where it gave
+    #: none. An empty model is a model (IBM: nothing is learned, no layer is mitigated).
+    layer_errors: tuple[Any, ...] | None = None
     #: The layer-learning and TREX-calibration options the server applies itself.
     learning: LearningOptions = LearningOptions()
     #: Why each ignored option of the job is not applied (where known).
@@ -754,7 +755,7 @@ class MitigatedEstimator:
                 counts[layer.signature] = counts.get(layer.signature, 0) + layer.occurrences
         signatures = list(found)
         noise: dict[Signature, Any] = {}
-        if self.layer_errors:
+        if self.layer_errors is not None:
             source = "layer_noise_model"
             for signature in signatures:
                 layer = found[signature]
@@ -956,13 +957,14 @@ def plan(
     )
 
 
-def _layer_errors(options: Mapping[str, Any]) -> tuple[Any, ...]:
+def _layer_errors(options: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The ``LayerError``s of ``resilience.layer_noise_model`` (a ``NoiseLearnerResult`` or a
-    list of them, as the legacy client sends it), or none."""
+    list of them, as the legacy client sends it), or None where the job gives no model (an
+    empty one is a model: ``()``)."""
     resilience = options.get("resilience")
     model = resilience.get("layer_noise_model") if isinstance(resilience, Mapping) else None
     if model is None:
-        return ()
+        return None
     errors = getattr(model, "data", model)
     if not isinstance(errors, list | tuple) or not all(
         hasattr(error, "error") and hasattr(error, "circuit") for error in errors
