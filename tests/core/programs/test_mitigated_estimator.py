@@ -280,3 +280,36 @@ def test_an_empty_layer_noise_model_is_a_model_nothing_is_learned() -> None:
     assert result[0].metadata["resilience"]["pec"]["gamma"] == pytest.approx(1.0)
     assert ignored == ["resilience.layer_noise_learning.max_layers_to_learn"]
     assert not any("learned for" in line for line in log), log
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"resilience": {"measure_noise_learning": {"shots_per_randomization": 10**9}}},
+        {"twirling": {"num_randomizations": 10**4, "shots_per_randomization": 10**5}},
+    ],
+    ids=["trex-calibration-shots", "twirling-shots"],
+)
+def test_the_executions_limit_counts_the_shots_mitigation_runs(options: dict[str, Any]) -> None:
+    """Options that set the mitigated run's shots themselves (TREX calibration shots, twirling's
+    randomizations x shots) are not bounded by the PUBs' 1/precision^2: the executions limit
+    counts what the run simulates, so such a job is a 400 at submission instead of 10^9 shots
+    per randomization in a worker. A job within the limit keeps its count."""
+    from qiskit_runtime_server.catalogue import Catalogue
+    from qiskit_runtime_server.jobs.submission import prepare_submission
+    from qiskit_runtime_server.plugins import PluginHost
+
+    catalogue = Catalogue(PluginHost.load())
+
+    def submit(job_options: dict[str, Any]) -> Any:
+        body = encode_job_body(
+            "estimator", "fake_manila@aer", [(ghz4(), GHZ4_OBSERVABLES, None, 0.1)], job_options
+        )
+        return prepare_submission(body, instance="crn", catalogue=catalogue, default_shots=100,
+                                  max_executions=5_000_000)  # fmt: skip
+
+    plain = submit({"resilience_level": 1})
+    assert plain.prepared.executions <= 1000  # about 1/precision^2 per basis
+    with pytest.raises(InvalidRequest, match="executions") as caught:
+        submit({"resilience_level": 1, **options})
+    assert "with error mitigation the shots its circuits run" in caught.value.message

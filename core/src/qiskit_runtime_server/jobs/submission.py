@@ -180,6 +180,12 @@ def prepare_task(
             honoured = set(mitigated_estimator.honoured_paths(ignored, options))
             ignored = [path for path in ignored if path not in honoured]
             mitigated = mitigated_estimator.plan(task, backend, options, ignored)
+            if mitigated is not None:
+                # What the mitigated run simulates where it is more: the twirling and TREX
+                # options set shots of their own (``twirling.num_randomizations`` x
+                # ``shots_per_randomization``, ``measure_noise_learning.shots_per_randomization``),
+                # which 1/precision^2 does not bound.
+                executions = max(executions, mitigated.executions)
     run = _primitive_runner(task, ignored) if mitigated is None else mitigated.runner(ignored)
     return PreparedTask(
         program_id=program_id,
@@ -314,7 +320,8 @@ def prepare_submission(
             "noise-learner": "the size of the fits: generators^2 summed over layers",
         }.get(
             prepared.program_id,
-            "shots x parameter sets, summed over PUBs; estimator: 1/precision^2 per set",
+            "shots x parameter sets, summed over PUBs; estimator: 1/precision^2 per set, "
+            "or with error mitigation the shots its circuits run where more",
         )
         raise InvalidRequest(
             f"the job asks for {prepared.executions:,} executions ({counted}), more than the "
