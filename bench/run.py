@@ -886,7 +886,7 @@ def bench_middleware(polls: int = 3000) -> list[Row]:
         Row(
             "middleware: request id + HTTP metrics, per job poll",
             f"poll {with_ms:.3f} ms with, {without_ms:.3f} ms without (median of "
-            f"{polls - 100} each, in-process uvicorn): +{added * 1000:.0f} us "
+            f"{polls - 100} each, in-process uvicorn): {added * 1000:+.0f} us "
             f"({added / without_ms:+.1%})",
             "<= 10% of a poll",
             added <= 0.10 * without_ms,
