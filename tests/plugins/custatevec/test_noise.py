@@ -167,7 +167,15 @@ def test_sweeps_batch_trajectories_of_every_parameter_set(host: PluginHost) -> N
     circuit.measure_all()
     compiled = isa(circuit, "fake_manila")
     angles = [0.0, np.pi / 2, np.pi]
-    result = run_job(host, "sampler", "fake_manila@custatevec", [(compiled, angles, SHOTS)])
+    # Seeded: each TVD is held to its 99.9th percentile, so unseeded the three comparisons
+    # failed about 3 runs in 1000 by chance alone.
+    result = run_job(
+        host,
+        "sampler",
+        "fake_manila@custatevec",
+        [(compiled, angles, SHOTS)],
+        {"simulator": {"seed_simulator": 6}},
+    )
     for index, angle in enumerate(angles):
         bound = compiled.assign_parameters([angle])
         expected = reference(host, "fake_manila", bound)
