@@ -18,6 +18,7 @@ from qiskit_runtime_server.settings import Settings
 from qiskit_runtime_server.testing import LiveServer
 from qrs_test_plugins.databases import BACKENDS, database
 from qrs_test_plugins.gate import Gate
+from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,13 @@ def server(
 @pytest.fixture(scope="session")
 def service(server: LiveServer) -> QiskitRuntimeService:
     return connect(server.url)
+
+
+@pytest.fixture(scope="module")
+def numpy_kernel_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[QiskitRuntimeService]:
+    """A server whose custatevec executor runs on its NumPy reference kernel (no GPU here),
+    with a client connected to it; one per test module."""
+    with custatevec_on_numpy(tmp_path_factory.mktemp("custatevec-numpy")) as service:
+        yield service

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,6 @@ from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService, SamplerV2
 from qiskit_runtime_server.client import client_environment, connect
 from qiskit_runtime_server.testing.contract import check_ibm_schema
 from qiskit_runtime_server_custatevec.device import probe_gpu
-from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
 from qrs_test_plugins.processes import ServerProcess
 
 no_gpu = pytest.mark.skipif(probe_gpu().available, reason="this host has a GPU")
@@ -56,14 +54,6 @@ def test_a_job_sent_to_an_offline_backend_gets_a_4xx(service: QiskitRuntimeServi
     with pytest.raises(Exception, match=r"400|not available") as caught:
         SamplerV2(mode=backend).run([ghz(2)], shots=10).job_id()
     assert "not available" in str(caught.value)
-
-
-@pytest.fixture(scope="module")
-def numpy_kernel_service(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[QiskitRuntimeService]:
-    with custatevec_on_numpy(tmp_path_factory.mktemp("custatevec-numpy")) as service:
-        yield service
 
 
 def test_sampler_sweep_and_seed_on_the_reference_kernel(

@@ -168,6 +168,16 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProc
         yield process, alice, bob
 
 
+@pytest.fixture(scope="module")
+def alices_job(keyed: tuple[ServerProcess, str, str]) -> str:
+    """A finished sampler job of instance A, submitted with Alice's key: its id."""
+    server, alice, _ = keyed
+    service = connect(server.url, token=alice, instance=CRN_A)
+    job = SamplerV2(service.backend("ideal_simulator@aer")).run([bell()], shots=100)
+    job.result()
+    return str(job.job_id())
+
+
 def sign_in(page: Page, key: str) -> None:
     expect(page.locator("#login")).to_be_visible()
     page.fill("#key", key)
@@ -176,12 +186,9 @@ def sign_in(page: Page, key: str) -> None:
 
 
 def test_with_keys_one_instance_never_sees_another_s_jobs(
-    keyed: tuple[ServerProcess, str, str], page: Page
+    keyed: tuple[ServerProcess, str, str], alices_job: str, page: Page
 ) -> None:
     server, alice, bob = keyed
-    service = connect(server.url, token=alice, instance=CRN_A)
-    job = SamplerV2(service.backend("ideal_simulator@aer")).run([bell()], shots=100)
-    job.result()
 
     page.goto(f"{server.url}/dashboard")
     # No key, no data: the page asks for one.
@@ -200,20 +207,20 @@ def test_with_keys_one_instance_never_sees_another_s_jobs(
     expect(options).to_have_count(1)
     page.goto(f"{server.url}/dashboard#/jobs")
     expect(page.locator("#jobs")).to_contain_text("No job matches")
-    page.goto(f"{server.url}/dashboard#/jobs/{job.job_id()}")
+    page.goto(f"{server.url}/dashboard#/jobs/{alices_job}")
     expect(page.locator("#not-found")).to_be_visible()
     # Asking for instance A with Bob's token is refused outright.
     status = page.evaluate(
         """async ([id, crn]) => (await fetch("/dashboard/api/jobs/" + id, {headers: {
             Authorization: "Bearer " + sessionStorage.getItem("qrs.token"),
             "Service-CRN": crn}})).status""",
-        [job.job_id(), CRN_A],
+        [alices_job, CRN_A],
     )
     assert status == 403
 
     page.click("#logout")
     sign_in(page, alice)
-    page.goto(f"{server.url}/dashboard#/jobs/{job.job_id()}")
+    page.goto(f"{server.url}/dashboard#/jobs/{alices_job}")
     expect(page.locator("#results svg.histogram rect.bar")).to_have_count(2)
     screenshot(page, "dashboard-keys-alice-job")
 
@@ -262,19 +269,16 @@ def prefix_proxy(upstream: str) -> Callable[..., Awaitable[None]]:
 
 
 def test_behind_a_proxy_with_a_path_prefix_the_page_signs_in_and_draws(
-    keyed: tuple[ServerProcess, str, str], page: Page
+    keyed: tuple[ServerProcess, str, str], alices_job: str, page: Page
 ) -> None:
     server, alice, _ = keyed
-    service = connect(server.url, token=alice, instance=CRN_A)
-    job = SamplerV2(service.backend("ideal_simulator@aer")).run([bell()], shots=100)
-    job.result()
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     with LiveServer(prefix_proxy(server.url)) as proxy:  # type: ignore[arg-type]
         page.goto(f"{proxy.url}{PREFIX}/dashboard")
         sign_in(page, alice)
         expect(page.locator("#usage")).to_contain_text("instance-a")
-        page.goto(f"{proxy.url}{PREFIX}/dashboard#/jobs/{job.job_id()}")
+        page.goto(f"{proxy.url}{PREFIX}/dashboard#/jobs/{alices_job}")
         expect(page.locator("#results svg.histogram rect.bar")).to_have_count(2)
     # The page, its script and style, the sign-in and the data: all through the prefix.
     assert requested, "the browser made no request"

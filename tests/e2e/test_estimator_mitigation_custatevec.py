@@ -12,24 +12,12 @@ test_estimator_mitigation.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 from qiskit_ibm_runtime import EstimatorV2, QiskitRuntimeService
 from qrs_test_plugins.mitigation import GHZ4_OBSERVABLES, ghz4
-from qrs_test_plugins.numpy_kernel import custatevec_on_numpy
 
 BACKEND = "fake_kolkata@custatevec"
 PRECISION = 0.02
-
-
-@pytest.fixture(scope="module")
-def numpy_kernel_service(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[QiskitRuntimeService]:
-    with custatevec_on_numpy(tmp_path_factory.mktemp("custatevec-mitigation")) as service:
-        yield service
 
 
 def run(service: QiskitRuntimeService, seed: int, **resilience: object) -> object:
